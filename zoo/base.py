@@ -1,0 +1,200 @@
+"""The one signature every builder shares, and the helpers that implement it.
+
+Modelled on keras.applications: ``include_top, input_tensor, input_shape, pooling, classes,
+classifier_activation, weights, name``, plus ``width``, a channel multiplier that scales every
+convolution and hidden dense layer (never the input nor the classifier).
+
+Width rounding: ``scale(c, width, divisor)`` rounds ``c * width`` half-up to the nearest multiple
+of ``divisor`` (1 for most layers, the group count for grouped convolutions) and never goes
+below ``divisor``. ``width=1.0`` gives the paper's widths exactly.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import keras
+
+from .registry import Card, register
+
+POOLINGS = (None, "avg", "max")
+
+COMMON_DEFAULTS: dict[str, Any] = dict(
+    include_top=True,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    weights=None,
+    name=None,
+    width=1.0,
+)
+
+
+def scale(channels: int, width: float, divisor: int = 1) -> int:
+    """``channels * width`` rounded half-up to a multiple of ``divisor`` (at least ``divisor``)."""
+    return max(divisor, int(channels * width / divisor + 0.5) * divisor)
+
+
+@dataclass
+class Args:
+    """The validated common arguments of one build call."""
+
+    card: Card
+    include_top: bool
+    input_tensor: Any
+    input_shape: tuple
+    pooling: str | None
+    classes: int
+    classifier_activation: Any
+    weights: str | None
+    name: str
+    width: float
+
+    # -- helpers used by the family modules -------------------------------------------------
+    def ch(self, channels: int, divisor: int = 1) -> int:
+        """A conv / hidden-dense width scaled by ``width``."""
+        return scale(channels, self.width, divisor)
+
+    def inputs(self):
+        """(model input, tensor to build on)."""
+        if self.input_tensor is not None:
+            t = self.input_tensor
+            if not keras.backend.is_keras_tensor(t):
+                t = keras.Input(tensor=t, shape=self.input_shape, name="input")
+            sources = keras.utils.get_source_inputs(t)
+            return (sources[0] if len(sources) == 1 else sources), t
+        t = keras.Input(shape=self.input_shape, name="input")
+        return t, t
+
+    def pool(self, x):
+        """The feature head when ``include_top=False``."""
+        if self.pooling == "avg":
+            return keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+        if self.pooling == "max":
+            return keras.layers.GlobalMaxPooling2D(name="max_pool")(x)
+        return x
+
+    def classifier(self, x, name: str = "predictions"):
+        return keras.layers.Dense(self.classes, activation=self.classifier_activation, name=name)(x)
+
+    def finish(self, inputs, outputs) -> keras.Model:
+        model = keras.Model(inputs, outputs, name=self.name)
+        if self.weights is not None:
+            load_weights(model, self.weights)
+        return model
+
+
+def load_weights(model: keras.Model, path: str) -> None:
+    """Load a ``.weights.h5`` (or ``.keras``) file into ``model`` with a clear error on mismatch."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise ValueError(f"weights file {path!r} does not exist (weights must be None or a path to a saved weights file)")
+    try:
+        if path.endswith(".keras"):
+            saved = keras.saving.load_model(path, compile=False)
+            model.set_weights(saved.get_weights())
+        else:
+            model.load_weights(path)
+    except Exception as exc:  # keras raises several types for shape mismatches
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"weights file {path!r} does not match model {model.name!r}: {first}") from None
+
+
+def _spatial_ok(shape: tuple, min_size: int) -> bool:
+    return all(d is None or d >= min_size for d in shape[:-1])
+
+
+def validate(card: Card, kw: dict, min_size: int | None = None) -> Args:
+    """Check the common arguments; raise ``ValueError`` naming the bad value and what is accepted."""
+    n = card.name
+    include_top = bool(kw["include_top"])
+    pooling = kw["pooling"]
+    if pooling not in POOLINGS:
+        raise ValueError(f"{n}: unknown pooling {pooling!r}; accepted: None, 'avg', 'max'")
+    classes = kw["classes"]
+    if isinstance(classes, bool) or not isinstance(classes, int) or classes < 1:
+        raise ValueError(f"{n}: classes must be an integer >= 1, got {classes!r}")
+    width = kw["width"]
+    if isinstance(width, bool) or not isinstance(width, (int, float)) or not width > 0:
+        raise ValueError(f"{n}: width must be a number > 0, got {width!r}")
+    weights = kw["weights"]
+    if weights is not None and not isinstance(weights, (str, os.PathLike)):
+        raise ValueError(f"{n}: weights must be None or a path to a saved weights file, got {weights!r}")
+    if isinstance(weights, str) and weights.lower() == "imagenet":
+        raise ValueError(f"{n}: weights={weights!r}: there are no pretrained downloads; pass None or a path to a saved weights file")
+
+    shape = kw["input_shape"]
+    tensor = kw["input_tensor"]
+    if tensor is not None and shape is None:
+        shape = tuple(tensor.shape[1:])
+    if shape is None:
+        shape = card.input_shape
+    try:
+        shape = tuple(None if d is None else int(d) for d in shape)
+    except (TypeError, ValueError):
+        raise ValueError(f"{n}: input_shape must be a tuple of integers like {card.input_shape}, got {shape!r}") from None
+    if len(shape) != len(card.input_shape):
+        raise ValueError(
+            f"{n}: input_shape must have {len(card.input_shape)} dimensions like {card.input_shape}, got {shape}"
+        )
+    if any(d is not None and d < 1 for d in shape):
+        raise ValueError(f"{n}: input_shape dimensions must be >= 1, got {shape}")
+    if include_top and any(d is None for d in shape):
+        raise ValueError(f"{n}: include_top=True needs a static input_shape, got {shape}; set every dimension or use include_top=False")
+    if shape[-1] is None:
+        raise ValueError(f"{n}: the channel dimension of input_shape must be set, got {shape}")
+    minimum = card.min_size if min_size is None else min_size
+    if len(shape) == 3 and not _spatial_ok(shape, minimum):
+        raise ValueError(
+            f"{n}: input_shape {shape} is below the minimum {minimum}x{minimum} "
+            f"(default {card.input_shape})"
+        )
+    return Args(
+        card=card,
+        include_top=include_top,
+        input_tensor=tensor,
+        input_shape=shape,
+        pooling=pooling,
+        classes=classes,
+        classifier_activation=kw["classifier_activation"],
+        weights=None if weights is None else os.fspath(weights),
+        name=kw["name"] or n,
+        width=float(width),
+    )
+
+
+def zoo_model(card: Card, **extra: Any) -> Callable[[Callable], Callable]:
+    """Register ``body(args, **extra) -> keras.Model`` as the builder of ``card.name``.
+
+    The public builder takes the common signature plus the family's ``extra`` keyword
+    arguments (with their defaults), validates them, and calls ``body``.
+    """
+
+    def deco(body: Callable) -> Callable:
+        defaults = {**COMMON_DEFAULTS, "classes": card.classes}
+
+        def build_fn(**kw):
+            unknown = sorted(set(kw) - set(defaults) - set(extra))
+            if unknown:
+                accepted = ", ".join([*defaults, *extra])
+                raise TypeError(f"{card.name}() got unexpected argument(s) {', '.join(unknown)}; accepted: {accepted}")
+            merged = {**defaults, **extra, **kw}
+            args = validate(card, {k: merged[k] for k in defaults})
+            return body(args, **{k: merged[k] for k in extra})
+
+        params = [
+            inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=v)
+            for k, v in {**defaults, **extra}.items()
+        ]
+        build_fn.__signature__ = inspect.Signature(params)
+        build_fn.__name__ = build_fn.__qualname__ = card.name
+        build_fn.__doc__ = f"{card.description}\n\nReference: {card.paper} ({card.year})."
+        register(card)(build_fn)
+        return build_fn
+
+    return deco
