@@ -69,9 +69,15 @@ def register(card: Card) -> Callable[[Callable], Callable]:
     return deco
 
 
+# Family modules, imported on first use; importing one registers its builders.
+FAMILIES = ("lenet", "mlp", "alphago", "alexnet", "zfnet", "vgg", "googlenet", "resnet")
+
+
 def _load_all() -> None:
-    # Importing the package imports every family module, which registers the builders.
-    import zoo  # noqa: F401
+    import importlib
+
+    for family in FAMILIES:
+        importlib.import_module(f"zoo.{family}")
 
 
 def list_models(pattern: str = "*") -> list[str]:
