@@ -19,6 +19,10 @@ _LAZY = {
 
 
 def __getattr__(name: str):
+    if name == "profile":
+        # compare.profile is both the module and, being a callable module, the function:
+        # compare.profile(model) and compare.profile.totals(df) both work.
+        return importlib.import_module("compare.profile")
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'compare' has no attribute {name!r}")
