@@ -1,0 +1,438 @@
+"""Per-layer profile of a built Keras model: shapes, params, MACs/FLOPs, other ops, activations, receptive field.
+
+    import compare
+    df = compare.profile(model)                 # one row per leaf layer, in graph order
+    compare.profile.totals(df)                  # a pandas Series of the sums
+    compare.profile(model, input_shape=(64, 64, 3))
+
+Conventions (SPEC.md): ``trainable`` params are the papers' count, ``non_trainable`` (BatchNorm
+moving statistics, fixed weights) is separate. ``macs`` are the multiply-accumulates of convolution
+and dense layers (and of custom layers that define ``macs()``), per sample; ``flops = 2 * macs``.
+``all_ops`` is the other arithmetic, per sample, kept out of MACs: bias adds and activations (1 per
+element), BatchNorm (2: scale and shift), other normalisations (5), pooling (window size per output),
+add/multiply (inputs - 1 per element), concat (1 per element), LRN and custom layers via their
+``all_ops()``. Reshapes, dropout and padding cost 0. ``act_elems``/``act_bytes`` are a layer's output
+elements and bytes (its dtype) per sample. ``rf``/``jump`` are the receptive field and stride of an
+output position in input pixels (largest over spatial axes; empty once the output is no longer a
+spatial map). A layer of unknown type counts 0 and is flagged ``uncounted``. Graph order is
+depth-first from the outputs, so each branch of an Inception block is contiguous; ``branch`` names
+the outputs a layer feeds ("all" when it feeds every output). Nested models are expanded; every
+weight is counted once.
+
+Works with any Keras 3 backend: it reads layer attributes and symbolic shapes only.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sys
+import types
+from typing import Any, Sequence
+
+import keras
+import pandas as pd
+
+from zoo.graph import is_weighted
+
+__all__ = ["profile", "totals", "summary", "rebuild", "COLUMNS", "CONVENTIONS"]
+
+COLUMNS = ["name", "type", "output_shape", "trainable", "non_trainable", "macs", "flops", "all_ops",
+           "act_elems", "act_bytes", "rf", "jump", "weighted", "uncounted", "branch"]
+_SUMMED = ["trainable", "non_trainable", "macs", "flops", "all_ops", "act_elems", "act_bytes"]
+
+CONVENTIONS = (
+    "params = trainable (non-trainable separate); MACs = multiply-accumulates of conv + dense layers "
+    "per sample; FLOPs = 2 x MACs; all_ops = other work (bias, BN, activations, pooling, add, concat, "
+    "LRN), labelled, not in MACs; act = output elements/bytes per sample; rf/jump in input pixels"
+)
+
+L = keras.layers
+
+
+def _types(*names: str) -> tuple[type, ...]:
+    return tuple(getattr(L, n) for n in names if hasattr(L, n))
+
+
+_CONV = _types("Conv1D", "Conv2D", "Conv3D")
+_TRANSPOSED = _types("Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose")
+_DEPTHWISE = _types("DepthwiseConv1D", "DepthwiseConv2D")
+_SEPARABLE = _types("SeparableConv1D", "SeparableConv2D")
+_POOL = _types("MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "AveragePooling1D", "AveragePooling2D",
+               "AveragePooling3D")
+_GLOBAL = _types("GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D",
+                 "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D")
+_ELEMENTWISE = _types("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum")
+_ACTIVATION = _types("Activation", "ReLU", "LeakyReLU", "ELU", "PReLU")
+_NORM_OTHER = _types("LayerNormalization", "GroupNormalization", "UnitNormalization", "RMSNormalization")
+_AFFINE = _types("Rescaling", "Normalization")
+_PAD = _types("ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D", "Cropping1D", "Cropping2D", "Cropping3D")
+_UPSAMPLE = _types("UpSampling1D", "UpSampling2D", "UpSampling3D")
+_FREE = _types("InputLayer", "Flatten", "Reshape", "Permute", "RepeatVector", "Dropout", "SpatialDropout1D",
+               "SpatialDropout2D", "SpatialDropout3D", "GaussianDropout", "GaussianNoise", "AlphaDropout",
+               "ActivityRegularization", "Identity", "Masking", "Embedding") + _PAD + _UPSAMPLE
+
+
+# -- shapes ----------------------------------------------------------------------------------------
+def _elems(shape) -> int:
+    """Elements per sample (batch axis dropped); unknown dimensions count 0."""
+    dims = tuple(shape)[1:]
+    return 0 if any(d is None for d in dims) else math.prod(int(d) for d in dims)
+
+
+def _itemsize(dtype) -> int:
+    name = str(getattr(dtype, "name", dtype))
+    if name.startswith("bool"):
+        return 1
+    bits = re.findall(r"\d+", name)
+    return int(bits[-1]) // 8 if bits else 4
+
+
+def _spatial(shape, data_format: str | None) -> tuple:
+    """The spatial dims of a shape with batch axis, for ``data_format``."""
+    shape = tuple(shape)
+    return shape[2:] if data_format == "channels_first" else shape[1:-1]
+
+
+def _fmt(layer) -> str:
+    return getattr(layer, "data_format", None) or keras.config.image_data_format()
+
+
+def _one(shapes: list) -> Any:
+    return shapes[0] if len(shapes) == 1 else shapes
+
+
+# -- counting rules --------------------------------------------------------------------------------
+def _activation_ops(layer, out_elems: int) -> int:
+    act = getattr(layer, "activation", None)
+    fused = act is not None and getattr(act, "__name__", "linear") != "linear"
+    return out_elems * (int(bool(getattr(layer, "use_bias", False))) + int(fused))
+
+
+def _einsum_macs(layer, in_shape) -> int:
+    eq = layer.equation.replace(" ", "")
+    if "..." in eq:
+        raise ValueError("ellipsis")
+    lhs, _ = eq.split("->")
+    a, b = lhs.split(",")
+    sizes: dict[str, int] = {}
+    for letters, shape in ((a, in_shape), (b, layer.kernel.shape)):
+        for ch, d in zip(letters, shape):
+            sizes[ch] = sizes.get(ch) or (1 if d is None else int(d))
+    sizes[a[0]] = 1  # the batch axis
+    return math.prod(sizes.values())
+
+
+def _count_builtin(layer, ins: list, outs: list) -> tuple[int, int, bool]:
+    """(macs, all_ops, known) per sample for Keras' own layer types."""
+    out_elems = sum(_elems(s) for s in outs)
+    in_elems = sum(_elems(s) for s in ins)
+    if isinstance(layer, _CONV + _DEPTHWISE):
+        macs = math.prod(layer.kernel.shape) * math.prod(_spatial(outs[0], _fmt(layer)))
+        return macs, _activation_ops(layer, out_elems), True
+    if isinstance(layer, _SEPARABLE):
+        k = math.prod(layer.depthwise_kernel.shape) + math.prod(layer.pointwise_kernel.shape)
+        return k * math.prod(_spatial(outs[0], _fmt(layer))), _activation_ops(layer, out_elems), True
+    if isinstance(layer, _TRANSPOSED):  # every input position scatters a k x Cout patch
+        macs = math.prod(layer.kernel.shape) * math.prod(_spatial(ins[0], _fmt(layer)))
+        return macs, _activation_ops(layer, out_elems), True
+    if isinstance(layer, L.Dense):
+        return math.prod(layer.kernel.shape) * math.prod(outs[0][1:-1]), _activation_ops(layer, out_elems), True
+    if isinstance(layer, L.EinsumDense):
+        return _einsum_macs(layer, ins[0]), _activation_ops(layer, out_elems), True
+    if isinstance(layer, L.BatchNormalization):
+        return 0, 2 * out_elems, True
+    if isinstance(layer, _NORM_OTHER):
+        return 0, 5 * out_elems, True
+    if isinstance(layer, L.Softmax):
+        return 0, 3 * out_elems, True
+    if isinstance(layer, _ACTIVATION):
+        return 0, out_elems, True
+    if isinstance(layer, _AFFINE):
+        return 0, 2 * out_elems, True
+    if isinstance(layer, _POOL):
+        return 0, out_elems * math.prod(layer.pool_size), True
+    if isinstance(layer, _GLOBAL):
+        return 0, in_elems, True
+    if isinstance(layer, _ELEMENTWISE):
+        extra = out_elems if isinstance(layer, L.Average) else 0
+        return 0, (len(ins) - 1) * out_elems + extra, True
+    if isinstance(layer, L.Concatenate):
+        return 0, out_elems, True
+    if isinstance(layer, _FREE):
+        return 0, 0, True
+    return 0, 0, False
+
+
+def _count(layer, ins: list, outs: list) -> tuple[int, int, bool]:
+    """(macs, all_ops, known): Keras' rules, overridden by a layer's own ``macs()``/``all_ops()``."""
+    try:
+        macs, ops, known = _count_builtin(layer, ins, outs)
+    except Exception:  # an unbuilt or unusual layer: counted 0 and flagged, never a crash
+        macs, ops, known = 0, 0, False
+    for attr in ("macs", "all_ops"):
+        fn = getattr(layer, attr, None)
+        if callable(fn):
+            try:
+                value = int(fn(_one(ins), _one(outs)))
+            except Exception:
+                return 0, 0, False
+            macs, ops, known = (value, ops, True) if attr == "macs" else (macs, value, True)
+    return macs, ops, known
+
+
+# -- receptive field ---------------------------------------------------------------------------------
+def _tuple(value, n: int, default: int = 1) -> tuple:
+    if value is None:
+        return (default,) * n
+    return tuple(value) if isinstance(value, (tuple, list)) else (value,) * n
+
+
+def _rf_next(layer, states: list, ins: list, outs: list):
+    """Receptive field state of a layer's output: a tuple of (rf, jump) per spatial axis, or None."""
+    if not outs or len(outs[0]) < 3 or any(s is None for s in states) or not states:
+        return None
+    fmt = _fmt(layer)
+    n = len(outs[0]) - 2
+    merged = tuple((max(s[i][0] for s in states), max(s[i][1] for s in states)) for i in range(n)) \
+        if all(len(s) == n for s in states) else None
+    if merged is None:
+        return None
+    if isinstance(layer, _UPSAMPLE):
+        return tuple((rf, j / f) for (rf, j), f in zip(merged, _tuple(layer.size, n)))
+    k = getattr(layer, "kernel_size", None) or getattr(layer, "pool_size", None)
+    s = getattr(layer, "strides", None)
+    if isinstance(layer, _PAD) or (k is None and s is None):
+        same = _spatial(ins[0], fmt) == _spatial(outs[0], fmt) or isinstance(layer, _PAD)
+        return merged if same else None
+    ks = _tuple(k, n)
+    ss = _tuple(s if s is not None else k, n)
+    ds = _tuple(getattr(layer, "dilation_rate", 1), n)
+    if isinstance(layer, _TRANSPOSED):
+        return tuple((rf + (-(-((kk - 1) * dd + 1) // st) - 1) * j, j / st)
+                     for (rf, j), kk, st, dd in zip(merged, ks, ss, ds))
+    return tuple((rf + (kk - 1) * dd * j, j * st) for (rf, j), kk, st, dd in zip(merged, ks, ss, ds))
+
+
+# -- graph walk --------------------------------------------------------------------------------------
+def _producer(tensor):
+    op, index, _ = tensor._keras_history
+    return op._inbound_nodes[index]
+
+
+def _graph(model):
+    """The Functional graph behind a model (a built Sequential wraps one), or None."""
+    g = getattr(model, "_functional", None) if isinstance(model, keras.Sequential) else model
+    return g if g is not None and hasattr(g, "_nodes_by_depth") else None
+
+
+def _graph_order(inputs: list, outputs: list) -> tuple[list, dict]:
+    """Nodes in depth-first topological order, and for each node the outputs it feeds."""
+    input_ids = {id(t) for t in inputs}
+    order, placed, reach = [], set(), {}
+    for k, out in enumerate(outputs):
+        visited: set[int] = set()
+        stack = [(_producer(out), False)]
+        while stack:
+            node, expanded = stack.pop()
+            if expanded:
+                if id(node) not in placed:
+                    placed.add(id(node))
+                    order.append(node)
+                continue
+            if id(node) in visited:
+                continue
+            visited.add(id(node))
+            reach.setdefault(id(node), set()).add(k)
+            stack.append((node, True))
+            for t in reversed(node.input_tensors):
+                if id(t) not in input_ids and id(_producer(t)) not in visited:
+                    stack.append((_producer(t), False))
+    return order, reach
+
+
+class _Walker:
+    """Accumulates one row per leaf layer while walking (possibly nested) model graphs."""
+
+    def __init__(self) -> None:
+        self.rows: dict[int, dict] = {}
+        self.seen_weights: set[int] = set()
+
+    def walk(self, model, in_states: list, branch: str | None = None) -> list:
+        g = _graph(model)
+        outputs = list(g.outputs)
+        names = [t._keras_history[0].name for t in outputs]
+        state = {id(t): s for t, s in zip(g.inputs, in_states)}
+        order, reach = _graph_order(list(g.inputs), outputs)
+        for node in order:
+            layer = node.operation
+            if node.is_input or isinstance(layer, L.InputLayer):
+                continue
+            here = branch or ("all" if len(reach[id(node)]) == len(outputs)
+                              else "+".join(names[k] for k in sorted(reach[id(node)])))
+            states = [state.get(id(t)) for t in node.input_tensors]
+            if _graph(layer) is not None and isinstance(layer, keras.Model):
+                out_states = self.walk(layer, states, here)
+            else:
+                out_states = [self.leaf(layer, node, states, here)] * len(node.outputs)
+            for t, s in zip(node.outputs, out_states):
+                state[id(t)] = s
+        return [state.get(id(t)) for t in outputs]
+
+    def leaf(self, layer, node, states: list, branch: str):
+        ins = [tuple(t.shape) for t in node.input_tensors]
+        outs = [tuple(t.shape) for t in node.outputs]
+        macs, ops, known = _count(layer, ins, outs)
+        rf = _rf_next(layer, states, ins, outs)
+        trainable = non_trainable = 0
+        trainable_ids = {id(w) for w in layer.trainable_weights}
+        for w in layer.weights:
+            if id(w) not in self.seen_weights:
+                self.seen_weights.add(id(w))
+                size = math.prod(w.shape)
+                if id(w) in trainable_ids:
+                    trainable += size
+                else:
+                    non_trainable += size
+        row = self.rows.get(id(layer))
+        if row is None:
+            self.rows[id(layer)] = dict(
+                name=layer.name, type=type(layer).__name__,
+                output_shape=tuple(outs[0][1:]) if len(outs) == 1 else tuple(tuple(s[1:]) for s in outs),
+                trainable=trainable, non_trainable=non_trainable, macs=macs, flops=2 * macs, all_ops=ops,
+                act_elems=sum(_elems(s) for s in outs),
+                act_bytes=sum(_elems(t.shape) * _itemsize(t.dtype) for t in node.outputs),
+                rf=None if rf is None else max(r for r, _ in rf),
+                jump=None if rf is None else max(j for _, j in rf),
+                weighted=is_weighted(layer), uncounted=not known, branch=branch)
+        else:  # a shared layer called again: its work adds up, its weights were counted already
+            for key, value in (("macs", macs), ("flops", 2 * macs), ("all_ops", ops), ("trainable", trainable),
+                               ("non_trainable", non_trainable), ("act_elems", sum(_elems(s) for s in outs))):
+                row[key] += value
+        return rf
+
+
+# -- public API --------------------------------------------------------------------------------------
+def _shapes(input_shape, n_inputs: int) -> list[tuple[int, ...]]:
+    shapes = [input_shape] if n_inputs == 1 or not isinstance(input_shape[0], (tuple, list)) else list(input_shape)
+    out = []
+    for s in shapes:
+        try:
+            dims = tuple(int(d) for d in s)
+        except (TypeError, ValueError):
+            dims = ()
+        if not dims or any(d < 1 for d in dims) or any(isinstance(d, bool) for d in s):
+            raise ValueError(f"input_shape must be a tuple of positive integers like (224, 224, 3), got {input_shape!r}")
+        out.append(dims)
+    if len(out) != n_inputs:
+        raise ValueError(f"the model has {n_inputs} inputs; input_shape must list {n_inputs} shapes, got {input_shape!r}")
+    return out
+
+
+def rebuild(model, input_shape) -> keras.Model:
+    """A copy of a Functional or Sequential ``model`` built on a new ``input_shape`` (fresh weights).
+
+    Limitation: a nested model keeps its own fixed input, so a model that nests one is rebuilt only
+    when the nested model's input does not change; otherwise rebuild it from its builder.
+    """
+    if not isinstance(model, keras.Model) or (_graph(model) is None and not isinstance(model, keras.Sequential)):
+        raise ValueError(f"input_shape needs a functional or Sequential model; {type(model).__name__} "
+                         f"{getattr(model, 'name', '')!r} must be built on the new input by its own code")
+    n = len(model.inputs) if _graph(model) is not None else 1
+    shapes = _shapes(input_shape, n)
+    dtypes = [t.dtype for t in model.inputs] if _graph(model) is not None else [None]
+    tensors = [keras.Input(shape=s, dtype=d) for s, d in zip(shapes, dtypes)]
+    try:
+        new = keras.models.clone_model(model, input_tensors=tensors[0] if n == 1 else tensors)
+    except Exception as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ValueError(f"cannot rebuild {model.name!r} on input_shape {input_shape}: {first}") from None
+    for layer in new.layers:
+        inner = _graph(layer) if isinstance(layer, keras.Model) else None
+        if inner is None:
+            continue
+        for node in layer._inbound_nodes:
+            got = [tuple(t.shape[1:]) for t in node.input_tensors]
+            want = [tuple(t.shape[1:]) for t in inner.inputs]
+            if node.input_tensors and got != want:
+                raise ValueError(f"input_shape {input_shape} changes the input of nested model {layer.name!r} "
+                                 f"(fixed at {want[0]}); build the model on that input instead")
+    return new
+
+
+def profile(model, input_shape=None) -> pd.DataFrame:
+    """One row per leaf layer of ``model`` in graph order (see the module docstring for the columns).
+
+    ``input_shape`` (without the batch axis) rebuilds a functional/Sequential model on that input
+    first (see :func:`rebuild`). A model whose input has unknown dimensions needs ``input_shape``.
+    """
+    if not isinstance(model, keras.layers.Layer):
+        raise ValueError(f"profile needs a Keras model, got {type(model).__name__}")
+    if input_shape is not None:
+        model = rebuild(model, input_shape)
+    graph = _graph(model) if isinstance(model, keras.Model) else None
+    walker = _Walker()
+    inputs: list = []
+    if graph is None:  # a subclassed model: no graph to walk, one flagged row with its weights
+        if isinstance(model, keras.Sequential):
+            raise ValueError(f"Sequential model {model.name!r} has no input yet; pass input_shape=(...) "
+                             f"or start it with keras.Input")
+        walker.rows[id(model)] = dict(
+            name=model.name, type=type(model).__name__, output_shape=(),
+            trainable=sum(math.prod(w.shape) for w in model.trainable_weights),
+            non_trainable=sum(math.prod(w.shape) for w in model.non_trainable_weights),
+            macs=0, flops=0, all_ops=0, act_elems=0, act_bytes=0, rf=None, jump=None,
+            weighted=False, uncounted=True, branch="all")
+    else:
+        inputs = list(graph.inputs)
+        for t in inputs:
+            if any(d is None for d in tuple(t.shape)[1:]):
+                raise ValueError(f"model {model.name!r} has input shape {tuple(t.shape)[1:]} with unknown "
+                                 f"dimensions; pass input_shape=(...) to profile it at a fixed size")
+        walker.walk(model, [tuple((1, 1) for _ in range(len(t.shape) - 2)) if len(t.shape) >= 3 else None
+                            for t in inputs])
+    df = pd.DataFrame(list(walker.rows.values()), columns=COLUMNS)
+    for col in ("rf", "jump"):  # integers, or fractions after a transposed conv / upsampling
+        integral = all(float(v).is_integer() for v in df[col].dropna())
+        df[col] = df[col].astype("Float64").astype("Int64" if integral else "Float64")
+    df.attrs.update(model=model.name, conventions=CONVENTIONS,
+                    input_shape=tuple(tuple(t.shape[1:]) for t in inputs),
+                    outputs=tuple(t._keras_history[0].name for t in (graph.outputs if graph is not None else [])))
+    return df
+
+
+def totals(df: pd.DataFrame) -> pd.Series:
+    """Column sums of a profile (params, MACs, FLOPs, all_ops, activations), weighted and uncounted counts."""
+    out = {col: int(df[col].sum()) for col in _SUMMED}
+    out.update(weighted=int(df["weighted"].sum()), uncounted=int(df["uncounted"].sum()), layers=len(df))
+    return pd.Series(out, name="total", dtype="int64")
+
+
+def _si(n: float) -> str:
+    for unit, size in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if abs(n) >= size:
+            return f"{n / size:.2f} {unit}"
+    return f"{n:g}"
+
+
+def summary(df: pd.DataFrame, name: str | None = None) -> str:
+    """One line: "resnet20: 269,722 params, 40.55 M MACs, 20 weighted layers"."""
+    t = totals(df)
+    text = (f"{name or df.attrs.get('model', 'model')}: {t['trainable']:,} params, {_si(t['macs'])} MACs, "
+            f"{t['weighted']} weighted layers")
+    if t["non_trainable"]:
+        text += f" ({t['non_trainable']:,} non-trainable params)"
+    if t["uncounted"]:
+        kinds = sorted(set(df.loc[df["uncounted"], "type"]))
+        text += f"; {t['uncounted']} uncounted layer(s): {', '.join(kinds)}"
+    return text
+
+
+class _CallableModule(types.ModuleType):
+    """``compare.profile`` is this module and, called, :func:`profile`."""
+
+    def __call__(self, model, input_shape=None) -> pd.DataFrame:
+        return profile(model, input_shape)
+
+
+sys.modules[__name__].__class__ = _CallableModule
