@@ -1,0 +1,304 @@
+"""Results store: one SQLite row per trial, safe to interrupt.
+
+Every write is its own transaction, so a killed process loses at most the trial in flight; that
+row stays ``running`` and :meth:`Store.stale_running` reports it. A trial is identified by the
+canonical JSON of its config (:meth:`Store.key`). Read the results with :meth:`Store.trials` or
+``pandas.read_sql("SELECT * FROM trials", sqlite3.connect(path))``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sqlite3
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+STATUSES = ("running", "done", "failed")
+BASE_COLUMNS = ["id", "key", "model", "dataset", "seed", "status", "reason", "started_at",
+                "finished_at", "pid", "config", "metrics", "history"]
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS trials (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    model TEXT,
+    dataset TEXT,
+    seed INTEGER,
+    config TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN {STATUSES}),
+    reason TEXT,
+    metrics TEXT,
+    history TEXT,
+    started_at TEXT,
+    finished_at TEXT,
+    pid INTEGER
+);
+CREATE INDEX IF NOT EXISTS trials_status ON trials (status);
+"""
+
+
+class StoreError(ValueError):
+    """The results store cannot be used as asked (bad file, schema, state or value)."""
+
+
+def to_jsonable(value: Any) -> Any:
+    """Plain-JSON copy of ``value``: numpy scalars/arrays -> Python numbers/lists, tuples ->
+    lists, NaN and infinities -> None, dict keys -> str. Raises TypeError for other objects."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = sorted(value, key=repr) if isinstance(value, (set, frozenset)) else value
+        return [to_jsonable(v) for v in items]
+    if hasattr(value, "tolist") and hasattr(value, "dtype"):  # numpy scalar or array
+        return to_jsonable(value.tolist())
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    raise TypeError(f"{type(value).__name__} value {value!r:.60} is not JSON-able")
+
+
+def _dumps(value: Any, what: str, canonical: bool = False) -> str:
+    try:
+        plain = to_jsonable(value)
+    except TypeError as exc:
+        raise StoreError(f"{what}: {exc}") from None
+    if canonical:
+        return json.dumps(plain, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return json.dumps(plain, allow_nan=False)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _package_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return f"cnn-zoo {version('cnn-zoo')}"
+    except Exception:
+        pass
+    try:
+        import tomllib
+
+        pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+        return f"cnn-zoo {tomllib.loads(pyproject.read_text())['project']['version']}"
+    except Exception:
+        return "cnn-zoo unknown"
+
+
+def _pid_alive(pid: int | None) -> bool:
+    """True when ``pid`` runs on this machine (zombies count as dead)."""
+    if not pid or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+class Store:
+    """SQLite results database at ``path`` (created with its parent folder when new)."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path).expanduser()
+        if self.path.is_dir():
+            raise StoreError(f"{self.path} is a directory; pass the path of a .sqlite file")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.is_file() and self.path.stat().st_size > 0:
+            with open(self.path, "rb") as f:
+                if f.read(16) != _SQLITE_MAGIC:
+                    raise StoreError(f"{self.path} is not a SQLite database (corrupt or another file type)")
+        self._conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        try:
+            self._open()
+        except sqlite3.DatabaseError as exc:
+            self._conn.close()
+            raise StoreError(f"{self.path} is not a usable SQLite database ({exc})") from None
+        except StoreError:
+            self._conn.close()
+            raise
+
+    def _open(self) -> None:
+        conn = self._conn
+        conn.execute("PRAGMA busy_timeout = 30000")
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not tables:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+                conn.execute("INSERT OR IGNORE INTO meta VALUES ('created_with', ?)", (_package_version(),))
+                conn.execute("INSERT OR IGNORE INTO meta VALUES ('created_at', ?)", (_now(),))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            tables = {"meta", "trials"}
+        missing = {"meta", "trials"} - tables
+        if missing:
+            raise StoreError(f"{self.path} is a SQLite file without the results table(s) "
+                             f"{', '.join(sorted(missing))}; not a results store")
+        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if row is None or row[0] != str(SCHEMA_VERSION):
+            found = "none" if row is None else row[0]
+            raise StoreError(f"{self.path} has schema version {found}; this version reads schema "
+                             f"{SCHEMA_VERSION} (use a new store file or the matching version)")
+        conn.execute("PRAGMA synchronous = NORMAL")
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _write(self, sql: str, args: tuple = ()) -> sqlite3.Cursor:
+        """One statement in its own (immediate) transaction."""
+        with self._conn:
+            return self._conn.execute(sql, args)
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection (idempotent)."""
+        if getattr(self, "_conn", None) is not None:
+            self._conn.close()
+            self._conn = None
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.path)!r})"
+
+    # ------------------------------------------------------------------ API
+
+    @staticmethod
+    def key(config: dict) -> str:
+        """Canonical JSON of ``config``: sorted keys, no spaces, numpy values as Python, NaN as null."""
+        if not isinstance(config, dict):
+            raise StoreError(f"config must be a dict, got {type(config).__name__}")
+        return _dumps(config, "config", canonical=True)
+
+    def status(self, config: dict) -> str | None:
+        """Status of the trial with this config, or None when it was never begun."""
+        row = self._conn.execute("SELECT status FROM trials WHERE key = ?", (self.key(config),)).fetchone()
+        return row[0] if row else None
+
+    def begin(self, config: dict) -> int:
+        """Record a trial as running and return its id. A trial left running or failed is reset
+        and keeps its id; a finished one raises StoreError."""
+        key = self.key(config)
+        model, dataset, seed = config.get("model"), config.get("dataset"), config.get("seed")
+        model = None if model is None else str(model)
+        dataset = None if dataset is None else str(dataset)
+        seed = int(seed) if isinstance(seed, int) or (hasattr(seed, "dtype") and seed.dtype.kind in "iu") else None
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            found = conn.execute("SELECT id, status FROM trials WHERE key = ?", (key,)).fetchone()
+            if found is None:
+                cur = conn.execute(
+                    "INSERT INTO trials (key, model, dataset, seed, config, status, started_at, pid) "
+                    "VALUES (?, ?, ?, ?, ?, 'running', ?, ?)",
+                    (key, model, dataset, seed, _dumps(config, "config"), _now(), os.getpid()),
+                )
+                trial_id = int(cur.lastrowid)
+            elif found[1] == "done":
+                raise StoreError(f"trial {found[0]} ({model} on {dataset}, seed {seed}) is already done; "
+                                 "it is skipped on resume")
+            else:
+                trial_id = int(found[0])
+                conn.execute(
+                    "UPDATE trials SET status = 'running', reason = NULL, metrics = NULL, history = NULL, "
+                    "started_at = ?, finished_at = NULL, pid = ? WHERE id = ?",
+                    (_now(), os.getpid(), trial_id),
+                )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return trial_id
+
+    def finish(self, trial_id: int, metrics: dict, history: dict | None = None) -> None:
+        """Mark trial ``trial_id`` done with its metrics and training history."""
+        cur = self._write(
+            "UPDATE trials SET status = 'done', reason = NULL, metrics = ?, history = ?, finished_at = ? "
+            "WHERE id = ?",
+            (_dumps(metrics or {}, "metrics"), _dumps(history or {}, "history"), _now(), int(trial_id)),
+        )
+        if cur.rowcount != 1:
+            raise StoreError(f"no trial with id {trial_id} in {self.path}")
+
+    def fail(self, trial_id: int, reason: str) -> None:
+        """Mark trial ``trial_id`` failed with a one-line reason (at most 500 characters)."""
+        line = " ".join(str(reason).split())[:500]
+        cur = self._write("UPDATE trials SET status = 'failed', reason = ?, finished_at = ? WHERE id = ?",
+                          (line, _now(), int(trial_id)))
+        if cur.rowcount != 1:
+            raise StoreError(f"no trial with id {trial_id} in {self.path}")
+
+    def done_keys(self) -> set[str]:
+        """Keys of the finished trials (what a resumed run skips)."""
+        return {r[0] for r in self._conn.execute("SELECT key FROM trials WHERE status = 'done'")}
+
+    def stale_running(self) -> list[int]:
+        """Ids of trials left ``running`` by a process that no longer exists on this machine."""
+        rows = self._conn.execute("SELECT id, pid FROM trials WHERE status = 'running' ORDER BY id")
+        return [int(i) for i, pid in rows if not _pid_alive(pid)]
+
+    def trials(self, status: str | None = None):
+        """One row per trial as a pandas DataFrame.
+
+        Columns: ``BASE_COLUMNS`` (``config``, ``metrics`` and ``history`` as dicts), then each
+        config key as its own column, then each metrics key. Name rule: a metrics key keeps its
+        name unless it is a base column (then ``metrics_<name>``); a config key keeps its name
+        unless it is a base column or also a metrics key (then ``config_<name>``); the config
+        keys ``model``, ``dataset`` and ``seed`` are the base columns themselves.
+        """
+        import pandas as pd
+
+        if status is not None and status not in STATUSES:
+            raise StoreError(f"unknown status {status!r}; accepted: {', '.join(STATUSES)} or None")
+        sql = f"SELECT {', '.join(BASE_COLUMNS)} FROM trials"
+        rows = self._conn.execute(sql + (" WHERE status = ?" if status else "") + " ORDER BY id",
+                                  (status,) if status else ()).fetchall()
+        records = []
+        for values in rows:
+            rec = dict(zip(BASE_COLUMNS, values))
+            for col in ("config", "metrics", "history"):
+                rec[col] = json.loads(rec[col]) if rec[col] else {}
+            records.append(rec)
+        metric_keys = list(dict.fromkeys(k for r in records for k in r["metrics"]))
+        config_keys = [k for k in dict.fromkeys(k for r in records for k in r["config"])
+                       if k not in ("model", "dataset", "seed")]
+        metric_cols = {k: f"metrics_{k}" if k in BASE_COLUMNS else k for k in metric_keys}
+        taken = set(BASE_COLUMNS) | set(metric_cols.values())
+        config_cols = {k: f"config_{k}" if k in taken else k for k in config_keys}
+        table = []
+        for r in records:
+            row = {c: r[c] for c in BASE_COLUMNS}
+            row.update({col: r["config"].get(k) for k, col in config_cols.items()})
+            row.update({col: r["metrics"].get(k) for k, col in metric_cols.items()})
+            table.append(row)
+        columns = BASE_COLUMNS + list(config_cols.values()) + list(metric_cols.values())
+        return pd.DataFrame(table, columns=columns)

@@ -1,0 +1,208 @@
+"""compare.store: round trip, columns, resume semantics, bad files, and a SIGKILL mid-run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from compare.store import BASE_COLUMNS, SCHEMA_VERSION, Store, StoreError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+CONFIG = {"model": "resnet20", "dataset": "mnist5k", "seed": 0, "width": 0.5, "input_size": 28,
+          "epochs": 3, "batch_size": 64, "recipe": "default", "lr": None, "augment": None,
+          "strategy": None, "study": "main"}
+METRICS = {"top1_acc": 0.981, "top1_err": 0.019, "top5_acc": 0.999, "top5_err": 0.001,
+           "train_loss": 0.07, "train_acc": 0.98, "train_s": 12.3, "train_img_per_s": 812.0,
+           "infer_ms_b1": 1.5, "infer_ms_b32": 9.0, "params": 269722, "non_trainable": 1344,
+           "macs": 40551040, "flops": 81102080, "depth": 20, "input_shape": [28, 28, 1],
+           "peak_mem_mb": 512.5, "versions": {"keras": "3.15.1", "tensorflow": "2.21.0"}}
+HISTORY = {"loss": [0.9, 0.3, 0.1], "accuracy": [0.7, 0.9, 0.97],
+           "val_loss": [0.5, 0.2, 0.1], "val_accuracy": [0.85, 0.94, 0.98]}
+
+
+def cfg(**changes) -> dict:
+    return {**CONFIG, **changes}
+
+
+@pytest.fixture()
+def store(tmp_path):
+    with Store(tmp_path / "sub" / "results.sqlite") as s:
+        yield s
+
+
+def test_key_is_canonical_json():
+    plain = json.dumps(CONFIG, sort_keys=True, separators=(",", ":"))
+    assert Store.key(CONFIG) == plain
+    reordered = dict(reversed(list(CONFIG.items())))
+    assert Store.key(reordered) == plain
+    assert Store.key(cfg(seed=np.int64(0), width=np.float32(0.5))) == plain
+    assert Store.key({"a": float("nan"), "b": (1, 2)}) == '{"a":null,"b":[1,2]}'
+    with pytest.raises(StoreError, match="not JSON-able"):
+        Store.key(cfg(width=object()))
+
+
+def test_round_trip(store):
+    tid = store.begin(cfg(seed=np.int64(0)))
+    assert tid == 1 and store.status(CONFIG) == "running"
+    metrics = {**METRICS, "top1_acc": np.float64(0.981), "params": np.int64(269722),
+               "train_loss": float("nan"), "input_shape": (28, 28, 1)}
+    store.finish(tid, metrics, {**HISTORY, "loss": list(np.array([0.9, 0.3, 0.1]))})
+    assert store.status(CONFIG) == "done"
+    row = store.trials().iloc[0]
+    assert (row["id"], row["model"], row["dataset"], row["seed"], row["status"]) == (1, "resnet20", "mnist5k", 0, "done")
+    assert row["config"] == CONFIG
+    assert row["history"] == HISTORY
+    assert row["metrics"] == {**METRICS, "train_loss": None}
+    assert row["top1_acc"] == 0.981 and row["params"] == 269722 and row["train_loss"] is None
+    assert row["input_shape"] == [28, 28, 1] and row["versions"]["keras"] == "3.15.1"
+    assert row["reason"] is None and row["pid"] == os.getpid()
+    started = datetime.fromisoformat(row["started_at"])
+    assert started.tzinfo is not None and started.utcoffset().total_seconds() == 0
+    assert datetime.fromisoformat(row["finished_at"]) <= datetime.now(timezone.utc)
+    # plain SQL readers see the same row
+    with sqlite3.connect(store.path) as conn:
+        df = pd.read_sql("SELECT * FROM trials", conn)
+        meta = dict(conn.execute("SELECT key, value FROM meta"))
+    assert list(df.columns) == ["id", "key", "model", "dataset", "seed", "config", "status", "reason",
+                                "metrics", "history", "started_at", "finished_at", "pid"]
+    assert json.loads(df.loc[0, "metrics"])["params"] == 269722
+    assert meta["schema_version"] == str(SCHEMA_VERSION) == "1"
+    assert meta["created_with"].startswith("cnn-zoo ")
+
+
+def test_trials_columns_and_name_rule(store):
+    assert list(store.trials().columns) == BASE_COLUMNS and len(store.trials()) == 0
+    a = store.begin(CONFIG)
+    store.finish(a, METRICS, HISTORY)
+    b = store.begin(cfg(seed=1, params="clash"))       # config key that is also a metrics key
+    store.fail(b, "ValueError: boom\n  at line 3")
+    store.begin(cfg(seed=2))
+    df = store.trials()
+    config_cols = ["width", "input_size", "epochs", "batch_size", "recipe", "lr", "augment", "strategy",
+                   "study", "config_params"]
+    assert list(df.columns) == BASE_COLUMNS + config_cols + list(METRICS)
+    assert list(df["status"]) == ["done", "failed", "running"]
+    assert list(df["seed"]) == [0, 1, 2]
+    assert df.loc[1, "reason"] == "ValueError: boom at line 3"
+    assert df.loc[1, "config_params"] == "clash" and pd.isna(df.loc[1, "params"])
+    assert df.loc[0, "width"] == 0.5 and df.loc[0, "depth"] == 20
+    assert list(store.trials("done")["id"]) == [a]
+    assert list(store.trials("failed")["id"]) == [b]
+    with pytest.raises(StoreError, match="unknown status 'ok'"):
+        store.trials("ok")
+    store2 = store.begin(cfg(seed=3))
+    store.finish(store2, {"seed": 99}, {})          # metrics key clashing with a base column
+    assert store.trials("done").set_index("id").loc[store2, "metrics_seed"] == 99
+
+
+def test_resume_semantics(store):
+    a, b, c = (store.begin(cfg(seed=s)) for s in range(3))
+    store.finish(a, METRICS, HISTORY)
+    store.fail(b, "out of memory")
+    assert store.done_keys() == {Store.key(cfg(seed=0))}
+    assert [store.status(cfg(seed=s)) for s in range(4)] == ["done", "failed", "running", None]
+    assert store.begin(cfg(seed=1)) == b                      # failed -> reset, same id
+    row = store.trials().set_index("id").loc[b]
+    assert row["status"] == "running" and row["reason"] is None and row["finished_at"] is None
+    assert store.begin(cfg(seed=2)) == c                      # left running -> reset, same id
+    with pytest.raises(StoreError, match=r"trial 1 \(resnet20 on mnist5k, seed 0\) is already done"):
+        store.begin(cfg(seed=0))
+    with pytest.raises(StoreError, match="no trial with id 42"):
+        store.finish(42, {}, {})
+    with pytest.raises(StoreError, match="no trial with id 42"):
+        store.fail(42, "x")
+    assert store.stale_running() == []                        # this process is alive
+    assert len(store.trials()) == 3
+
+
+def test_reopen_keeps_rows(tmp_path):
+    path = tmp_path / "r.sqlite"
+    with Store(path) as s:
+        s.finish(s.begin(CONFIG), METRICS, HISTORY)
+    with Store(path) as s:
+        assert s.done_keys() == {Store.key(CONFIG)}
+        assert s.trials().loc[0, "macs"] == 40551040
+
+
+def test_schema_version_mismatch(tmp_path):
+    path = tmp_path / "old.sqlite"
+    Store(path).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    conn.close()
+    with pytest.raises(StoreError, match=rf"{path} has schema version 2; this version reads schema 1"):
+        Store(path)
+
+
+def test_corrupt_and_foreign_files(tmp_path):
+    garbage = tmp_path / "garbage.sqlite"
+    garbage.write_bytes(os.urandom(4096))
+    with pytest.raises(StoreError, match=rf"{garbage} is not a SQLite database"):
+        Store(garbage)
+    broken = tmp_path / "broken.sqlite"
+    broken.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4080)
+    with pytest.raises(StoreError, match=rf"{broken} is not a usable SQLite database"):
+        Store(broken)
+    foreign = tmp_path / "foreign.sqlite"
+    with sqlite3.connect(foreign) as conn:
+        conn.execute("CREATE TABLE trials (x INTEGER)")
+    conn.close()
+    with pytest.raises(StoreError, match=rf"{foreign} is a SQLite file without the results table\(s\) meta"):
+        Store(foreign)
+    with pytest.raises(StoreError, match="is a directory"):
+        Store(tmp_path)
+    empty = tmp_path / "empty.sqlite"
+    empty.write_bytes(b"")
+    with Store(empty) as s:                                   # zero-byte file: a new store
+        assert s.done_keys() == set()
+    assert issubclass(StoreError, ValueError)
+
+
+CHILD = textwrap.dedent("""
+    import sys, time
+    from compare.store import Store
+    base = {"model": "lenet5", "dataset": "digits", "epochs": 1}
+    store = Store(sys.argv[1])
+    for seed in range(3):
+        tid = store.begin({**base, "seed": seed})
+        store.finish(tid, {"top1_acc": 0.9 + seed / 100, "params": 61706}, {"loss": [1.0, 0.5]})
+    tid = store.begin({**base, "seed": 3})
+    print(tid, flush=True)
+    time.sleep(60)
+""")
+
+
+def test_sigkill_mid_run(tmp_path):
+    path = tmp_path / "killed.sqlite"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-c", CHILD, str(path)], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        in_flight = int(proc.stdout.readline())
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        proc.stdout.close()
+    assert proc.returncode == -signal.SIGKILL
+    with Store(path) as s:
+        df = s.trials().set_index("seed")
+        assert list(df["status"]) == ["done", "done", "done", "running"]
+        assert list(df["top1_acc"].iloc[:3]) == [0.9, 0.91, 0.92]
+        assert df.loc[1, "history"] == {"loss": [1.0, 0.5]}
+        assert df.loc[3, "pid"] == proc.pid
+        assert s.stale_running() == [in_flight] == [4]
+        assert len(s.done_keys()) == 3
+        again = {"model": "lenet5", "dataset": "digits", "epochs": 1, "seed": 3}
+        assert s.begin(again) == in_flight                    # resume re-runs the trial in flight
+        assert s.stale_running() == []
