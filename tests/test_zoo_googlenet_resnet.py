@@ -1,0 +1,290 @@
+"""GoogLeNet and ResNet families: exact params, MACs, shapes and depth against SPEC.md.
+
+Models are built once per module (fixture). resnet101, resnet1202 and some plain nets are
+checked against closed-form parameter counts instead of being built (resnet1202 alone takes
+~35 s to build), the closed forms being checked in turn against SPEC's figures.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import pytest
+
+import zoo
+from zoo.resnet import cifar_resnet
+
+# Reference figures typed from SPEC.md (never read back from the cards).
+SPEC_PARAMS = {
+    "googlenet": 6_998_552,
+    "resnet18": 11_689_512, "resnet34": 21_797_672, "resnet50": 25_557_032,
+    "resnet20": 269_722, "resnet32": 464_154, "resnet44": 658_586, "resnet56": 853_018,
+}
+SPEC_MACS = {
+    "resnet18": 1_814_073_344, "resnet34": 3_663_761_408, "resnet50": 3_857_973_248,
+    "resnet20": 40_551_040, "resnet56": 125_485_696,
+}
+SPEC_DEPTH = {"googlenet": 22, "resnet50": 50, "resnet20": 20}
+SPEC_CIFAR_ERR = {20: 8.75, 32: 7.51, 44: 7.17, 56: 6.97, 110: 6.43, 1202: 7.93}
+SPEC_IMAGENET_TOP1 = {"plain18": 27.94, "plain34": 28.54, "resnet18": 27.88, "resnet34": 25.03}
+
+IMAGENET = ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "plain18", "plain34"]
+CIFAR_RES = [8, 14, 20, 32, 44, 56, 110, 1202]
+CIFAR_PLAIN = [8, 14, 20, 32, 44, 56, 110]
+CIFAR = [f"resnet{d}" for d in CIFAR_RES] + [f"plain{d}" for d in CIFAR_PLAIN]
+# Built here (the rest, resnet101 and resnet1202 among them, are checked by closed forms below).
+BUILT = ["googlenet", "resnet18", "resnet34", "resnet50", "resnet152", "plain18", "plain34",
+         "resnet20", "resnet32", "resnet44", "resnet56", "resnet110", "plain20", "plain56"]
+
+
+def card(name):
+    """The registered card without the registry's depth build (cheap)."""
+    return zoo.builder(name).card
+
+
+def counts(model) -> tuple[int, int]:
+    size = lambda ws: sum(math.prod(w.shape) for w in ws)  # noqa: E731
+    return size(model.trainable_weights), size(model.non_trainable_weights)
+
+
+def macs(model) -> int:
+    """Conv and dense multiply-accumulates from the layers' output shapes (SPEC's formula)."""
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv2D):
+            kh, kw = layer.kernel_size
+            _, h, w, cout = layer.output.shape
+            total += kh * kw * (layer.input.shape[-1] // layer.groups) * cout * h * w
+        elif isinstance(layer, keras.layers.Dense):
+            total += layer.input.shape[-1] * layer.units
+    return total
+
+
+def bn_moving(model) -> int:
+    return sum(2 * l.input.shape[-1] for l in model.layers if isinstance(l, keras.layers.BatchNormalization))
+
+
+class Models(dict):
+    def __missing__(self, name):
+        self[name] = zoo.build(name)
+        return self[name]
+
+
+@pytest.fixture(scope="module")
+def built():
+    return Models()
+
+
+# -- registry and cards ---------------------------------------------------------------------------
+
+def test_registered_names_and_families():
+    names = set(zoo.list_models())
+    assert {"googlenet", *IMAGENET, *CIFAR} <= names
+    assert card("googlenet").family == "googlenet"
+    assert {card(n).family for n in IMAGENET} == {"resnet"}
+    assert {card(n).family for n in CIFAR} == {"resnet_cifar"}
+
+
+def test_cards_carry_spec_figures():
+    for name, p in SPEC_PARAMS.items():
+        assert card(name).params == p, name
+    for name, m in SPEC_MACS.items():
+        assert card(name).macs == m, name
+    for name, d in SPEC_DEPTH.items():
+        assert card(name).ref_depth == d
+    for d, err in SPEC_CIFAR_ERR.items():
+        assert card(f"resnet{d}").top1_err == err and card(f"resnet{d}").err_dataset == "CIFAR-10 test"
+    for name, err in SPEC_IMAGENET_TOP1.items():
+        assert card(name).top1_err == err
+    assert card("googlenet").top5_err == 6.67
+    for name in IMAGENET:
+        assert card(name).ref_depth == int("".join(filter(str.isdigit, name)))
+    for d in CIFAR_RES:
+        assert card(f"resnet{d}").ref_depth == d and card(f"resnet{d}").classes == 10
+        assert card(f"resnet{d}").input_shape == (32, 32, 3)
+    assert all(card(n).min_size == 1 for n in ["googlenet", *IMAGENET, *CIFAR])
+
+
+# -- params (trainable and non-trainable), shapes, MACs -------------------------------------------
+
+@pytest.mark.parametrize("name", BUILT)
+def test_built_counts_match_card(built, name):
+    m, c = built[name], card(name)
+    trainable, non_trainable = counts(m)
+    assert (trainable, non_trainable) == (c.params, c.non_trainable)
+    assert non_trainable == bn_moving(m)  # moving mean + variance of every BN
+    assert m.output_shape == (None, c.classes)
+    if name in SPEC_PARAMS:
+        assert trainable == SPEC_PARAMS[name]
+    if c.macs is not None:
+        assert macs(m) == c.macs
+
+
+def test_spec_macs(built):
+    for name, expected in SPEC_MACS.items():
+        assert macs(built[name]) == expected, name
+    g = macs(built["googlenet"])
+    assert g == card("googlenet").macs and abs(g - 1.58e9) < 0.005e9  # "about 1.58 G"
+
+
+def test_plain_nets_equal_resnets_without_shortcuts(built):
+    for d in (18, 34):
+        r, p = built[f"resnet{d}"], built[f"plain{d}"]
+        proj = [l for l in r.layers if l.name.endswith(("_0_conv", "_0_bn"))]
+        assert len(proj) == 6  # stages 3-5 project once each
+        size = lambda ws: sum(math.prod(w.shape) for w in ws)  # noqa: E731
+        assert counts(r)[0] - counts(p)[0] == sum(size(l.trainable_weights) for l in proj)
+        assert counts(r)[1] - counts(p)[1] == sum(size(l.non_trainable_weights) for l in proj)
+        assert not [l for l in p.layers if l.name.endswith(("_add", "_0_conv"))]
+    # CIFAR option A adds no parameters, so plain and residual nets count the same
+    for d in (20, 56):
+        assert counts(built[f"plain{d}"]) == counts(built[f"resnet{d}"])
+
+
+def _counts(stem: tuple[int, int], stages, kind: str, plain: bool, classes: int) -> tuple[int, int]:
+    """Closed form (trainable, BN moving statistics) of a ResNet: ``stem`` = (input channels *
+    kernel area, filters), ``stages`` = [(width, blocks, first stride)], v1 blocks, BN everywhere."""
+    conv, bn = stem[0] * stem[1], [stem[1]]
+    cin = stem[1]
+    for width, blocks, stride in stages:
+        out = width * (4 if kind == "bottleneck" else 1)
+        for b in range(blocks):
+            if kind == "basic":
+                conv += 9 * cin * width + 9 * width * width
+                bn += [width, width]
+            else:
+                conv += cin * width + 9 * width * width + width * out
+                bn += [width, width, out]
+            if not plain and b == 0 and (stride > 1 or cin != out):
+                conv += cin * out  # projection (ImageNet); CIFAR option A has none
+                bn += [out]
+            cin = out
+    return conv + 2 * sum(bn) + cin * classes + classes, 2 * sum(bn)
+
+
+def _cifar_counts(n: int) -> tuple[int, int]:
+    return _counts((27, 16), [(16, n, 1), (32, n, 1), (64, n, 1)], "basic", True, 10)
+
+
+def _imagenet_counts(name: str) -> tuple[int, int]:
+    depth = int("".join(filter(str.isdigit, name)))
+    kind, blocks = zoo.resnet.IMAGENET_BLOCKS[depth]
+    stages = [(w, n, 1 if i == 0 else 2) for i, (w, n) in enumerate(zip((64, 128, 256, 512), blocks))]
+    return _counts((147, 64), stages, kind, name.startswith("plain"), 1000)
+
+
+def test_closed_forms_match_spec_and_cards():
+    for d, p in [(20, 269_722), (32, 464_154), (44, 658_586), (56, 853_018)]:
+        assert _cifar_counts((d - 2) // 6)[0] == p
+    for name in CIFAR:  # includes resnet1202, which is not built here
+        d = int("".join(filter(str.isdigit, name)))
+        assert _cifar_counts((d - 2) // 6) == (card(name).params, card(name).non_trainable), name
+    for name in ["resnet18", "resnet34", "resnet50"]:
+        assert _imagenet_counts(name)[0] == SPEC_PARAMS[name]
+    for name in IMAGENET:
+        assert _imagenet_counts(name) == (card(name).params, card(name).non_trainable), name
+
+
+# -- depth ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name,expected", [("googlenet", 22), ("resnet50", 50), ("resnet20", 20),
+                                           ("plain20", 20), ("resnet18", 18), ("plain34", 34),
+                                           ("resnet110", 110)])
+def test_depth(built, name, expected):
+    assert zoo.depth(built[name]) == expected == card(name).ref_depth
+
+
+# -- GoogLeNet ------------------------------------------------------------------------------------
+
+def test_googlenet_geometry_and_names(built):
+    m = built["googlenet"]
+    sizes = {n: m.get_layer(n).output.shape[1:] for n in ["conv1_7x7", "pool1", "pool2", "pool3", "pool4"]}
+    assert [s[0] for s in sizes.values()] == [112, 56, 28, 14, 7]
+    assert m.get_layer("inception_5b_output").output.shape == (None, 7, 7, 1024)
+    assert m.get_layer("inception_3a_output").output.shape == (None, 28, 28, 256)
+    for suffix in ["1x1", "3x3_reduce", "3x3", "5x5_reduce", "5x5", "pool", "pool_proj", "output"]:
+        m.get_layer(f"inception_3a_{suffix}")
+    assert m.get_layer("inception_3a_5x5").kernel_size == (5, 5)
+    assert m.get_layer("dropout").rate == 0.4
+    assert not [l for l in m.layers if isinstance(l, keras.layers.BatchNormalization)]
+    assert sum(isinstance(l, zoo.layers.LRN) for l in m.layers) == 2
+
+
+def test_googlenet_aux_logits(built):
+    m = zoo.build("googlenet", aux_logits=True)
+    assert m.output_names == ["predictions", "aux1", "aux2"]
+    assert [tuple(o.shape) for o in m.outputs] == [(None, 1000)] * 3
+    assert zoo.depth(m) == 22
+    assert m.get_layer("aux1_pool").output.shape == (None, 4, 4, 512)
+    assert m.get_layer("aux2_pool").output.shape == (None, 4, 4, 528)
+    assert m.get_layer("aux1_dropout").rate == 0.7
+    aux = (512 * 128 + 128) + (528 * 128 + 128) + 2 * (2048 * 1024 + 1024 + 1024 * 1000 + 1000)
+    assert counts(m) == (6_998_552 + aux, 0)
+    with pytest.raises(ValueError, match="include_top"):
+        zoo.build("googlenet", aux_logits=True, include_top=False)
+
+
+def test_googlenet_aux_below_minimum():
+    with pytest.raises(ValueError, match=r"googlenet.*\(64, 64, 3\).*65x65"):
+        zoo.build("googlenet", aux_logits=True, input_shape=(64, 64, 3))
+
+
+# -- ResNet structure -----------------------------------------------------------------------------
+
+def test_resnet_names_and_v1_strides(built):
+    m = built["resnet50"]
+    for n in ["conv1_conv", "conv1_bn", "conv1_relu", "pool1_pool", "conv2_block1_1_conv",
+              "conv2_block1_0_conv", "conv2_block1_add", "conv2_block1_out", "avg_pool", "predictions"]:
+        m.get_layer(n)
+    assert m.get_layer("conv3_block1_1_conv").strides == (2, 2)  # v1: stride on the first 1x1
+    assert m.get_layer("conv3_block1_2_conv").strides == (1, 1)
+    assert m.get_layer("conv5_block3_out").output.shape == (None, 7, 7, 2048)
+    assert not any(l.use_bias for l in m.layers if isinstance(l, keras.layers.Conv2D))
+    r18 = built["resnet18"]
+    assert r18.get_layer("conv3_block1_1_conv").strides == (2, 2)  # basic: first 3x3
+    assert r18.get_layer("conv3_block1_1_conv").kernel_size == (3, 3)
+
+
+def test_resnet50_v1_5_stride_on_3x3():
+    m = zoo.build("resnet50", stride_on="3x3", width=1 / 16)
+    assert m.get_layer("conv3_block1_1_conv").strides == (1, 1)
+    assert m.get_layer("conv3_block1_2_conv").strides == (2, 2)
+    with pytest.raises(ValueError, match="stride_on"):
+        zoo.build("resnet50", stride_on="2x2")
+
+
+def test_width_scales_convs_not_classifier():
+    m = zoo.build("resnet20", width=0.5)
+    assert m.get_layer("conv1_conv").filters == 8
+    assert m.get_layer("conv4_block3_2_conv").filters == 32
+    assert m.get_layer("predictions").units == 10
+
+
+# -- input sizes ----------------------------------------------------------------------------------
+
+def test_resnet20_accepts_28x28x1():
+    m = zoo.build("resnet20", input_shape=(28, 28, 1))
+    assert m.output_shape == (None, 10)
+    assert m.get_layer("conv4_block3_out").output.shape == (None, 7, 7, 64)
+    assert counts(m)[0] == 269_722 - 2 * 9 * 16  # conv1 reads 1 channel instead of 3
+
+
+@pytest.mark.parametrize("name", ["googlenet", "resnet18", "resnet20", "plain20"])
+def test_min_size_builds_and_below_raises(name):
+    s = card(name).min_size
+    channels = card(name).input_shape[-1]
+    assert zoo.build(name, input_shape=(s, s, channels), width=1 / 16).output_shape == (None, card(name).classes)
+    with pytest.raises(ValueError, match=name):
+        zoo.build(name, input_shape=(s - 1, s - 1, channels))
+
+
+# -- cifar_resnet ---------------------------------------------------------------------------------
+
+def test_cifar_resnet_any_depth():
+    m = cifar_resnet(26, width=0.25)
+    assert m.name == "resnet26" and zoo.depth(m) == 26 and m.output_shape == (None, 10)
+    assert cifar_resnet(8, plain=True).name == "plain8"
+    for bad in (9, 2, 0, 20.0):
+        with pytest.raises(ValueError, match=rf"{bad}.*6n\+2"):
+            cifar_resnet(bad)
