@@ -1,1 +1,124 @@
-"""Placeholder: family being written."""
+"""AlexNet: the two-tower network of 2012 and torchvision's single-tower ("one weird trick") variant.
+
+Geometry follows cuda-convnet / Caffe / torch: convolutions and pools round down, so
+``O = floor((N - F + 2P) / S) + 1``; at the default inputs every AlexNet layer fits exactly
+except torchvision's conv1 (224 + 4 - 11 = 217 is not a multiple of 4: 55 by flooring, as in
+torchvision). Explicit ``ZeroPadding2D`` + ``valid`` convolutions give that geometry exactly;
+Keras ``padding="same"`` would pad stride-4 convolutions differently.
+
+Layer names follow Caffe's ``bvlc_alexnet``: ``conv1..conv5`` (ReLU fused), ``lrn1, lrn2``,
+``pool1, pool2, pool5``, ``fc6, fc7``, ``predictions``; a pool is named after the conv it follows.
+
+Initialisation: the paper draws weights from N(0, 0.01) with some biases set to 1; here convs use
+He normal and dense layers Keras' default (Glorot uniform), which train without that tuning.
+
+Reference: Krizhevsky, Sutskever, Hinton, ImageNet Classification with Deep Convolutional
+Neural Networks (NIPS 2012); Krizhevsky, One weird trick for parallelizing convolutional
+neural networks (2014).
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from .base import Args, zoo_model
+from .layers import LRN
+from .registry import Card
+
+__all__ = ["alexnet", "alexnet_owt", "dense_head", "conv_relu"]
+
+PAPER = "Krizhevsky, Sutskever, Hinton, ImageNet Classification with Deep Convolutional Neural Networks"
+OWT_PAPER = "Krizhevsky, One weird trick for parallelizing convolutional neural networks"
+
+#: LRN constants of section 3.3 (k, n, alpha, beta), also used by ZFNet and VGG A-LRN.
+LRN_ARGS = dict(k=2.0, n=5, alpha=1e-4, beta=0.75)
+
+
+def conv_relu(x, filters: int, kernel: int, name: str, strides: int = 1, padding: str = "same",
+              groups: int = 1):
+    """Conv2D with fused ReLU and He-normal kernels (``padding="same"`` only for stride 1)."""
+    return layers.Conv2D(filters, kernel, strides=strides, padding=padding, groups=groups,
+                         activation="relu", kernel_initializer="he_normal", name=name)(x)
+
+
+def max_pool(x, name: str, size: int = 3, strides: int = 2):
+    """Overlapping max-pool (3x3 stride 2 by default), rounding down."""
+    return layers.MaxPooling2D(size, strides=strides, name=name)(x)
+
+
+def dense_head(a: Args, x, units: int = 4096, first: int = 6):
+    """AlexNet's classifier: dropout 0.5 before each of the two hidden fc layers, then the output.
+
+    Names ``flatten, drop6, fc6, drop7, fc7, predictions`` (``first`` numbers the hidden layers).
+    Dropout sits before fc6 and fc7 as in torchvision and SPEC.md; Caffe's ``bvlc_alexnet`` drops
+    the outputs of fc6 and fc7 instead (before fc7 and fc8). Neither adds parameters or MACs.
+    """
+    x = layers.Flatten(name="flatten")(x)
+    for i in (first, first + 1):
+        x = layers.Dropout(0.5, name=f"drop{i}")(x)
+        x = layers.Dense(a.ch(units), activation="relu", name=f"fc{i}")(x)
+    return a.classifier(x)
+
+
+def _alexnet(a: Args) -> keras.Model:
+    """Two towers as grouped convolutions: conv2, conv4 and conv5 have ``groups=2`` (each GPU saw
+    only its own half of the previous layer); conv1, conv3 and the fc layers are full.
+    Every conv width is rounded to a multiple of 2 so that each grouped conv splits evenly."""
+    c = lambda n: a.ch(n, divisor=2)  # noqa: E731 - every AlexNet conv feeds or is a 2-group conv
+    inputs, x = a.inputs()
+    x = conv_relu(x, c(96), 11, "conv1", strides=4, padding="valid")   # 227 -> 55
+    x = LRN(name="lrn1", **LRN_ARGS)(x)
+    x = max_pool(x, "pool1")                                           # -> 27
+    x = conv_relu(x, c(256), 5, "conv2", groups=2)
+    x = LRN(name="lrn2", **LRN_ARGS)(x)
+    x = max_pool(x, "pool2")                                           # -> 13
+    x = conv_relu(x, c(384), 3, "conv3")
+    x = conv_relu(x, c(384), 3, "conv4", groups=2)
+    x = conv_relu(x, c(256), 3, "conv5", groups=2)
+    x = max_pool(x, "pool5")                                           # -> 6
+    if not a.include_top:
+        return a.finish(inputs, a.pool(x))
+    return a.finish(inputs, dense_head(a, x))
+
+
+def _alexnet_owt(a: Args) -> keras.Model:
+    """torchvision's single tower: 64-192-384-256-256, no LRN, conv1 pad 2 (224 -> 55).
+    torchvision's adaptive 6x6 average pool is the identity at 224 and is left out."""
+    inputs, x = a.inputs()
+    x = layers.ZeroPadding2D(2, name="conv1_pad")(x)
+    x = conv_relu(x, a.ch(64), 11, "conv1", strides=4, padding="valid")  # 228 -> 55 (floor)
+    x = max_pool(x, "pool1")                                             # -> 27
+    x = conv_relu(x, a.ch(192), 5, "conv2")
+    x = max_pool(x, "pool2")                                             # -> 13
+    x = conv_relu(x, a.ch(384), 3, "conv3")
+    x = conv_relu(x, a.ch(256), 3, "conv4")
+    x = conv_relu(x, a.ch(256), 3, "conv5")
+    x = max_pool(x, "pool5")                                             # -> 6
+    if not a.include_top:
+        return a.finish(inputs, a.pool(x))
+    return a.finish(inputs, dense_head(a, x))
+
+
+# min_size: the final pool needs a 3x3 map, so conv5 >= 3 <- pool1 output >= 7 <- conv1 output >= 15.
+# alexnet: floor((N - 11) / 4) + 1 >= 15  <=>  N >= 67   (67 -> 15 -> 7 -> 3 -> 1)
+# alexnet_owt: floor((N + 4 - 11) / 4) + 1 >= 15  <=>  N >= 63   (63 -> 15 -> 7 -> 3 -> 1)
+alexnet = zoo_model(Card(
+    name="alexnet", family="alexnet", variant="two towers (grouped conv2, conv4, conv5), LRN",
+    paper=PAPER, year=2012, input_shape=(227, 227, 3), min_size=67, classes=1000,
+    params=60_965_224, non_trainable=0, macs=724_406_816, ref_depth=8,
+    top5_err=16.4, err_dataset="ILSVRC-2012 test, top-5 of the paper's ensemble of 5 CNNs "
+                               "(15.3 with 7 CNNs and extra training data)",
+    description="The ILSVRC-2012 winner: five convs (11x11/4, 5x5, three 3x3) with ReLU, LRN and "
+                "overlapping max-pools, split over two GPUs as grouped convolutions, then fc 4096-4096.",
+    tags=("imagenet", "lrn", "grouped-conv", "dropout"),
+))(_alexnet)
+
+alexnet_owt = zoo_model(Card(
+    name="alexnet_owt", family="alexnet", variant="single tower, no LRN (torchvision, 'one weird trick')",
+    paper=OWT_PAPER, year=2014, input_shape=(224, 224, 3), min_size=63, classes=1000,
+    params=61_100_840, non_trainable=0, macs=714_188_480, ref_depth=8,
+    description="AlexNet on one GPU as torchvision builds it: 64-192-384-256-256 filters, "
+                "no LRN, conv1 padded by 2 so a 224 input gives 55x55 maps.",
+    tags=("imagenet", "dropout"),
+))(_alexnet_owt)
