@@ -1,0 +1,96 @@
+"""Reference facts the reports draw beside a run: the ILSVRC history and the counting conventions.
+
+Model figures (params, MACs, depth, published error) live on zoo's cards and are read from there;
+this module holds only what belongs to no single model.
+
+Reference: Russakovsky et al., ImageNet Large Scale Visual Recognition Challenge (2015), and the
+ILSVRC results pages 2010-2017, as tabulated in SPEC.md ("Published ILSVRC results").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+__all__ = ["IlsvrcEntry", "ILSVRC", "HUMAN_TOP5", "CONVENTIONS", "COLUMN_UNITS", "ilsvrc_frame"]
+
+
+@dataclass(frozen=True)
+class IlsvrcEntry:
+    """One winning (or notable) ILSVRC classification entry.
+
+    ``layers`` is the number of weighted layers, or None for the entries SPEC.md marks
+    "shallow" (hand-engineered features and a linear classifier) or "ensemble" (a mixture of
+    different networks, no single depth); ``kind`` says which.
+    """
+
+    year: int
+    entry: str
+    top5_err: float  # percent
+    layers: int | None
+    kind: str = "deep"  # "deep" | "shallow" | "ensemble"
+    note: str = ""
+
+
+ILSVRC: tuple[IlsvrcEntry, ...] = (
+    IlsvrcEntry(2010, "NEC-UIUC", 28.2, None, "shallow", "Lin et al."),
+    IlsvrcEntry(2011, "XRCE", 25.8, None, "shallow", "Sanchez & Perronnin"),
+    IlsvrcEntry(2012, "AlexNet", 16.4, 8, note="5 nets; 7 nets with extra data: 15.3"),
+    IlsvrcEntry(2013, "Clarifai", 11.7, 8, note="ZFNet paper's own best: 14.8"),
+    IlsvrcEntry(2014, "VGG", 7.3, 19, note="7 nets"),
+    IlsvrcEntry(2014, "GoogLeNet", 6.67, 22),
+    IlsvrcEntry(2015, "ResNet", 3.57, 152),
+    IlsvrcEntry(2016, "Trimps-Soushen", 2.99, None, "ensemble", "Shao et al."),
+    IlsvrcEntry(2017, "SENet", 2.251, 152),
+)
+
+HUMAN_TOP5: float = 5.1
+"""Human top-5 error on ILSVRC (%), Russakovsky et al."""
+
+CONVENTIONS: str = (
+    "params = trainable parameters (non-trainable, e.g. BatchNorm moving statistics, listed separately); "
+    "MACs = multiply-accumulates of convolution and dense layers; FLOPs = 2 x MACs; "
+    "depth = weighted layers (conv + dense) on the longest input-to-output path."
+)
+"""The counting conventions every table states (SPEC.md, "Counting conventions")."""
+
+COLUMN_UNITS: dict[str, str] = {
+    "id": "trial id in results.sqlite",
+    "model": "registered zoo model name",
+    "dataset": "dataset name",
+    "study": "study the trial belongs to ('main', 'depth', ...)",
+    "seed": "random seed",
+    "status": "'done' | 'failed' | 'running'",
+    "reason": "why a trial failed (text)",
+    "width": "channel multiplier (1.0 = the paper's widths)",
+    "input_size": "input side in pixels as configured",
+    "input_shape": "H x W x C of the trained model's input",
+    "epochs": "training epochs",
+    "batch_size": "training batch size (images)",
+    "params": "trainable parameters (count)",
+    "non_trainable": "non-trainable parameters (count)",
+    "macs": "multiply-accumulates of conv + dense layers per image (count)",
+    "flops": "2 x macs per image (count)",
+    "depth": "weighted layers on the longest path (count)",
+    "top1_err": "top-1 test error (fraction 0-1)",
+    "top5_err": "top-5 test error (fraction 0-1)",
+    "top1_acc": "top-1 test accuracy (fraction 0-1)",
+    "top5_acc": "top-5 test accuracy (fraction 0-1)",
+    "train_loss": "final training loss",
+    "train_acc": "final training accuracy (fraction 0-1)",
+    "train_s": "training wall time (seconds)",
+    "train_img_per_s": "training throughput (images per second)",
+    "infer_ms_b1": "inference latency at batch 1 (milliseconds per batch)",
+    "infer_ms_b32": "inference latency at batch 32 (milliseconds per batch)",
+    "peak_mem_mb": "peak memory during the trial (MB)",
+    "weights_path": "trained model (.keras), relative to the run directory",
+}
+"""Every column of results.csv / results.json and its unit."""
+
+
+def ilsvrc_frame() -> pd.DataFrame:
+    """The ILSVRC history as a DataFrame: year, entry, top5_err (%), layers (nullable), kind, note."""
+    df = pd.DataFrame([e.__dict__ for e in ILSVRC])
+    df["layers"] = df["layers"].astype("Int64")
+    return df

@@ -1,0 +1,369 @@
+"""Write a run's report: report.md, report.html, results.csv, results.json and figures/.
+
+    import reports
+    paths = reports.write_report("runs/x")        # -> [Path(...report.md), ...]
+
+The document is a list of blocks (headings, paragraphs, tables, figures) rendered twice, as
+Markdown and as self-contained HTML; figures are PNG (shown) and SVG (linked) in ``figures/``
+beside them, so the HTML opens offline. Figures are registered in :data:`FIGURES`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import html
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Callable
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from . import plots, tables
+from .reference import COLUMN_UNITS, CONVENTIONS
+from .tables import Table
+
+__all__ = ["ReportData", "FigureSpec", "FIGURES", "Report", "build_report", "write_report"]
+
+FIGURE_DIR = "figures"
+FORMATS = ("png", "svg")
+
+
+@dataclass
+class ReportData:
+    """Everything the report is made from, derived once from the run's trials."""
+
+    run_dir: Path
+    trials: pd.DataFrame
+
+    @cached_property
+    def results(self) -> pd.DataFrame:
+        return tables.tidy(self.trials)
+
+    @cached_property
+    def summary(self) -> pd.DataFrame:
+        return tables.summarize(self.results)
+
+    @cached_property
+    def main(self) -> pd.DataFrame:
+        """Summary rows of the main study (all rows when the run has no 'main' study)."""
+        main = self.summary[self.summary["study"] == "main"]
+        return main if not main.empty else self.summary
+
+    @cached_property
+    def curves(self) -> pd.DataFrame:
+        done = self.trials[self.trials["id"].isin(self.results.loc[self.results["study"] == "main", "id"])]
+        return tables.curves(done if not done.empty else self.trials)
+
+    @cached_property
+    def canonical(self) -> pd.DataFrame:
+        return tables.canonical(self.main)
+
+    @cached_property
+    def failures(self) -> pd.DataFrame:
+        return tables.failures(self.results)
+
+    @cached_property
+    def models(self) -> dict[str, Any]:
+        """One trained model per model name (its best trial), loaded lazily on first use."""
+        from .filters import load_trained_model
+
+        done = self.results[(self.results["status"] == "done") & self.results["weights_path"].notna()]
+        out: dict[str, Any] = {}
+        for model, group in done.sort_values("top1_err", na_position="last").groupby("model", sort=False):
+            path = self.run_dir / str(group.iloc[0]["weights_path"])
+            if path.is_file():
+                out[model] = (int(group.iloc[0]["id"]), load_trained_model(self.run_dir, group.iloc[0]["weights_path"]))
+        return out
+
+    def trial(self, trial_id: int) -> pd.Series:
+        return self.trials[self.trials["id"] == trial_id].iloc[0]
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    """A report figure: file stem, caption, and ``make(data) -> Figure | None`` (None: not applicable)."""
+
+    name: str
+    caption: str | Callable[[ReportData], str]
+    make: Callable[[ReportData], Figure | None]
+
+
+def _explained_model(data: ReportData) -> tuple[int, Any] | None:
+    """The best main-study model whose first layer is a convolution, for the filter figures."""
+    from .filters import conv_layers
+
+    for model in data.main.sort_values("top1_err")["model"]:
+        if model in data.models and conv_layers(data.models[model][1]):
+            return data.models[model]
+    return None
+
+
+def _filters(data: ReportData) -> Figure | None:
+    from .filters import plot_filters
+
+    found = _explained_model(data)
+    return None if found is None else plot_filters(found[1])
+
+
+def _activations(data: ReportData) -> Figure | None:
+    from .filters import plot_activations, test_image
+
+    found = _explained_model(data)
+    if found is None:
+        return None
+    trial_id, model = found
+    t = data.trial(trial_id)
+    config = {**(t["config"] if isinstance(t.get("config"), dict) else {}),
+              **{k: t[k] for k in ("dataset", "seed") if k in t and pd.notna(t[k])}}
+    raw, x, label, names = test_image(config, tuple(int(d) for d in model.input_shape[1:]))
+    return plot_activations(model, x, raw, label, names)
+
+
+def _which(data: ReportData) -> str:
+    found = _explained_model(data)
+    return "" if found is None else f"{found[1].name} (trial {found[0]}, the best model with a convolutional first layer)"
+
+
+FIGURES: list[FigureSpec] = [
+    FigureSpec("error_vs_macs", "Top-1 test error vs MACs per image (log scale); bubble area proportional to "
+               "trainable params; error bars +-1 std over seeds where there are several.",
+               lambda d: plots.plot_error_vs_macs(d.main) if not d.main.empty else None),
+    FigureSpec("error_vs_depth", "Left: this run's top-1 error vs depth (weighted layers). Right: published ILSVRC "
+               "top-5 error vs weighted layers, 2010-2017. " + plots.ILSVRC_CAPTION,
+               lambda d: plots.plot_error_vs_depth(d.main) if not d.main.empty else None),
+    FigureSpec("training_accuracy", "Training (solid) and validation (dashed) accuracy per epoch, one panel per model.",
+               lambda d: plots.plot_training_curves(d.curves, "accuracy") if not d.curves.empty else None),
+    FigureSpec("training_loss", "Training (solid) and validation (dashed) loss per epoch, one panel per model.",
+               lambda d: plots.plot_training_curves(d.curves, "loss") if not d.curves.empty else None),
+    FigureSpec("size", "Trainable params and MACs per model (log scales): this run at CPU scale, and the paper-size "
+               "figure from zoo's card where it has one.",
+               lambda d: plots.plot_size(d.main, d.canonical) if not d.main.empty else None),
+    FigureSpec("filters", lambda d: f"First-layer filters of {_which(d)}.", _filters),
+    FigureSpec("activations", lambda d: f"Activation maps of {_which(d)} for the first test image of its dataset.",
+               _activations),
+]
+"""The report's figures, in order. Add a FigureSpec here for a new figure (e.g. the depth study)."""
+
+
+@dataclass
+class Report:
+    """What :func:`build_report` wrote and found."""
+
+    run_dir: Path
+    paths: list[Path] = field(default_factory=list)
+    figures: list[str] = field(default_factory=list)
+    models: int = 0
+    done: int = 0
+    failed: int = 0
+    running: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+# -- document blocks -------------------------------------------------------------------------------
+Block = tuple  # ("h1"|"h2"|"p", text) | ("table", Table) | ("figure", name, caption) | ("list", [str])
+
+
+def _to_markdown(blocks: list[Block]) -> str:
+    out = []
+    for b in blocks:
+        kind = b[0]
+        if kind in ("h1", "h2"):
+            out.append(("# " if kind == "h1" else "## ") + b[1] + "\n")
+        elif kind == "p":
+            out.append(b[1] + "\n")
+        elif kind == "list":
+            out.append("\n".join(f"- {item}" for item in b[1]) + "\n")
+        elif kind == "table":
+            out.append(b[1].to_markdown())
+        elif kind == "figure":
+            name, caption = b[1], b[2]
+            out.append(f"![{name}]({FIGURE_DIR}/{name}.png)\n\n_{caption}_ ([SVG]({FIGURE_DIR}/{name}.svg))\n")
+    return "\n".join(out)
+
+
+_CSS = """body{font-family:system-ui,sans-serif;max-width:1300px;margin:2em auto;padding:0 1em;color:#222}
+table{border-collapse:collapse;margin:.5em 0;font-size:.9em}th,td{border:1px solid #ccc;padding:3px 7px}
+th{background:#f2f2f2}td.num{text-align:right;font-variant-numeric:tabular-nums}
+.note{color:#555;font-size:.85em;font-style:italic}figure{margin:1.5em 0}img{max-width:100%}
+figcaption{color:#444;font-size:.9em}"""
+
+
+def _to_html(blocks: list[Block], title: str) -> str:
+    e = html.escape
+    out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">', f"<title>{e(title)}</title>",
+           f"<style>{_CSS}</style></head><body>"]
+    for b in blocks:
+        kind = b[0]
+        if kind in ("h1", "h2"):
+            out.append(f"<{kind}>{e(b[1])}</{kind}>")
+        elif kind == "p":
+            out.append(f"<p>{e(b[1])}</p>")
+        elif kind == "list":
+            out.append("<ul>" + "".join(f"<li>{e(item)}</li>" for item in b[1]) + "</ul>")
+        elif kind == "table":
+            out.append(b[1].to_html())
+        elif kind == "figure":
+            name, caption = e(b[1]), e(b[2])
+            out.append(f'<figure><img src="{FIGURE_DIR}/{name}.png" alt="{name}">'
+                       f'<figcaption>{caption} (<a href="{FIGURE_DIR}/{name}.svg">SVG</a>)</figcaption></figure>')
+    out.append("</body></html>")
+    return "\n".join(out) + "\n"
+
+
+# -- sections --------------------------------------------------------------------------------------
+def _overview(data: ReportData, rep: Report) -> list[Block]:
+    r = data.results
+    datasets = ", ".join(sorted({str(d) for d in r["dataset"].dropna()}))
+    seeds = ", ".join(str(int(s)) for s in sorted(r["seed"].dropna().unique()))
+    blocks: list[Block] = [
+        ("h1", f"Report: {data.run_dir.name or data.run_dir}"),
+        ("p", f"{len(r)} trials: {rep.done} done, {rep.failed} failed"
+              + (f", {rep.running} still marked running (interrupted)" if rep.running else "")
+              + f". {rep.models} models; datasets: {datasets or '-'}; seeds: {seeds or '-'}. "
+              f"Generated {_dt.datetime.now().isoformat(timespec='seconds')} from {tables.STORE_NAME}."),
+    ]
+    if rep.done == 0:
+        blocks.append(("p", f"No trial finished: all {len(r)} trials failed or were interrupted; "
+                            "the reasons are listed under 'Failed trials'."))
+    else:
+        best = data.main.iloc[0]
+        blocks.append(("p", f"Lowest top-1 error: {best['model']} at {100 * best['top1_err']:.2f}% "
+                            f"on {best['dataset']} ({tables.fmt_int(best['params'])} params, "
+                            f"{tables.fmt_int(best['macs'])} MACs)."))
+    versions = next((v for v in data.trials.get("versions", []) if isinstance(v, dict) and v), None)
+    if versions:
+        blocks.append(("p", "Versions: " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items()))))
+    blocks.append(("p", f"Counting conventions: {CONVENTIONS}"))
+    return blocks
+
+
+def _comparison(data: ReportData) -> list[Block]:
+    blocks: list[Block] = [("h2", "Comparison")]
+    if data.summary.empty:
+        return blocks + [("p", "No finished trial to compare.")]
+    several = data.summary["seeds"].max() > 1
+    note = CONVENTIONS + (" Values are mean ± std over seeds." if several else "") + \
+        " Times: train (s) = wall time of training; infer = latency per batch of 1 or 32 images."
+    for (study, dataset), group in tables.split_by(data.summary, ["study", "dataset"]):
+        title = f"{dataset}: one row per model, sorted by top-1 error" + ("" if study == "main" else f" (study: {study})")
+        blocks.append(("table", tables.display(group, tables.COMPARISON_COLUMNS, title, note)))
+    return blocks
+
+
+def _canonical(data: ReportData) -> list[Block]:
+    if data.main.empty:
+        return []
+    note = (CONVENTIONS + " Paper columns come from zoo's model cards at the canonical input (ImageNet size "
+            "for the ImageNet models) with the paper's error (%) on the dataset named; run columns are "
+            "what this run measured at CPU scale (width multiplier and input as trained).")
+    return [("h2", "Canonical size vs this run"),
+            ("table", tables.display(data.canonical, tables.CANONICAL_COLUMNS, "Paper-size figures beside the run's",
+                                     note))]
+
+
+def _failures(data: ReportData) -> list[Block]:
+    f = data.failures
+    blocks: list[Block] = [("h2", "Failed trials")]
+    if f.empty:
+        return blocks + [("p", "None: every trial finished.")]
+    return blocks + [("table", tables.display(f, tables.FAILURE_COLUMNS, f"Trials that did not finish: {len(f)}"))]
+
+
+def _files(written: list[str]) -> list[Block]:
+    rows = [[c, u] for c, u in COLUMN_UNITS.items()]
+    return [("h2", "Files"),
+            ("p", "This report was written beside: " + ", ".join(written) + ". results.csv and results.json "
+                  "hold one row per trial (tidy); their columns and units:"),
+            ("table", Table("Columns of results.csv / results.json", ["column", "meaning and unit"], rows))]
+
+
+def _appendix(data: ReportData, rep: Report) -> list[Block]:
+    blocks: list[Block] = [("h2", "Appendix: per-layer profiles")]
+    if not data.models:
+        return blocks + [("p", "No trained model file in the run to profile.")]
+    for model, (trial_id, keras_model) in data.models.items():
+        table, note = tables.profile_table(keras_model, f"{model} (trial {trial_id})")
+        if note and note not in rep.notes:
+            rep.notes.append(note)
+        blocks.append(("table", table))
+    return blocks
+
+
+# -- entry points ----------------------------------------------------------------------------------
+def _save(fig: Figure, stem: Path) -> list[Path]:
+    paths = []
+    for fmt in FORMATS:
+        path = stem.with_suffix(f".{fmt}")
+        fig.savefig(path, dpi=110 if fmt == "png" else None)
+        paths.append(path)
+    return paths
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)
+
+
+def build_report(run_dir: str | Path, *, figures: bool = True, profiles: bool = True) -> Report:
+    """Read the run's store and write report.md, report.html, results.csv, results.json and
+    figures/*.png|svg into ``run_dir``. Returns a :class:`Report` (paths, counts, notes).
+
+    A figure that cannot be drawn (e.g. a trained model file missing) is left out with a note
+    in the report; a missing or corrupt store raises (FileNotFoundError / ValueError).
+    """
+    run = Path(run_dir)
+    data = ReportData(run, tables.load_trials(run))
+    status = data.results["status"]
+    rep = Report(run, done=int((status == "done").sum()), failed=int((status == "failed").sum()),
+                 running=int((status == "running").sum()),
+                 models=int(data.results.loc[status == "done", "model"].nunique()))
+
+    csv_path, json_path = run / "results.csv", run / "results.json"
+    data.results.to_csv(csv_path, index=False)
+    records = data.results.astype(object).where(data.results.notna(), None).to_dict("records")
+    json_path.write_text(json.dumps(records, indent=1, default=_json_default) + "\n")
+
+    figure_blocks: list[Block] = []
+    if figures and rep.done:
+        (run / FIGURE_DIR).mkdir(exist_ok=True)
+        for spec in FIGURES:
+            try:
+                fig = spec.make(data)
+            except Exception as exc:  # one broken figure must not cost the whole report
+                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                rep.notes.append(f"figure '{spec.name}' left out: {type(exc).__name__}: {first}")
+                continue
+            if fig is None:
+                continue
+            rep.paths += _save(fig, run / FIGURE_DIR / spec.name)
+            rep.figures.append(spec.name)
+            caption = spec.caption(data) if callable(spec.caption) else spec.caption
+            figure_blocks.append(("figure", spec.name, caption))
+
+    blocks = _overview(data, rep) + _comparison(data)
+    if figure_blocks:
+        blocks += [("h2", "Figures")] + figure_blocks
+    blocks += _canonical(data) + _failures(data)
+    if profiles and rep.done:
+        try:
+            blocks += _appendix(data, rep)
+        except Exception as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            rep.notes.append(f"per-layer profiles left out: {type(exc).__name__}: {first}")
+    md_path, html_path = run / "report.md", run / "report.html"
+    blocks += _files([p.name for p in (md_path, html_path, csv_path, json_path)] + [f"{FIGURE_DIR}/"])
+    if rep.notes:
+        blocks += [("h2", "Notes"), ("list", list(rep.notes))]
+    md_path.write_text(_to_markdown(blocks))
+    html_path.write_text(_to_html(blocks, f"Report: {run.name}"))
+    rep.paths = [md_path, html_path, csv_path, json_path] + rep.paths
+    return rep
+
+
+def write_report(run_dir: str | Path, *, figures: bool = True, profiles: bool = True) -> list[Path]:
+    """Write the report of the run in ``run_dir`` (see :func:`build_report`); returns the paths written."""
+    return build_report(run_dir, figures=figures, profiles=profiles).paths

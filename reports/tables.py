@@ -1,0 +1,358 @@
+"""Tables of a run: tidy results, the per-model comparison, canonical vs measured, failures.
+
+Everything here returns pandas DataFrames with numeric columns (a notebook user can sort and plot
+them); :func:`display` turns one into a :class:`Table` of formatted strings that render.py writes
+as Markdown or HTML. Errors are fractions 0-1 in the DataFrames and percent in the displays.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import pandas as pd
+
+from .reference import CONVENTIONS
+
+__all__ = [
+    "STORE_NAME", "ID_COLUMNS", "METRIC_COLUMNS", "Table",
+    "load_trials", "tidy", "summarize", "curves", "canonical", "failures", "display",
+    "layer_profile", "profile_table",
+]
+
+STORE_NAME = "results.sqlite"
+
+ID_COLUMNS: tuple[str, ...] = (
+    "id", "study", "dataset", "model", "width", "input_size", "input_shape", "seed", "status", "reason",
+)
+METRIC_COLUMNS: tuple[str, ...] = (
+    "params", "non_trainable", "macs", "flops", "depth",
+    "top1_err", "top5_err", "top1_acc", "top5_acc", "train_loss", "train_acc",
+    "train_s", "train_img_per_s", "infer_ms_b1", "infer_ms_b32", "peak_mem_mb",
+)
+COUNT_COLUMNS: tuple[str, ...] = ("params", "non_trainable", "macs", "flops", "depth")
+_TAIL_COLUMNS: tuple[str, ...] = (
+    "epochs", "batch_size", "recipe", "lr", "augment", "strategy", "weights_path", "started_at", "finished_at",
+)
+_DROPPED = ("config", "metrics", "history", "versions", "key", "pid")  # nested, or store bookkeeping
+GROUP_KEYS: tuple[str, ...] = ("study", "dataset", "model", "width", "input_size", "input_shape")
+
+
+# -- loading ---------------------------------------------------------------------------------------
+
+def load_trials(run_dir: str | Path) -> pd.DataFrame:
+    """All trials of the run in ``run_dir`` as ``compare.store.Store(...).trials()`` returns them.
+
+    Raises FileNotFoundError for a missing directory or store, ValueError for an empty store or
+    a corrupt one (the store's StoreError is a ValueError), each naming the path.
+    """
+    run = Path(run_dir)
+    if not run.exists():
+        raise FileNotFoundError(f"run directory {str(run)!r} does not exist")
+    if not run.is_dir():
+        raise NotADirectoryError(f"{str(run)!r} is not a run directory (expected a directory holding {STORE_NAME})")
+    path = run / STORE_NAME
+    if not path.is_file():
+        raise FileNotFoundError(f"no results store in {str(run)!r} (expected {str(path)!r}; run `python -m compare` first)")
+    import sqlite3
+
+    from compare.store import Store, StoreError
+
+    try:
+        with Store(path) as store:
+            trials = store.trials(status=None)
+    except (StoreError, sqlite3.DatabaseError) as exc:
+        raise ValueError(f"cannot read results store {str(path)!r}: {exc}") from None
+    if trials is None or len(trials) == 0:
+        raise ValueError(f"results store {str(path)!r} holds no trials; nothing to report")
+    return trials
+
+
+# -- tidy results ----------------------------------------------------------------------------------
+
+def _shape_text(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return "x".join(str(int(v)) if v is not None else "?" for v in value)
+    return value
+
+
+def tidy(trials: pd.DataFrame) -> pd.DataFrame:
+    """One row per trial, flat scalar columns only, in a stable order (results.csv / results.json).
+
+    Nested columns (config, metrics, history, versions: the store already flattens their scalar
+    keys) and the store's bookkeeping (key, pid) are dropped; ``input_shape`` becomes text like
+    ``"32x32x3"``. The core columns (:data:`ID_COLUMNS`, :data:`METRIC_COLUMNS`) are always
+    present, empty where unknown. Rows in trial order.
+    """
+    df = trials.drop(columns=[c for c in _DROPPED if c in trials.columns]).copy()
+    if "input_shape" in df.columns:
+        df["input_shape"] = df["input_shape"].map(_shape_text)
+    for col in df.columns:  # anything else still nested would not fit a CSV cell
+        if df[col].map(lambda v: isinstance(v, (dict, list, tuple))).any():
+            df = df.drop(columns=col)
+    core = [*ID_COLUMNS, *METRIC_COLUMNS]
+    for col in core:
+        if col not in df.columns:
+            df[col] = pd.NA
+    tail = [c for c in _TAIL_COLUMNS if c in df.columns]
+    rest = sorted(c for c in df.columns if c not in core and c not in tail)
+    df = df[[*core, *tail, *rest]]
+    for col in METRIC_COLUMNS:
+        df[col] = pd.to_numeric(df[col], errors="coerce")
+        if col in COUNT_COLUMNS and df[col].dropna().map(float.is_integer).all():
+            df[col] = df[col].round().astype("Int64")  # counts stay integers beside missing values
+    if df["study"].isna().any():
+        df["study"] = df["study"].astype(object).where(df["study"].notna(), "main")
+    return df.sort_values("id").reset_index(drop=True)
+
+
+def summarize(results: pd.DataFrame) -> pd.DataFrame:
+    """Done trials aggregated over seeds: one row per (study, dataset, model, width, input).
+
+    Each metric column holds the mean and ``<metric>_std`` the standard deviation (NaN with one
+    seed); ``seeds`` counts the trials. Sorted by study, dataset, then top-1 error.
+    """
+    done = results[results["status"] == "done"]
+    keys = [k for k in GROUP_KEYS if k in done.columns]
+    metrics = [m for m in METRIC_COLUMNS if m in done.columns]
+    if done.empty:
+        return pd.DataFrame(columns=[*keys, "seeds", *metrics, *(f"{m}_std" for m in metrics)])
+    grouped = done.groupby(keys, dropna=False, sort=False)
+    mean = grouped[metrics].mean()
+    std = grouped[metrics].std(ddof=1).add_suffix("_std")
+    out = pd.concat([grouped.size().rename("seeds"), mean, std], axis=1).reset_index()
+    return out.sort_values(["study", "dataset", "top1_err", "model"], na_position="last").reset_index(drop=True)
+
+
+def curves(trials: pd.DataFrame) -> pd.DataFrame:
+    """Training histories in long form: model, seed, id, epoch (1-based), metric, split, value.
+
+    ``metric`` is "loss" or "accuracy"; ``split`` is "train" or "val" (Keras ``val_`` keys).
+    """
+    rows: list[dict] = []
+    if "history" not in trials.columns:
+        return pd.DataFrame(columns=["study", "dataset", "model", "seed", "id", "epoch", "metric", "split", "value"])
+    for _, t in trials[trials["status"] == "done"].iterrows():
+        history = t["history"] if isinstance(t["history"], dict) else {}
+        for key, values in history.items():
+            split, metric = ("val", key[4:]) if key.startswith("val_") else ("train", key)
+            for epoch, value in enumerate(values or (), start=1):
+                rows.append(dict(study=t.get("study") if isinstance(t.get("study"), str) else "main",
+                                 dataset=t.get("dataset"), model=t["model"], seed=t.get("seed"),
+                                 id=t["id"], epoch=epoch, metric=metric, split=split, value=float(value)))
+    return pd.DataFrame(rows, columns=["study", "dataset", "model", "seed", "id", "epoch", "metric", "split", "value"])
+
+
+def canonical(summary: pd.DataFrame) -> pd.DataFrame:
+    """Each model's card (ImageNet-size figures and published error) beside what this run measured.
+
+    Card columns are prefixed ``card_`` (errors in percent, as published); measured columns keep
+    their names (errors as fractions). Models without a card keep empty card columns.
+    """
+    import zoo
+
+    rows = []
+    for model, group in summary.groupby("model", sort=False):
+        first = group.iloc[0]
+        row: dict[str, Any] = {"model": model}
+        try:
+            c = zoo.card(model)
+            row.update(card_input_shape=_shape_text(c.input_shape), card_classes=c.classes, card_params=c.params,
+                       card_non_trainable=c.non_trainable, card_macs=c.macs, card_depth=c.ref_depth,
+                       card_top1_err=c.top1_err, card_top5_err=c.top5_err, card_err_dataset=c.err_dataset,
+                       paper=c.paper, year=c.year)
+        except KeyError:
+            pass
+        for col in ("dataset", "input_shape", "width", "params", "non_trainable", "macs", "depth", "top1_err", "top5_err"):
+            row[col] = first.get(col)
+        rows.append(row)
+    cols = ["model", "year", "paper", "card_input_shape", "card_classes", "card_params", "card_non_trainable",
+            "card_macs", "card_depth", "card_top1_err", "card_top5_err", "card_err_dataset",
+            "dataset", "input_shape", "width", "params", "non_trainable", "macs", "depth", "top1_err", "top5_err"]
+    return pd.DataFrame(rows).reindex(columns=cols)
+
+
+def failures(results: pd.DataFrame) -> pd.DataFrame:
+    """Trials that did not finish: failed ones with their reason, and ones left 'running' (interrupted)."""
+    bad = results[results["status"] != "done"]
+    cols = ["id", "study", "dataset", "model", "seed", "status", "reason"]
+    out = bad.reindex(columns=cols).copy()
+    running = out["status"] == "running"
+    out.loc[running & out["reason"].isna(), "reason"] = "interrupted (still marked running)"
+    return out.reset_index(drop=True)
+
+
+# -- display ---------------------------------------------------------------------------------------
+
+@dataclass
+class Table:
+    """A formatted table: header, rows of strings, right-aligned columns, and a note under it."""
+
+    title: str
+    columns: list[str]
+    rows: list[list[str]]
+    note: str = CONVENTIONS
+    right: set[int] = field(default_factory=set)
+
+    def to_markdown(self) -> str:
+        def cell(s: str) -> str:
+            return str(s).replace("|", "\\|").replace("\n", " ")
+
+        lines = [f"### {self.title}", ""]
+        if self.rows:
+            lines.append("| " + " | ".join(cell(c) for c in self.columns) + " |")
+            lines.append("|" + "|".join("---:" if i in self.right else "---" for i in range(len(self.columns))) + "|")
+            lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in self.rows]
+        else:
+            lines.append("_(no rows)_")
+        if self.note:
+            lines += ["", f"_{self.note}_"]
+        return "\n".join(lines) + "\n"
+
+    def to_html(self) -> str:
+        e = html.escape
+        out = [f"<h3>{e(self.title)}</h3>"]
+        if self.rows:
+            out.append("<table>")
+            out.append("<thead><tr>" + "".join(f"<th>{e(c)}</th>" for c in self.columns) + "</tr></thead><tbody>")
+            for row in self.rows:
+                out.append("<tr>" + "".join(
+                    f'<td class="num">{e(str(v))}</td>' if i in self.right else f"<td>{e(str(v))}</td>"
+                    for i, v in enumerate(row)) + "</tr>")
+            out.append("</tbody></table>")
+        else:
+            out.append("<p><em>(no rows)</em></p>")
+        if self.note:
+            out.append(f'<p class="note">{e(self.note)}</p>')
+        return "\n".join(out) + "\n"
+
+
+def _missing(v: Any) -> bool:
+    return v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))
+
+
+def fmt_int(v: Any) -> str:
+    """``61706`` -> ``"61,706"``; empty for missing values."""
+    return "" if _missing(v) else f"{int(round(float(v))):,}"
+
+
+def fmt_num(v: Any, std: Any = None, digits: int = 2, scale: float = 1.0) -> str:
+    """A number with ``digits`` decimals, ``" ± std"`` when a std is given (several seeds)."""
+    if _missing(v):
+        return ""
+    text = f"{float(v) * scale:,.{digits}f}"
+    if not _missing(std):
+        text += f" ± {float(std) * scale:,.{digits}f}"
+    return text
+
+
+def fmt_text(v: Any) -> str:
+    if _missing(v):
+        return ""
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
+# (column, header, kind, digits): kind int = exact count, pct = fraction shown as %, num = decimal, text
+Column = tuple[str, str, str, int]
+
+COMPARISON_COLUMNS: tuple[Column, ...] = (
+    ("model", "model", "text", 0), ("width", "width", "text", 0), ("input_shape", "input", "text", 0),
+    ("seeds", "seeds", "int", 0), ("params", "params", "int", 0), ("non_trainable", "non-trainable", "int", 0),
+    ("macs", "MACs", "int", 0), ("depth", "depth", "int", 0),
+    ("top1_err", "top-1 err (%)", "pct", 2), ("top5_err", "top-5 err (%)", "pct", 2),
+    ("train_s", "train (s)", "num", 1), ("train_img_per_s", "train (img/s)", "num", 0),
+    ("infer_ms_b1", "infer b1 (ms)", "num", 2), ("infer_ms_b32", "infer b32 (ms)", "num", 2),
+)
+
+CANONICAL_COLUMNS: tuple[Column, ...] = (
+    ("model", "model", "text", 0), ("year", "year", "text", 0), ("card_input_shape", "paper input", "text", 0),
+    ("card_params", "paper params", "int", 0), ("card_macs", "paper MACs", "int", 0),
+    ("card_depth", "paper depth", "int", 0), ("card_top1_err", "paper top-1 err (%)", "num", 2),
+    ("card_top5_err", "paper top-5 err (%)", "num", 2), ("card_err_dataset", "paper error on", "text", 0),
+    ("input_shape", "run input", "text", 0), ("width", "run width", "text", 0),
+    ("params", "run params", "int", 0), ("macs", "run MACs", "int", 0), ("depth", "run depth", "int", 0),
+    ("top1_err", "run top-1 err (%)", "pct", 2), ("dataset", "run dataset", "text", 0),
+)
+
+FAILURE_COLUMNS: tuple[Column, ...] = (
+    ("id", "trial", "text", 0), ("model", "model", "text", 0), ("dataset", "dataset", "text", 0),
+    ("seed", "seed", "text", 0), ("status", "status", "text", 0), ("reason", "reason", "text", 0),
+)
+
+
+def display(df: pd.DataFrame, columns: Sequence[Column], title: str, note: str = CONVENTIONS) -> Table:
+    """Format ``df`` into a :class:`Table`: counts exact with separators, errors in percent, and
+    ``mean ± std`` wherever a ``<column>_std`` value is present (several seeds). Columns absent from
+    ``df`` or empty in every row are left out."""
+    present = [c for c in columns if c[0] in df.columns and df[c[0]].map(lambda v: not _missing(v)).any()]
+    rows = []
+    for _, r in df.iterrows():
+        row = []
+        for col, _header, kind, digits in present:
+            v, std = r[col], r.get(f"{col}_std")
+            if kind == "int":
+                row.append(fmt_int(v))
+            elif kind == "pct":
+                row.append(fmt_num(v, std, digits, scale=100.0))
+            elif kind == "num":
+                row.append(fmt_num(v, std, digits))
+            else:
+                row.append(fmt_text(v))
+        rows.append(row)
+    right = {i for i, c in enumerate(present) if c[2] != "text"}
+    return Table(title, [c[1] for c in present], rows, note, right)
+
+
+def split_by(df: pd.DataFrame, keys: Iterable[str]) -> list[tuple[tuple, pd.DataFrame]]:
+    """``df`` split by ``keys`` in first-seen order (missing keys count as one group)."""
+    keys = [k for k in keys if k in df.columns]
+    if not keys or df.empty:
+        return [((), df)] if not df.empty else []
+    return [(k if isinstance(k, tuple) else (k,), g) for k, g in df.groupby(keys, sort=False, dropna=False)]
+
+
+# -- per-layer profile -----------------------------------------------------------------------------
+
+PROFILE_COLUMNS: tuple[Column, ...] = (
+    ("name", "layer", "text", 0), ("type", "type", "text", 0), ("output_shape", "output shape", "text", 0),
+    ("trainable", "params", "int", 0), ("non_trainable", "non-trainable", "int", 0),
+    ("macs", "MACs", "int", 0), ("flops", "FLOPs", "int", 0), ("all_ops", "other ops (not MACs)", "int", 0),
+    ("act_elems", "activations", "int", 0), ("rf", "receptive field (px)", "int", 0),
+)
+
+
+def layer_profile(model) -> tuple[pd.DataFrame, str]:
+    """``compare.profile(model)`` and an empty note; if compare.profile cannot be imported, a
+    Keras-only fallback (name, type, output_shape, trainable, non_trainable: no MACs) and a note
+    saying so."""
+    try:
+        import compare.profile as profiler
+    except ImportError as exc:
+        rows = [dict(name=layer.name, type=type(layer).__name__,
+                     output_shape=tuple(getattr(layer, "output", None).shape[1:]) if hasattr(layer, "output") else "",
+                     trainable=sum(math.prod(w.shape) for w in layer.trainable_weights),
+                     non_trainable=sum(math.prod(w.shape) for w in layer.non_trainable_weights))
+                for layer in model.layers]
+        return pd.DataFrame(rows), (f"per-layer MACs left out: compare.profile is not available ({exc}); "
+                                    "the appendix shows Keras' own per-layer shapes and weights")
+    return profiler.profile(model), ""
+
+
+def profile_table(model, title: str) -> tuple[Table, str]:
+    """The per-layer profile of ``model`` as a :class:`Table` with a totals row, and a note (empty
+    unless the fallback was used)."""
+    df, note = layer_profile(model)
+    df = df.copy()
+    df["output_shape"] = df["output_shape"].map(_shape_text)
+    counted = [c for c in ("trainable", "non_trainable", "macs", "flops", "all_ops", "act_elems") if c in df.columns]
+    total = {c: df[c].sum() for c in counted}
+    table = display(pd.concat([df, pd.DataFrame([{"name": "total", **total}])], ignore_index=True),
+                    PROFILE_COLUMNS, title,
+                    CONVENTIONS + " Other ops (bias, BatchNorm, activations, pooling, add, concat) are "
+                    "counted apart and never mixed into MACs; activations = output elements per image.")
+    return table, note

@@ -1,0 +1,268 @@
+"""reports: a report built from a tiny real run (tests/_report_fixture.py), its files, tables,
+figures and links, the CLI contract for bad input, and the label-repel step."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import re
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).parent))
+import _report_fixture as fixture  # noqa: E402
+
+from reports.__main__ import main  # noqa: E402
+from zoo.cli import run_main  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+FIGURE_NAMES = ["error_vs_macs", "error_vs_depth", "training_accuracy", "training_loss", "size",
+                "filters", "activations"]
+# lenet5 at width 0.5 on 32x32x3 with 8 classes: conv 3@5x5, conv 8@5x5, dense 60, 42, 8
+LENET_HALF_PARAMS = (5 * 5 * 3 * 3 + 3) + (5 * 5 * 3 * 8 + 8) + (200 * 60 + 60) + (60 * 42 + 42) + (42 * 8 + 8)
+LENET_HALF_MACS = 28 * 28 * 3 * 75 + 10 * 10 * 8 * 75 + 200 * 60 + 60 * 42 + 42 * 8
+
+
+def _cli(argv: list[str]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = run_main(main, argv)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> dict:
+    """The tiny run, reported once through the CLI."""
+    out = fixture.make_run(tmp_path_factory.mktemp("run"))
+    code, stdout, stderr = _cli([str(out)])
+    return dict(dir=out, code=code, stdout=stdout, stderr=stderr, md=(out / "report.md").read_text(),
+                html=(out / "report.html").read_text())
+
+
+def _md_table(md: str, title_start: str) -> pd.DataFrame:
+    """The Markdown table under the heading that starts with ``title_start``."""
+    block = md.split(f"### {title_start}", 1)[1].split("\n### ", 1)[0]
+    lines = [l for l in block.splitlines() if l.startswith("|")]
+    cells = [[c.strip() for c in re.split(r"(?<!\\)\|", l)[1:-1]] for l in lines]
+    return pd.DataFrame(cells[2:], columns=cells[0])
+
+
+# -- the report of a real run ------------------------------------------------------------------------
+
+def test_cli_writes_report_and_one_line_summary(run):
+    assert run["code"] == 0, run["stderr"]
+    assert run["stdout"].count("\n") == 1
+    assert run["stdout"] == f"report: {run['dir'] / 'report.md'}, report.html, 7 figures (2 models, 1 failed)\n"
+    for name in ("report.md", "report.html", "results.csv", "results.json"):
+        assert (run["dir"] / name).stat().st_size > 0
+
+
+def test_results_csv_and_json_are_tidy(run):
+    csv = pd.read_csv(run["dir"] / "results.csv")
+    records = json.loads((run["dir"] / "results.json").read_text())
+    assert len(csv) == len(records) == 4 and csv["id"].tolist() == [1, 2, 3, 4]
+    for col in ("model", "dataset", "seed", "status", "reason", "params", "non_trainable", "macs", "flops",
+                "top1_err", "top5_err", "train_s", "train_img_per_s", "infer_ms_b1", "infer_ms_b32", "depth",
+                "input_shape", "width", "study", "weights_path"):
+        assert col in csv.columns and col in records[0], col
+    assert "history" not in csv.columns and "config" not in csv.columns and "key" not in csv.columns
+    assert csv["status"].tolist() == ["done", "done", "done", "failed"]
+    lenet = csv[(csv["model"] == "lenet5") & (csv["status"] == "done")]
+    assert lenet["params"].tolist() == [LENET_HALF_PARAMS] * 2 == [15_802] * 2
+    assert lenet["macs"].tolist() == [LENET_HALF_MACS] * 2 == [251_256] * 2
+    assert (lenet["flops"] == 2 * lenet["macs"]).all() and (lenet["depth"] == 5).all()
+    assert lenet["input_shape"].tolist() == ["32x32x3"] * 2
+    assert records[0]["params"] == 15_802 and isinstance(records[0]["params"], int)
+    assert records[2]["model"] == "lenet5_1998" and records[2]["params"] == 60_300  # 60,000 + 8-class head
+    assert records[2]["non_trainable"] == 8 * 84  # the RBF output's fixed codes
+    done = csv[csv["status"] == "done"]
+    assert ((done["top1_err"] > 0) & (done["top1_err"] < 1)).all()
+    assert np.allclose(done["top1_err"] + done["top1_acc"], 1)
+
+
+def test_comparison_table_sorted_by_error_with_mean_and_std(run):
+    table = _md_table(run["md"], "shapes: one row per model")
+    assert table.columns[:4].tolist() == ["model", "width", "input", "seeds"]
+    assert {"params", "MACs", "depth", "top-1 err (%)", "top-5 err (%)", "train (s)", "infer b1 (ms)"} <= set(table)
+    csv = pd.read_csv(run["dir"] / "results.csv")
+    mean = csv[csv["status"] == "done"].groupby("model")["top1_err"].mean().sort_values()
+    assert table["model"].tolist() == mean.index.tolist()
+    lenet = table.set_index("model").loc["lenet5"]
+    assert lenet["seeds"] == "2" and lenet["params"] == "15,802" and lenet["MACs"] == "251,256"
+    std = csv[csv["model"] == "lenet5"]["top1_err"].dropna().std() * 100
+    assert lenet["top-1 err (%)"] == f"{mean['lenet5'] * 100:.2f} ± {std:.2f}"
+    assert "±" not in table.set_index("model").loc["lenet5_1998", "top-1 err (%)"]
+
+
+def test_canonical_failed_and_profile_tables(run):
+    md = run["md"]
+    canon = _md_table(md, "Paper-size figures").set_index("model")
+    assert canon.loc["lenet5", "paper params"] == "61,706" and canon.loc["lenet5", "paper MACs"] == "416,520"
+    assert canon.loc["lenet5_1998", "paper params"] == "60,000"
+    assert canon.loc["lenet5", "run params"] == "15,802" and canon.loc["lenet5", "run input"] == "32x32x3"
+    failed = _md_table(md, "Trials that did not finish")
+    assert failed["trial"].tolist() == ["4"] and failed["status"].tolist() == ["failed"]
+    assert "below the minimum 16x16" in failed["reason"][0]
+    profile = _md_table(md, "lenet5 (trial 1)").set_index("layer")
+    assert profile.loc["c1", "params"] == "228" and profile.loc["c1", "MACs"] == "176,400"
+    assert profile.loc["total", "params"] == "15,802" and profile.loc["total", "MACs"] == "251,256"
+    assert "### lenet5_1998 (trial 3)" in md
+
+
+def test_every_table_states_the_counting_conventions(run):
+    blocks = run["md"].split("\n### ")[1:]
+    assert len(blocks) >= 6
+    for block in blocks:
+        assert "params = trainable parameters" in block and "FLOPs = 2 x MACs" in block, block[:60]
+    assert run["html"].count('<p class="note">') == run["html"].count("<table>") == len(blocks)
+
+
+def test_every_figure_is_a_valid_png_and_svg(run):
+    figures = run["dir"] / "figures"
+    for name in FIGURE_NAMES:
+        with Image.open(figures / f"{name}.png") as im:
+            im.verify()
+        with Image.open(figures / f"{name}.png") as im:
+            assert im.format == "PNG" and im.size[0] > 300 and im.size[1] > 200
+        assert ET.parse(figures / f"{name}.svg").getroot().tag.endswith("svg")
+    assert sorted(p.stem for p in figures.glob("*.png")) == sorted(FIGURE_NAMES)
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[tuple[str, str]] = []
+
+    def handle_starttag(self, tag, attrs):
+        for key, value in attrs:
+            if key in ("src", "href"):
+                self.links.append((tag, value))
+
+
+def test_every_html_and_markdown_link_resolves(run):
+    parser = _Links()
+    parser.feed(run["html"])
+    images = [v for t, v in parser.links if t == "img"]
+    assert sorted(images) == sorted(f"figures/{n}.png" for n in FIGURE_NAMES)
+    assert len(parser.links) == 2 * len(FIGURE_NAMES)  # each PNG shown, its SVG linked
+    for _, link in parser.links:
+        assert not re.match(r"[a-z]+:", link), link  # relative: opens offline
+        assert (run["dir"] / link).is_file(), link
+    md_links = re.findall(r"\]\(([^)]+)\)", run["md"])
+    assert len(md_links) == 2 * len(FIGURE_NAMES)
+    assert all((run["dir"] / link).is_file() for link in md_links)
+
+
+def test_plot_functions_take_frames_and_return_figures(run):
+    from matplotlib.figure import Figure
+
+    import reports
+
+    data = reports.ReportData(run["dir"], reports.load_trials(run["dir"]))
+    assert data.main["model"].tolist() == ["lenet5", "lenet5_1998"] or data.main["model"].tolist() == [
+        "lenet5_1998", "lenet5"]
+    figs = [reports.plot_error_vs_macs(data.main), reports.plot_error_vs_depth(data.main),
+            reports.plot_training_curves(data.curves, "loss"), reports.plot_size(data.main, data.canonical),
+            reports.plot_ilsvrc()]
+    assert all(isinstance(f, Figure) for f in figs)
+    ilsvrc = figs[-1].axes[0]
+    assert [t.get_text() for t in ilsvrc.get_xticklabels()] == ["shallow", "8", "22", "152", "ensemble"]
+    assert ilsvrc.get_ylabel() == "top-5 error (%)"
+    labels = {t.get_text() for t in ilsvrc.texts}
+    assert {"2012 AlexNet (16.4)", "2016 Trimps-Soushen (2.99)", "2017 SENet (2.251)"} <= labels
+    assert figs[0].axes[0].get_xlabel().startswith("MACs per image")
+    assert len(data.curves[(data.curves["model"] == "lenet5") & (data.curves["split"] == "val")]) == 2 * 2 * 2
+
+
+def test_profile_fallback_when_compare_profile_is_missing(run, monkeypatch):
+    from reports import tables
+    from reports.filters import load_trained_model
+
+    model = load_trained_model(run["dir"], "models/1_lenet5.keras")
+    monkeypatch.setitem(sys.modules, "compare.profile", None)  # import now raises ImportError
+    table, note = tables.profile_table(model, "lenet5")
+    assert "compare.profile is not available" in note
+    assert table.columns == ["layer", "type", "output shape", "params", "non-trainable"]
+    assert table.rows[-1][:1] + table.rows[-1][3:] == ["total", "15,802", "0"]
+
+
+# -- bad input: one line, exit code 2 --------------------------------------------------------------
+
+def _one_error_line(code: int, out: str, err: str) -> str:
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith("error: "), err
+    return err
+
+
+def test_missing_and_empty_run_directory(tmp_path):
+    err = _one_error_line(*_cli([str(tmp_path / "nope")]))
+    assert "does not exist" in err and "nope" in err
+    err = _one_error_line(*_cli([str(tmp_path)]))
+    assert "no results store" in err and "results.sqlite" in err
+
+
+def test_corrupt_and_empty_store(tmp_path):
+    from compare.store import Store
+
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "results.sqlite").write_bytes(b"this is not a database\n" * 50)
+    err = _one_error_line(*_cli([str(bad)]))
+    assert "cannot read results store" in err and "not a SQLite database" in err
+    empty = tmp_path / "empty"
+    Store(empty / "results.sqlite").close()
+    err = _one_error_line(*_cli([str(empty)]))
+    assert "holds no trials" in err
+
+
+def test_store_with_only_failed_trials_reports_the_reasons(tmp_path):
+    from compare.store import Store
+
+    with Store(tmp_path / "results.sqlite") as store:
+        for model, reason in (("lenet5", "ValueError: out of memory at batch 3"), ("vgg16", "killed by user")):
+            store.fail(store.begin(fixture._config(model, 1.0, 0, 32)), reason)
+    err = _one_error_line(*_cli([str(tmp_path)]))
+    assert "no trial" in err and "2 failed" in err and "report.md" in err
+    md = (tmp_path / "report.md").read_text()
+    assert "No trial finished: all 2 trials failed" in md
+    failed = _md_table(md, "Trials that did not finish")
+    assert failed["reason"].tolist() == ["ValueError: out of memory at batch 3", "killed by user"]
+    assert len(pd.read_csv(tmp_path / "results.csv")) == 2
+    assert not (tmp_path / "figures").exists()
+
+
+# -- pieces ----------------------------------------------------------------------------------------
+
+def test_repel_leaves_no_overlaps_and_stays_in_bounds():
+    from reports.plots import repel
+
+    rng = np.random.default_rng(0)
+    anchors = rng.uniform(100, 160, (12, 2))  # a crowded cluster
+    sizes = np.tile([60.0, 12.0], (12, 1))
+    centres = repel(anchors, sizes, (0, 0, 600, 400), pad=2.0)
+    half = sizes / 2
+    for i in range(12):
+        assert (centres[i] - half[i] >= 0).all() and (centres[i] + half[i] <= [600, 400]).all()
+        for j in range(i + 1, 12):
+            gap = np.abs(centres[i] - centres[j]) - (half[i] + half[j])
+            assert gap.max() >= 0, (i, j)  # separated along at least one axis
+        inside = (np.abs(anchors - centres[i]) < half[i]).all(axis=1)
+        assert not inside.any(), i  # no label covers a point
+    lone = repel(np.array([[300.0, 200.0]]), np.array([[40.0, 10.0]]), (0, 0, 600, 400), radii=5.0, pad=2.0)
+    assert lone[0, 0] > 300 and abs(lone[0, 1] - 200) < 1  # to the right of its point
+
+
+def test_import_is_lazy():
+    code = "import sys, reports; print(sorted(m for m in ('keras', 'matplotlib', 'pandas') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+    assert callable(__import__("reports").write_report)
