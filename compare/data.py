@@ -85,8 +85,8 @@ class Dataset:
 
 def _unknown(name: str) -> ValueError:
     close = difflib.get_close_matches(name, DATASETS, n=1, cutoff=0.5)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    return ValueError(f"unknown dataset {name!r}{hint} accepted: {', '.join(DATASETS)}, folder:PATH, npz:PATH")
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return ValueError(f"unknown dataset {name!r}; {hint}accepted: {', '.join(DATASETS)}, folder:PATH, npz:PATH")
 
 
 def load_dataset(name: str, *, seed: int = 0, limit: int | None = None, download: bool = False) -> Dataset:

@@ -372,7 +372,8 @@ def load_folder(path: str | os.PathLike) -> Arrays:
 
     root = Path(path).expanduser()
     if not root.is_dir():
-        raise ValueError(f"image folder not found: {root}")
+        raise ValueError(f"{root} is a file, not a folder of class sub-folders" if root.exists()
+                         else f"image folder not found: {root}")
     classes = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not classes:
         raise ValueError(f"{root} has no class sub-folders; accepted: one sub-folder of images per class")

@@ -146,7 +146,7 @@ def test_unknown_names():
         load_dataset("mnist5")
     with pytest.raises(ValueError, match="did you mean 'fashion_mnist'"):
         load_dataset("fashionmnist")
-    with pytest.raises(ValueError, match="unknown dataset 'imagenet' accepted"):
+    with pytest.raises(ValueError, match="unknown dataset 'imagenet'; accepted: mnist5k"):
         load_dataset("imagenet")
     assert load_dataset("MNIST5K", limit=10).name == "mnist5k"
     assert DATASETS == ("mnist5k", "digits", "mnist", "fashion_mnist", "cifar10", "cifar100", "shapes")
