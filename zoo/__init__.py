@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import importlib
 
-from .registry import FAMILIES, Card, UnknownModelError, build, builder, card, list_models  # noqa: F401
+from .registry import Card, UnknownModelError, build, builder, card, list_models  # noqa: F401
 
 _LAZY = {
     "depth": ("zoo.graph", "depth"),
@@ -29,8 +29,8 @@ def __getattr__(name: str):
     if name in _LAZY:
         module, attr = _LAZY[name]
         return getattr(importlib.import_module(module), attr)
-    if name in ("layers", *FAMILIES):
-        return importlib.import_module(f"zoo.{name}")
+    if name == "layers":
+        return importlib.import_module("zoo.layers")
     if not name.startswith("_"):
         from .registry import _REGISTRY, _load_all
 

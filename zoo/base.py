@@ -94,15 +94,25 @@ def load_weights(model: keras.Model, path: str) -> None:
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise ValueError(f"weights file {path!r} does not exist (weights must be None or a path to a saved weights file)")
+    import warnings
+
     try:
-        if path.endswith(".keras"):
-            saved = keras.saving.load_model(path, compile=False)
-            model.set_weights(saved.get_weights())
-        else:
-            model.load_weights(path)
+        with warnings.catch_warnings():
+            # Keras 3.15 warns about its own functional-graph bookkeeping ("Skipping nested
+            # container at '_operations_by_depth'"); the layer weights do load (tested).
+            warnings.filterwarnings("ignore", message="Skipping nested container")
+            _load(model, path)
     except Exception as exc:  # keras raises several types for shape mismatches
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ValueError(f"weights file {path!r} does not match model {model.name!r}: {first}") from None
+
+
+def _load(model: keras.Model, path: str) -> None:
+    if path.endswith(".keras"):
+        saved = keras.saving.load_model(path, compile=False)
+        model.set_weights(saved.get_weights())
+    else:
+        model.load_weights(path)
 
 
 def _spatial_ok(shape: tuple, min_size: int) -> bool:
@@ -176,20 +186,23 @@ def zoo_model(card: Card, **extra: Any) -> Callable[[Callable], Callable]:
     """
 
     def deco(body: Callable) -> Callable:
-        defaults = {**COMMON_DEFAULTS, "classes": card.classes}
+        # A family may change a common default (e.g. the perceptron's step activation).
+        defaults = {**COMMON_DEFAULTS, "classes": card.classes,
+                    **{k: v for k, v in extra.items() if k in COMMON_DEFAULTS}}
+        own = {k: v for k, v in extra.items() if k not in COMMON_DEFAULTS}
 
         def build_fn(**kw):
-            unknown = sorted(set(kw) - set(defaults) - set(extra))
+            unknown = sorted(set(kw) - set(defaults) - set(own))
             if unknown:
-                accepted = ", ".join([*defaults, *extra])
+                accepted = ", ".join([*defaults, *own])
                 raise TypeError(f"{card.name}() got unexpected argument(s) {', '.join(unknown)}; accepted: {accepted}")
-            merged = {**defaults, **extra, **kw}
+            merged = {**defaults, **own, **kw}
             args = validate(card, {k: merged[k] for k in defaults})
-            return body(args, **{k: merged[k] for k in extra})
+            return body(args, **{k: merged[k] for k in own})
 
         params = [
             inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=v)
-            for k, v in {**defaults, **extra}.items()
+            for k, v in {**defaults, **own}.items()
         ]
         build_fn.__signature__ = inspect.Signature(params)
         build_fn.__name__ = build_fn.__qualname__ = card.name

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
-from dataclasses import dataclass, field, asdict
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from typing import Callable
 
 __all__ = ["Card", "register", "list_models", "build", "card", "builder", "UnknownModelError"]
@@ -19,9 +20,10 @@ class Card:
     """Facts about one registered model.
 
     ``params`` and ``macs`` are the reference figures at ``input_shape`` with ``classes``
-    outputs (trainable parameters; multiply-accumulates of conv and dense layers), or None
-    where SPEC.md gives none. ``ref_depth`` is the depth SPEC.md states, if any; the depth
-    reported by :func:`zoo.depth` is always computed from the built graph.
+    outputs (trainable parameters; multiply-accumulates of conv and dense layers): the papers'
+    and torchvision's published numbers, or None where none is published. ``non_trainable``
+    counts BatchNorm moving statistics (and other fixed weights). ``ref_depth`` is the depth the
+    paper states; ``depth`` is always measured on the built graph (see ``zoo.depth``).
     """
 
     name: str
@@ -42,8 +44,17 @@ class Card:
     description: str = ""
     tags: tuple[str, ...] = field(default_factory=tuple)
 
-    def as_dict(self) -> dict:
-        return asdict(self)
+    @property
+    def depth(self) -> int:
+        """Weighted layers on the longest input-to-output path, measured on the built graph
+        (a cheap build: depth does not depend on width). Cached per model."""
+        return _graph_depth(self.name)
+
+    def as_dict(self, depth: bool = True) -> dict:
+        d = asdict(self)
+        if depth:
+            d["depth"] = self.depth
+        return d
 
 
 class UnknownModelError(KeyError, ValueError):
@@ -73,11 +84,24 @@ def register(card: Card) -> Callable[[Callable], Callable]:
 FAMILIES = ("lenet", "mlp", "alphago", "alexnet", "zfnet", "vgg", "googlenet", "resnet")
 
 
+_loaded = False
+
+
 def _load_all() -> None:
+    global _loaded
+    if _loaded:
+        return
     import importlib
+    import sys
 
     for family in FAMILIES:
         importlib.import_module(f"zoo.{family}")
+    # Importing zoo/alexnet.py set the package attribute ``zoo.alexnet`` to the module; the
+    # builder of the same name takes its place, so ``zoo.alexnet()`` builds AlexNet.
+    package = sys.modules["zoo"]
+    for name, (_, fn) in _REGISTRY.items():
+        setattr(package, name, fn)
+    _loaded = True
 
 
 def list_models(pattern: str = "*") -> list[str]:
@@ -95,8 +119,21 @@ def _lookup(name: str) -> tuple[Card, Callable]:
     return _REGISTRY[name]
 
 
+@lru_cache(maxsize=None)
+def _graph_depth(name: str) -> int:
+    """Depth of ``name`` measured on a cheap build (depth does not depend on width)."""
+    from .graph import depth
+
+    fn = _lookup(name)[1]
+    try:
+        model = fn(width=1e-3)
+    except ValueError:  # a fixed-width model (lenet5_1998)
+        model = fn()
+    return depth(model)
+
+
 def card(name: str) -> Card:
-    """The card of a registered model."""
+    """The card of a registered model (``card.depth`` is measured on the built graph on first use)."""
     return _lookup(name)[0]
 
 

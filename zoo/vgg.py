@@ -71,19 +71,20 @@ def _vgg(a: Args, cfg: str, batch_norm: bool = False, lrn: bool = False) -> kera
 _ERR = "ILSVRC-2012 val, single net, single-scale test, training scale S=256 (paper table 3)"
 _DEPTH = {"A": 11, "B": 13, "C": 16, "D": 16, "E": 19}
 
-#: name, configuration, batch_norm, lrn, card figures (reference values: SPEC.md; MACs of the
-#: BN / LRN variants are the plain configuration's, as BN and LRN are neither conv nor dense).
+#: name, configuration, batch_norm, lrn, card figures (reference values: SPEC.md, and torchvision's
+#: published num_params for vgg13, vgg13_bn and vgg19_bn; MACs of the BN / LRN variants are the
+#: plain configuration's, as BN and LRN are neither conv nor dense).
 VARIANTS: tuple[tuple[str, str, bool, bool, dict], ...] = (
     ("vgg11", "A", False, False, dict(params=132_863_336, macs=7_609_090_048, top1_err=29.6, top5_err=10.4)),
     ("vgg11_lrn", "A", False, True, dict(params=132_863_336, macs=7_609_090_048, top1_err=29.7, top5_err=10.5)),
-    ("vgg13", "B", False, False, dict(top1_err=28.7, top5_err=9.9)),
+    ("vgg13", "B", False, False, dict(params=133_047_848, top1_err=28.7, top5_err=9.9)),
     ("vgg16_c", "C", False, False, dict(top1_err=28.1, top5_err=9.4)),
     ("vgg16", "D", False, False, dict(params=138_357_544, macs=15_470_264_320, top1_err=27.0, top5_err=8.8)),
     ("vgg19", "E", False, False, dict(params=143_667_240, macs=19_632_062_464, top1_err=27.3, top5_err=9.0)),
     ("vgg11_bn", "A", True, False, dict(params=132_868_840, non_trainable=5_504, macs=7_609_090_048)),
-    ("vgg13_bn", "B", True, False, dict(non_trainable=5_888)),
+    ("vgg13_bn", "B", True, False, dict(params=133_053_736, non_trainable=5_888)),
     ("vgg16_bn", "D", True, False, dict(params=138_365_992, non_trainable=8_448, macs=15_470_264_320)),
-    ("vgg19_bn", "E", True, False, dict(non_trainable=11_008, macs=19_632_062_464)),
+    ("vgg19_bn", "E", True, False, dict(params=143_678_248, non_trainable=11_008, macs=19_632_062_464)),
 )
 
 

@@ -1,0 +1,298 @@
+"""Registry, the common builder signature, LeNet-5, the MLPs, AlphaGo, FC->conv, and the zoo CLI."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import zoo
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def n_params(weights) -> int:
+    return sum(int(np.prod(w.shape)) for w in weights)
+
+
+# -- registry ---------------------------------------------------------------------------------
+
+def test_list_models_patterns_are_sorted_fnmatch():
+    assert zoo.list_models("vgg1?") == ["vgg11", "vgg13", "vgg16", "vgg19"]
+    assert zoo.list_models("lenet*") == ["lenet5", "lenet5_1998"]
+    assert zoo.list_models("resnet*") == sorted(zoo.list_models("resnet*"))
+    assert zoo.list_models("RESNET5?") == ["resnet50", "resnet56"]
+    assert zoo.list_models("nothing*") == []
+    assert len(zoo.list_models()) == 42
+
+
+def test_unknown_name_suggests_closest():
+    with pytest.raises(zoo.UnknownModelError) as err:
+        zoo.build("resnet57")
+    assert str(err.value).startswith("unknown model 'resnet57'; did you mean resnet56")
+    with pytest.raises(ValueError, match="see zoo.list_models"):
+        zoo.card("xyzzy")
+
+
+def test_card_fields():
+    c = zoo.card("alexnet")
+    assert (c.family, c.year, c.input_shape, c.min_size, c.classes) == ("alexnet", 2012, (227, 227, 3), 67, 1000)
+    assert (c.params, c.macs, c.ref_depth, c.top5_err) == (60_965_224, 724_406_816, 8, 16.4)
+    assert c.depth == 8
+    d = c.as_dict()
+    assert d["depth"] == 8 and d["paper"].startswith("Krizhevsky")
+
+
+@pytest.mark.parametrize("name", zoo.list_models())
+def test_every_model_builds_at_default_and_small_input(name):
+    """Output shape at the default input, trainable/non-trainable counts equal the card, depth
+    measured on the graph equals the paper's; and a build at a small input with width 0.25."""
+    c = zoo.card(name)
+    model = zoo.build(name)
+    assert model.output_shape == (None, c.classes)
+    assert model.name == name
+    if c.params is not None:
+        assert n_params(model.trainable_weights) == c.params
+    if c.non_trainable is not None:
+        assert n_params(model.non_trainable_weights) == c.non_trainable
+    assert zoo.depth(model) == c.ref_depth
+    if len(c.input_shape) == 3 and name != "resnet1202":
+        side = max(c.min_size, 9 if name == "alphago_policy" else c.min_size)
+        classes = side * side if name == "alphago_policy" else 10
+        kw = {} if name == "lenet5_1998" else {"width": 0.25}
+        small = zoo.build(name, input_shape=(side, side, c.input_shape[-1]), classes=classes, **kw)
+        assert small.output_shape == (None, classes)
+
+
+# -- the common signature ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(classes=0), "lenet5: classes must be an integer >= 1, got 0"),
+    (dict(width=0), "lenet5: width must be a number > 0, got 0"),
+    (dict(width=-0.5), "lenet5: width must be a number > 0, got -0.5"),
+    (dict(pooling="mean"), "lenet5: unknown pooling 'mean'; accepted: None, 'avg', 'max'"),
+    (dict(input_shape=(None, None, 1)), "lenet5: include_top=True needs a static input_shape, got (None, None, 1)"),
+    (dict(input_shape=(32, 32)), "lenet5: input_shape must have 3 dimensions like (32, 32, 1), got (32, 32)"),
+    (dict(input_shape=(15, 15, 1)), "lenet5: input_shape (15, 15, 1) is below the minimum 16x16"),
+    (dict(weights="imagenet"), "there are no pretrained downloads"),
+    (dict(weights="/nonexistent/w.weights.h5"), "weights file '/nonexistent/w.weights.h5' does not exist"),
+])
+def test_bad_arguments_raise_clear_value_errors(kwargs, message):
+    with pytest.raises(ValueError) as err:
+        zoo.lenet5(**kwargs)
+    assert message in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_minimum_size_errors_name_model_shape_and_minimum():
+    with pytest.raises(ValueError, match=r"^alexnet: input_shape \(66, 66, 3\) is below the minimum 67x67"):
+        zoo.alexnet(input_shape=(66, 66, 3))
+    with pytest.raises(ValueError, match=r"^vgg16: input_shape \(31, 32, 3\) is below the minimum 32x32"):
+        zoo.vgg16(input_shape=(31, 32, 3))
+    assert zoo.vgg16(input_shape=(32, 32, 3), classes=10, width=0.125).output_shape == (None, 10)
+    assert zoo.resnet20(input_shape=(28, 28, 1)).output_shape == (None, 10)
+    assert zoo.alexnet(input_shape=(67, 67, 3), width=0.125).get_layer("pool5").output.shape == (None, 1, 1, 32)
+
+
+def test_unknown_keyword_is_a_type_error_listing_accepted():
+    with pytest.raises(TypeError, match="lenet5\\(\\) got unexpected argument\\(s\\) depth; accepted: include_top"):
+        zoo.lenet5(depth=3)
+
+
+def test_include_top_false_and_pooling():
+    assert zoo.vgg16(include_top=False, input_shape=(64, 64, 3), width=0.125).output_shape == (None, 2, 2, 64)
+    assert zoo.vgg16(include_top=False, pooling="avg", input_shape=(64, 64, 3), width=0.125).output_shape == (None, 64)
+    assert zoo.resnet50(include_top=False, pooling="max", input_shape=(None, None, 3), width=0.25).output_shape == (None, 512)
+
+
+def test_width_rounding_is_documented_half_up():
+    assert [zoo.scale(c, 0.5) for c in (6, 16, 120, 84, 3)] == [3, 8, 60, 42, 2]
+    assert zoo.scale(96, 0.3, divisor=2) == 28 and zoo.scale(5, 0.01) == 1
+
+
+def test_input_tensor_is_used():
+    import keras
+
+    t = keras.Input(shape=(28, 28, 1))
+    m = zoo.lenet5(input_tensor=t, classes=10)
+    assert m.inputs[0] is t and m.output_shape == (None, 10)
+
+
+def test_weights_round_trip_and_mismatch(tmp_path):
+    src = zoo.lenet5(classes=10)
+    path = str(tmp_path / "lenet.weights.h5")
+    src.save_weights(path)
+    same = zoo.lenet5(classes=10, weights=path)
+    for a, b in zip(src.get_weights(), same.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match=rf"^weights file '{path}' does not match model 'lenet5'"):
+        zoo.lenet5(classes=5, weights=path)
+
+
+# -- LeNet-5 ----------------------------------------------------------------------------------
+
+def test_lenet5_1998_is_the_paper_network():
+    m = zoo.lenet5_1998()
+    per_layer = {l.name: n_params(l.trainable_weights) for l in m.layers if l.trainable_weights}
+    assert per_layer == {"c1": 156, "s2": 12, "c3": 1516, "s4": 32, "c5": 48120, "f6": 10164}
+    assert n_params(m.trainable_weights) == 60_000
+    assert n_params(m.non_trainable_weights) == 840
+    assert [m.get_layer(n).output.shape[1:] for n in ("c1", "s2", "c3", "s4", "c5")] == [
+        (28, 28, 6), (14, 14, 6), (10, 10, 16), (5, 5, 16), (1, 1, 120)]
+    # C3's table: maps 0-5 read 3 adjacent maps, 6-11 read 4 adjacent, 12-14 4 non-adjacent, 15 all
+    assert [len(t) for t in zoo.lenet.C3_TABLE] == [3] * 6 + [4] * 9 + [6]
+    assert zoo.lenet.C3_TABLE[12] == (0, 1, 3, 4)
+    x = np.linspace(-3, 3, 7).astype("float32")
+    np.testing.assert_allclose(np.asarray(zoo.lenet.scaled_tanh(x)), 1.7159 * np.tanh(2 * x / 3), rtol=1e-6)
+    with pytest.raises(ValueError, match="lenet5_1998: width must be 1.0"):
+        zoo.lenet5_1998(width=0.5)
+
+
+def test_lenet5_partial_c3_reads_only_its_table():
+    """Changing S2 map 5 changes exactly the C3 maps whose table row contains 5."""
+    import keras
+
+    m = zoo.lenet5_1998()
+    c3 = m.get_layer("c3")
+    probe = keras.Model(c3.input, c3.output)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(1, 14, 14, 6)).astype("float32")
+    y = x.copy()
+    y[..., 5] += 1.0
+    changed = np.abs(probe.predict(y, verbose=0) - probe.predict(x, verbose=0)).max(axis=(0, 1, 2)) > 1e-6
+    expected = [5 in row for row in zoo.lenet.C3_TABLE]
+    assert changed.tolist() == expected
+
+
+def test_modern_lenet5():
+    m = zoo.lenet5()
+    assert [n_params(l.trainable_weights) for l in m.layers if l.trainable_weights] == [156, 2416, 48120, 10164, 850]
+    assert zoo.lenet5(pool="max").get_layer("s2").__class__.__name__ == "MaxPooling2D"
+
+
+# -- perceptron and XOR -----------------------------------------------------------------------
+
+TRUTH_AND = [0, 0, 0, 1]
+TRUTH_XOR = [0, 1, 1, 0]
+
+
+def test_perceptron_computes_and_with_spec_weights():
+    p = zoo.perceptron(hand_weights=True)
+    assert p.predict(zoo.mlp.BINARY_INPUTS, verbose=0).ravel().tolist() == TRUTH_AND
+    assert n_params(p.trainable_weights) == 3
+
+
+def test_no_single_perceptron_computes_xor():
+    """Exhaustive over a grid: many (w1, w2, beta) compute AND, none computes XOR."""
+    grid = np.arange(-2, 2.01, 0.25)
+    x = zoo.mlp.BINARY_INPUTS
+    found = {"and": 0, "xor": 0}
+    for w1, w2, beta in itertools.product(grid, grid, grid):
+        out = ((x @ np.array([w1, w2])) > beta).astype(int).tolist()
+        found["and"] += out == TRUTH_AND
+        found["xor"] += out == TRUTH_XOR
+    assert found["and"] > 0 and found["xor"] == 0
+
+
+def test_mlp_xor_hand_weights_give_exactly_0110():
+    m = zoo.mlp_xor(hand_weights=True)
+    assert m.predict(zoo.mlp.BINARY_INPUTS, verbose=0).ravel().tolist() == [0.0, 1.0, 1.0, 0.0]
+    assert n_params(m.trainable_weights) == 9
+
+
+def test_mlp_xor_learns_from_a_seeded_random_start():
+    """Two ReLU units are the bare minimum; from random starts some runs get stuck in a local
+    minimum (a dead unit), so the test fixes a seed that is known to reach 100%."""
+    import keras
+
+    keras.utils.set_random_seed(1)
+    m = zoo.mlp_xor(classifier_activation="sigmoid")
+    m.compile(optimizer=keras.optimizers.Adam(0.05), loss="binary_crossentropy")
+    x = zoo.mlp.BINARY_INPUTS
+    y = np.array(TRUTH_XOR, dtype="float32")
+    m.fit(np.tile(x, (500, 1)), np.tile(y, 500), epochs=1, batch_size=4, shuffle=False, verbose=0)
+    assert (m.predict(x, verbose=0).ravel() > 0.5).astype(int).tolist() == TRUTH_XOR
+
+
+# -- AlphaGo policy ---------------------------------------------------------------------------
+
+def test_alphago_policy_is_fully_convolutional():
+    m = zoo.alphago_policy()
+    assert n_params(m.trainable_weights) == 5 * 5 * 48 * 192 + 192 + 11 * (9 * 192 * 192 + 192) + 192 + 361
+    kinds = {type(l).__name__ for l in m.layers}
+    assert "Dense" not in kinds and not any("Pool" in k for k in kinds)
+    assert sum(k == "Conv2D" for k in (type(l).__name__ for l in m.layers)) == 13
+    p = m.predict(np.random.default_rng(0).random((2, 19, 19, 48)).astype("float32"), verbose=0)
+    assert p.shape == (2, 361)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-5)
+    assert zoo.alphago_policy(input_shape=(9, 9, 48), classes=81, width=0.25).output_shape == (None, 81)
+    with pytest.raises(ValueError, match="classes must equal the number of board points 9x9=81, got 361"):
+        zoo.alphago_policy(input_shape=(9, 9, 48))
+
+
+# -- 1x1 convolutions and FC ------------------------------------------------------------------
+
+@pytest.mark.parametrize("name, shape, big, kw", [
+    ("lenet5", (32, 32, 1), (64, 48, 1), {}),
+    ("vgg11", (32, 32, 3), (64, 96, 3), {"width": 0.125}),
+    ("alexnet", (67, 67, 3), (99, 99, 3), {"width": 0.0625}),
+])
+def test_to_fully_convolutional_is_equivalent(name, shape, big, kw):
+    model = zoo.build(name, input_shape=shape, classes=10, **kw)
+    fcn = zoo.to_fully_convolutional(model)
+    x = np.random.default_rng(0).random((3, *shape)).astype("float32")
+    ref = model.predict(x, verbose=0)
+    out = fcn.predict(x, verbose=0)
+    assert out.shape == (3, 1, 1, 10)
+    np.testing.assert_allclose(out.reshape(3, 10), ref, atol=1e-5)
+    assert n_params(fcn.trainable_weights) == n_params(model.trainable_weights)
+    scores = fcn.predict(np.random.default_rng(1).random((1, *big)).astype("float32"), verbose=0)
+    assert scores.ndim == 4 and scores.shape[0] == 1 and scores.shape[-1] == 10
+    assert scores.shape[1] > 1 and scores.shape[2] > 1
+
+
+def test_to_fully_convolutional_map_size_follows_the_stride():
+    """VGG-11's head reads a 1x1x512 map at 32x32; each extra 32 pixels adds one window."""
+    fcn = zoo.to_fully_convolutional(zoo.vgg11(input_shape=(32, 32, 3), classes=10, width=0.125))
+    assert fcn.predict(np.zeros((1, 96, 64, 3), "float32"), verbose=0).shape == (1, 3, 2, 10)
+
+
+def test_to_fully_convolutional_rejects_global_pooling_nets():
+    with pytest.raises(ValueError, match="is not a plain chain of layers"):
+        zoo.to_fully_convolutional(zoo.resnet20())
+    with pytest.raises(ValueError, match="has no Flatten -> Dense head"):
+        zoo.to_fully_convolutional(zoo.alphago_policy(include_top=False, width=0.1))
+
+
+# -- CLI --------------------------------------------------------------------------------------
+
+def test_cli_list_in_process(capsys):
+    from zoo.__main__ import main
+
+    assert main(["list", "vgg1?"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split()[:3] == ["name", "family", "year"]
+    assert [line.split()[0] for line in out[1:5]] == ["vgg11", "vgg13", "vgg16", "vgg19"]
+    assert "138,357,544" in out[3] and "15,470,264,320" in out[3]
+    assert out[-1] == "4 model(s) match 'vgg1?'"
+
+
+def test_cli_show_in_process(capsys):
+    from zoo.__main__ import main
+
+    assert main(["show", "resnet20", "--input-shape", "28,28,1"]) == 0
+    out = capsys.readouterr().out
+    assert "depth: 20 weighted layers (measured on the graph; paper: 20)" in out
+    assert out.strip().splitlines()[-1] == "resnet20: 269,434 trainable + 1,376 non-trainable params, depth 20, input 28x28x1"
+
+
+def test_cli_unknown_name_exit_2_one_line_no_traceback():
+    proc = subprocess.run([sys.executable, "-m", "zoo", "show", "resnet57"], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "error: unknown model 'resnet57'; did you mean resnet56, resnet50, resnet152?"
+    assert "Traceback" not in proc.stderr and proc.stdout == ""
