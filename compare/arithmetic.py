@@ -201,17 +201,16 @@ def explain(n: int, f: int, s: int = 1, p=0, rounding: str = "exact", dilation: 
         lines.append(f"filter {fe} is larger than the padded input {n + total}: the layer does not fit")
         return False, lines
     value = Fraction(span, s) + 1
-    lines.append(f"O = {_formula(n, fe, s, total, value)}")
     fits = value.denominator == 1 or rounding != "exact"
     if value.denominator == 1:
         out = int(value)
-        lines.append(f"fits: output {out}x{out}")
+        lines.append(f"O = {_formula(n, fe, s, total, value)}: fits, output {out}x{out}")
     else:
         fl, ce = conv_output_size(n, f, s, p, "floor", dilation), conv_output_size(n, f, s, p, "ceil", dilation)
-        if rounding == "exact":
-            lines.append(f"does not fit: {float(value):.2f} is not an integer "
-                         f"(floor rounding gives {fl}, ceil gives {ce})")
-        else:
+        lines.append(f"O = {_formula(n, fe, s, total, value)} is not an integer"
+                     + (": the layer does not fit" if rounding == "exact" else "")
+                     + f" (floor rounding gives {fl}, ceil gives {ce})")
+        if rounding != "exact":
             out = fl if rounding == "floor" else ce
             lines.append(f"{rounding} rounding on purpose: output {out}x{out}")
         good = [q for q in range(0, fe) if (n - fe + 2 * q) % s == 0 and n - fe + 2 * q >= 0]

@@ -5,19 +5,15 @@
     compare.profile.totals(df)                  # a pandas Series of the sums
     compare.profile(model, input_shape=(64, 64, 3))
 
-Conventions (SPEC.md): ``trainable`` params are the papers' count, ``non_trainable`` (BatchNorm
-moving statistics, fixed weights) is separate. ``macs`` are the multiply-accumulates of convolution
-and dense layers (and of custom layers that define ``macs()``), per sample; ``flops = 2 * macs``.
-``all_ops`` is the other arithmetic, per sample, kept out of MACs: bias adds and activations (1 per
-element), BatchNorm (2: scale and shift), other normalisations (5), pooling (window size per output),
-add/multiply (inputs - 1 per element), concat (1 per element), LRN and custom layers via their
-``all_ops()``. Reshapes, dropout and padding cost 0. ``act_elems``/``act_bytes`` are a layer's output
-elements and bytes (its dtype) per sample. ``rf``/``jump`` are the receptive field and stride of an
-output position in input pixels (largest over spatial axes; empty once the output is no longer a
-spatial map). A layer of unknown type counts 0 and is flagged ``uncounted``. Graph order is
-depth-first from the outputs, so each branch of an Inception block is contiguous; ``branch`` names
-the outputs a layer feeds ("all" when it feeds every output). Nested models are expanded; every
-weight is counted once.
+Columns, per sample: ``trainable`` and ``non_trainable`` params (each weight counted once);
+``macs`` of conv and dense layers (and custom layers' ``macs()``), ``flops = 2 * macs``; ``all_ops``,
+the other arithmetic kept out of MACs: bias and activation 1 per element, BatchNorm 2, other norms 5,
+pooling its window per output, add/multiply inputs - 1, concat 1, LRN and custom layers their
+``all_ops()``, reshape/dropout/padding 0; ``act_elems``/``act_bytes`` of the outputs (dtype-aware);
+``rf``/``jump``, receptive field and stride in input pixels (largest over the spatial axes, empty
+once the output is no longer a map); ``weighted`` (conv/dense); ``uncounted`` (unknown type, counted
+0); ``branch``, the outputs a layer feeds ("all" for every one). Rows follow the graph depth-first
+from the outputs, so each Inception branch is contiguous; nested models are expanded.
 
 Works with any Keras 3 backend: it reads layer attributes and symbolic shapes only.
 """
@@ -28,7 +24,7 @@ import math
 import re
 import sys
 import types
-from typing import Any, Sequence
+from typing import Any
 
 import keras
 import pandas as pd
@@ -65,12 +61,14 @@ _GLOBAL = _types("GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAver
 _ELEMENTWISE = _types("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum")
 _ACTIVATION = _types("Activation", "ReLU", "LeakyReLU", "ELU", "PReLU")
 _NORM_OTHER = _types("LayerNormalization", "GroupNormalization", "UnitNormalization", "RMSNormalization")
-_AFFINE = _types("Rescaling", "Normalization")
 _PAD = _types("ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D", "Cropping1D", "Cropping2D", "Cropping3D")
 _UPSAMPLE = _types("UpSampling1D", "UpSampling2D", "UpSampling3D")
 _FREE = _types("InputLayer", "Flatten", "Reshape", "Permute", "RepeatVector", "Dropout", "SpatialDropout1D",
                "SpatialDropout2D", "SpatialDropout3D", "GaussianDropout", "GaussianNoise", "AlphaDropout",
                "ActivityRegularization", "Identity", "Masking", "Embedding") + _PAD + _UPSAMPLE
+# Layers whose only work is elementwise: ops per output element.
+_PER_ELEMENT = ((_types("BatchNormalization"), 2), (_NORM_OTHER, 5), (_types("Softmax"), 3), (_ACTIVATION, 1),
+                (_types("Rescaling", "Normalization"), 2), (_types("Concatenate"), 1), (_FREE, 0))
 
 
 # -- shapes ----------------------------------------------------------------------------------------
@@ -140,27 +138,15 @@ def _count_builtin(layer, ins: list, outs: list) -> tuple[int, int, bool]:
         return math.prod(layer.kernel.shape) * math.prod(outs[0][1:-1]), _activation_ops(layer, out_elems), True
     if isinstance(layer, L.EinsumDense):
         return _einsum_macs(layer, ins[0]), _activation_ops(layer, out_elems), True
-    if isinstance(layer, L.BatchNormalization):
-        return 0, 2 * out_elems, True
-    if isinstance(layer, _NORM_OTHER):
-        return 0, 5 * out_elems, True
-    if isinstance(layer, L.Softmax):
-        return 0, 3 * out_elems, True
-    if isinstance(layer, _ACTIVATION):
-        return 0, out_elems, True
-    if isinstance(layer, _AFFINE):
-        return 0, 2 * out_elems, True
     if isinstance(layer, _POOL):
         return 0, out_elems * math.prod(layer.pool_size), True
     if isinstance(layer, _GLOBAL):
         return 0, in_elems, True
     if isinstance(layer, _ELEMENTWISE):
-        extra = out_elems if isinstance(layer, L.Average) else 0
-        return 0, (len(ins) - 1) * out_elems + extra, True
-    if isinstance(layer, L.Concatenate):
-        return 0, out_elems, True
-    if isinstance(layer, _FREE):
-        return 0, 0, True
+        return 0, (len(ins) - 1 + isinstance(layer, L.Average)) * out_elems, True
+    for kinds, per_element in _PER_ELEMENT:
+        if isinstance(layer, kinds):
+            return 0, per_element * out_elems, True
     return 0, 0, False
 
 
@@ -284,31 +270,23 @@ class _Walker:
         outs = [tuple(t.shape) for t in node.outputs]
         macs, ops, known = _count(layer, ins, outs)
         rf = _rf_next(layer, states, ins, outs)
-        trainable = non_trainable = 0
         trainable_ids = {id(w) for w in layer.trainable_weights}
-        for w in layer.weights:
-            if id(w) not in self.seen_weights:
-                self.seen_weights.add(id(w))
-                size = math.prod(w.shape)
-                if id(w) in trainable_ids:
-                    trainable += size
-                else:
-                    non_trainable += size
+        fresh = [w for w in layer.weights if id(w) not in self.seen_weights]
+        self.seen_weights.update(id(w) for w in fresh)
+        work = dict(trainable=sum(math.prod(w.shape) for w in fresh if id(w) in trainable_ids),
+                    non_trainable=sum(math.prod(w.shape) for w in fresh if id(w) not in trainable_ids),
+                    macs=macs, flops=2 * macs, all_ops=ops, act_elems=sum(_elems(s) for s in outs),
+                    act_bytes=sum(_elems(t.shape) * _itemsize(t.dtype) for t in node.outputs))
         row = self.rows.get(id(layer))
-        if row is None:
-            self.rows[id(layer)] = dict(
-                name=layer.name, type=type(layer).__name__,
-                output_shape=tuple(outs[0][1:]) if len(outs) == 1 else tuple(tuple(s[1:]) for s in outs),
-                trainable=trainable, non_trainable=non_trainable, macs=macs, flops=2 * macs, all_ops=ops,
-                act_elems=sum(_elems(s) for s in outs),
-                act_bytes=sum(_elems(t.shape) * _itemsize(t.dtype) for t in node.outputs),
-                rf=None if rf is None else max(r for r, _ in rf),
-                jump=None if rf is None else max(j for _, j in rf),
-                weighted=is_weighted(layer), uncounted=not known, branch=branch)
-        else:  # a shared layer called again: its work adds up, its weights were counted already
-            for key, value in (("macs", macs), ("flops", 2 * macs), ("all_ops", ops), ("trainable", trainable),
-                               ("non_trainable", non_trainable), ("act_elems", sum(_elems(s) for s in outs))):
+        if row is not None:  # a shared layer called again: its work adds up, its weights count once
+            for key, value in work.items():
                 row[key] += value
+            return rf
+        self.rows[id(layer)] = dict(
+            name=layer.name, type=type(layer).__name__,
+            output_shape=outs[0][1:] if len(outs) == 1 else tuple(s[1:] for s in outs), **work,
+            rf=None if rf is None else max(r for r, _ in rf), jump=None if rf is None else max(j for _, j in rf),
+            weighted=is_weighted(layer), uncounted=not known, branch=branch)
         return rf
 
 
@@ -391,12 +369,13 @@ def profile(model, input_shape=None) -> pd.DataFrame:
                                  f"dimensions; pass input_shape=(...) to profile it at a fixed size")
         walker.walk(model, [tuple((1, 1) for _ in range(len(t.shape) - 2)) if len(t.shape) >= 3 else None
                             for t in inputs])
+    shapes = tuple(tuple(t.shape[1:]) for t in inputs)
     df = pd.DataFrame(list(walker.rows.values()), columns=COLUMNS)
     for col in ("rf", "jump"):  # integers, or fractions after a transposed conv / upsampling
         integral = all(float(v).is_integer() for v in df[col].dropna())
         df[col] = df[col].astype("Float64").astype("Int64" if integral else "Float64")
     df.attrs.update(model=model.name, conventions=CONVENTIONS,
-                    input_shape=tuple(tuple(t.shape[1:]) for t in inputs),
+                    input_shape=shapes[0] if len(shapes) == 1 else shapes,
                     outputs=tuple(t._keras_history[0].name for t in (graph.outputs if graph is not None else [])))
     return df
 

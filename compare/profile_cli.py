@@ -1,0 +1,176 @@
+"""Bodies of ``python -m compare profile`` and ``python -m compare arith`` (they print; library code does not).
+
+Nothing here imports Keras at module level: ``__main__`` quiets TensorFlow first, then calls a command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import os
+import sys
+
+FORMATS = ("table", "markdown", "csv", "json")
+SHAPE_FORM = "comma-separated positive integers such as 32,32,3"
+
+
+def parse_shape(text: str) -> tuple[int, ...]:
+    """``"32,32,3"`` -> (32, 32, 3); a ValueError naming the value and the accepted form otherwise."""
+    parts = [p.strip() for p in str(text).replace("x", ",").split(",")]
+    try:
+        dims = tuple(int(p) for p in parts)
+    except ValueError:
+        dims = ()
+    if not dims or any(d < 1 for d in dims):
+        raise ValueError(f"--input-shape {text!r} is not a shape; use {SHAPE_FORM}")
+    return dims
+
+
+def add_profile_parser(sub, parents: list[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("profile", parents=parents, help="per-layer shapes, params, MACs/FLOPs, activations",
+                       description="Per-layer profile of a registered model or a saved .keras file.")
+    p.add_argument("model", metavar="NAME|PATH.keras", help="registered model name or a saved .keras model")
+    p.add_argument("--input-shape", metavar="H,W,C", help=f"input shape without batch axis ({SHAPE_FORM})")
+    p.add_argument("--classes", type=int, help="number of classes (registered models only)")
+    p.add_argument("--width", type=float, help="channel width multiplier (registered models only)")
+    p.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
+    p.set_defaults(func=cmd_profile)
+
+
+def add_arith_parser(sub, parents: list[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("arith", parents=parents, help="explain one conv/pool layer's output size",
+                       description="O = (N - F + 2P)/S + 1, explained for one layer. "
+                                   "Exit status 1 when the layer does not fit its input.")
+    p.add_argument("--input", type=int, required=True, metavar="N", help="input size N (square)")
+    p.add_argument("--filter", type=int, required=True, metavar="F", help="filter size F")
+    p.add_argument("--stride", type=int, default=1, metavar="S", help="stride S (default 1)")
+    p.add_argument("--pad", type=int, default=0, metavar="P", help="zero padding per side P (default 0)")
+    p.add_argument("--dilation", type=int, default=1, help="dilation (default 1)")
+    p.add_argument("--rounding", choices=("exact", "floor", "ceil"), default="exact",
+                   help="exact (default: error if not an integer), floor or ceil on purpose")
+    p.add_argument("--channels", type=int, help="input channels (with --filters: params and MACs)")
+    p.add_argument("--filters", type=int, help="number of filters")
+    p.add_argument("--groups", type=int, default=1, help="groups (default 1)")
+    p.set_defaults(func=cmd_arith)
+
+
+# -- profile -----------------------------------------------------------------------------------
+def _load(args):
+    """The model named by ``args.model``: a registered builder or a saved .keras file."""
+    import zoo
+
+    spec = args.model
+    shape = parse_shape(args.input_shape) if args.input_shape is not None else None
+    if spec.endswith(".keras") or os.sep in spec or os.path.exists(spec):
+        if args.classes is not None or args.width is not None:
+            raise ValueError("--classes and --width apply to registered model names, not to a saved model file")
+        if not os.path.isfile(spec):
+            raise FileNotFoundError(f"no such model file {spec!r} (expected a registered name or a .keras file)")
+        import keras
+
+        zoo.list_models()  # registers the zoo's custom layers for deserialisation
+        model = keras.saving.load_model(spec, compile=False)
+        return model, shape
+    names = zoo.list_models()
+    if spec not in names:
+        close = difflib.get_close_matches(spec.lower(), names, n=1, cutoff=0.5)
+        hint = f"; did you mean {close[0]}?" if close else "; see python -m zoo list"
+        raise ValueError(f"unknown model {spec!r}{hint}")
+    overrides = {k: v for k, v in (("input_shape", shape), ("classes", args.classes), ("width", args.width))
+                 if v is not None}
+    return zoo.build(spec, **overrides), None
+
+
+def _shape(s) -> str:
+    if s and isinstance(s[0], tuple):
+        return ", ".join(_shape(x) for x in s)
+    return "x".join(str(d) for d in s)
+
+
+def _cells(df, total) -> tuple[list[str], list[list[str]]]:
+    """Header and formatted rows (with a totals line) of the human-readable formats."""
+    import pandas as pd
+
+    multi = df["branch"].nunique() > 1 or (len(df) and df["branch"].iloc[0] != "all")
+    head = ["name", "type", "output", "params", "non-train", "MACs", "FLOPs", "all_ops", "act elems",
+            "act bytes", "rf", "jump"] + (["branch"] if multi else [])
+
+    def num(v) -> str:
+        return "-" if pd.isna(v) else (f"{int(v):,}" if float(v).is_integer() else f"{v:.3g}")
+
+    rows = []
+    for r in df.itertuples(index=False):
+        rows.append([r.name, r.type + (" (uncounted)" if r.uncounted else ""), _shape(r.output_shape),
+                     num(r.trainable), num(r.non_trainable), num(r.macs), num(r.flops), num(r.all_ops),
+                     num(r.act_elems), num(r.act_bytes), num(r.rf), num(r.jump)] + ([r.branch] if multi else []))
+    rows.append(["total", f"{total['weighted']} weighted", "", *(num(total[c]) for c in
+                 ("trainable", "non_trainable", "macs", "flops", "all_ops", "act_elems", "act_bytes")),
+                 "", ""] + ([""] if multi else []))
+    return head, rows
+
+
+def _text_table(head: list[str], rows: list[list[str]]) -> list[str]:
+    widths = [max(len(x) for x in col) for col in zip(head, *rows)]
+    left = {0, 1, 2, len(head) - 1} if head[-1] == "branch" else {0, 1, 2}
+
+    def line(cells):
+        return "  ".join(c.ljust(w) if i in left else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+
+    rule = "-" * len(line(head))
+    return [line(head), rule, *(line(r) for r in rows[:-1]), rule, line(rows[-1])]
+
+
+def _markdown(head: list[str], rows: list[list[str]]) -> list[str]:
+    out = ["| " + " | ".join(head) + " |", "|" + "|".join("---" if i < 3 else "---:" for i in range(len(head))) + "|"]
+    out += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows[:-1]]
+    out.append("| " + " | ".join(f"**{c}**" if c else "" for c in rows[-1]) + " |")
+    return out
+
+
+def render(df, fmt: str, title: str) -> str:
+    """The profile ``df`` as text in ``fmt`` (table, markdown, csv, json)."""
+    from . import profile as prof
+
+    total = prof.totals(df)
+    if fmt in ("csv", "json"):
+        flat = df.assign(output_shape=[_shape(s) for s in df["output_shape"]])
+        if fmt == "csv":
+            tot = {**{c: "" for c in flat.columns}, **{k: int(v) for k, v in total.items() if k in flat.columns},
+                   "name": "TOTAL"}
+            return flat.to_csv(index=False) + ",".join(str(tot[c]) for c in flat.columns) + "\n"
+        doc = {"model": title, "input_shape": list(df.attrs.get("input_shape", ())),
+               "conventions": prof.CONVENTIONS, "layers": json.loads(flat.to_json(orient="records")),
+               "totals": {k: int(v) for k, v in total.items()}}
+        return json.dumps(doc, indent=1) + "\n"
+    head, rows = _cells(df, total)
+    shape = _shape(df.attrs.get("input_shape", ()))
+    conv = prof.CONVENTIONS
+    if fmt == "markdown":
+        lines = [f"**{title}** (input {shape}, per sample)", "", f"> {conv}", "", *_markdown(head, rows), ""]
+    else:
+        lines = [f"{title}: input {shape}, per sample", f"conventions: {conv}", "", *_text_table(head, rows)]
+    return "\n".join(lines) + "\n"
+
+
+def cmd_profile(args: argparse.Namespace) -> int:
+    from . import profile as prof
+
+    model, shape = _load(args)
+    df = prof.profile(model, input_shape=shape)
+    title = args.model if not args.model.endswith(".keras") else model.name
+    sys.stdout.write(render(df, args.format, title))
+    line = prof.summary(df, title)
+    print(line, file=sys.stderr if args.format in ("csv", "json") else sys.stdout)
+    return 0
+
+
+# -- arith -------------------------------------------------------------------------------------
+def cmd_arith(args: argparse.Namespace) -> int:
+    from .arithmetic import explain
+
+    fits, lines = explain(args.input, args.filter, args.stride, args.pad, args.rounding, args.dilation,
+                          args.channels, args.filters, args.groups)
+    print("\n".join(lines))
+    return 0 if fits else 1
+
