@@ -76,7 +76,7 @@ def _overlap_area(c: np.ndarray, h: np.ndarray, centres: np.ndarray, halves: np.
 
 
 def repel(anchors: np.ndarray, sizes: np.ndarray, bounds: tuple[float, float, float, float],
-          obstacles: np.ndarray | None = None, radii: np.ndarray | float = 4.0, pad: float = 3.0,
+          obstacles: np.ndarray | None = None, radii: np.ndarray | float = 6.0, pad: float = 3.0,
           iterations: int = 300) -> np.ndarray:
     """Centres for label boxes near their anchors with no box overlapping another, a marker, or
     the ``bounds`` edge (all in pixels).
@@ -96,7 +96,7 @@ def repel(anchors: np.ndarray, sizes: np.ndarray, bounds: tuple[float, float, fl
     extra = np.zeros((0, 2)) if obstacles is None else np.asarray(obstacles, float).reshape(-1, 2)
     n = len(anchors)
     points = np.vstack([anchors, extra])
-    reach = np.concatenate([np.broadcast_to(np.asarray(radii, float), (n,)), np.full(len(extra), 4.0)])
+    reach = np.concatenate([np.broadcast_to(np.asarray(radii, float), (n,)), np.full(len(extra), 6.0)])
     reach = np.repeat(reach[:, None], 2, axis=1)
     half = sizes / 2 + pad / 2
     lo_b, hi_b = np.array(bounds[:2], float), np.array(bounds[2:], float)
@@ -144,7 +144,7 @@ def repel(anchors: np.ndarray, sizes: np.ndarray, bounds: tuple[float, float, fl
 
 def label_points(ax: Axes, xs: Sequence[float], ys: Sequence[float], labels: Sequence[str],
                  fontsize: float = 8, obstacles: Sequence[tuple[float, float]] = (),
-                 radii: Sequence[float] | float = 4.0) -> list:
+                 radii: Sequence[float] | float = 6.0) -> list:
     """Annotate data points with non-overlapping labels (via :func:`repel`), with a leader line
     when a label ends up away from its point. ``radii`` are the markers' radii in pixels (labels
     keep off them). Call after limits and layout are final."""
@@ -158,16 +158,17 @@ def label_points(ax: Axes, xs: Sequence[float], ys: Sequence[float], labels: Seq
     sizes = np.array([[b.width, b.height] for b in (t.get_window_extent(renderer) for t in texts)])
     box = ax.get_window_extent(renderer)
     extra = ax.transData.transform(np.asarray(obstacles, float).reshape(-1, 2)) if len(obstacles) else None
-    centres = repel(anchors, sizes, (box.x0, box.y0, box.x1, box.y1), extra, radii=np.asarray(radii, float))
+    radii = np.broadcast_to(np.asarray(radii, float), (len(texts),))
+    centres = repel(anchors, sizes, (box.x0, box.y0, box.x1, box.y1), extra, radii=radii)
     scale = 72.0 / fig.dpi
     placed = []
-    for t, x, y, a, c, s in zip(texts, xs, ys, anchors, centres, sizes):
+    for t, x, y, a, c, s, r in zip(texts, xs, ys, anchors, centres, sizes, radii):
         t.remove()  # measured only; redrawn at its place, with a leader line if far from its point
         gap = np.maximum(np.abs(c - a) - s / 2, 0)  # from the point to the nearest edge of its label
-        far = np.hypot(*gap) > 8
+        far = np.hypot(*gap) > r + 8  # beyond the marker's edge
         placed.append(ax.annotate(t.get_text(), (x, y), xytext=tuple((c - a) * scale), textcoords="offset points",
                                   fontsize=fontsize, ha="center", va="center", zorder=5,
-                                  arrowprops=dict(arrowstyle="-", color="0.5", lw=0.6, shrinkA=0, shrinkB=3)
+                                  arrowprops=dict(arrowstyle="-", color="0.5", lw=0.6, shrinkA=0, shrinkB=r * scale)
                                   if far else None))
     return placed
 
@@ -265,7 +266,8 @@ def plot_error_vs_macs(summary: pd.DataFrame, metric: str = "top1_err") -> Figur
     handles = [ax.scatter([], [], s=area(p), color="0.7", edgecolors="k", linewidths=0.6, label=f"{si(p)} params")
                for p in sizes if p >= 1]
     ax.legend(handles=handles, title="bubble area\n= params", loc="upper left", bbox_to_anchor=(1.02, 1.0),
-              fontsize=8, title_fontsize=8, labelspacing=2.2, borderpad=1.2, frameon=False)
+              fontsize=8, title_fontsize=8, labelspacing=2.2, borderpad=1.2, frameon=False,
+              handlelength=4.0, handletextpad=1.0)
     fig.tight_layout()
     label_points(ax, df["macs"], y, _point_names(df), radii=np.sqrt(areas / np.pi) * fig.dpi / 72)
     return fig

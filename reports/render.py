@@ -91,30 +91,28 @@ class FigureSpec:
     make: Callable[[ReportData], Figure | None]
 
 
-def _explained_model(data: ReportData) -> tuple[int, Any] | None:
+def _explained_model(data: ReportData) -> tuple[int, Any]:
     """The best main-study model whose first layer is a convolution, for the filter figures."""
     from .filters import conv_layers
 
+    if not data.models:
+        raise FileNotFoundError("no trained model file (weights_path) found in the run directory")
     for model in data.main.sort_values("top1_err")["model"]:
         if model in data.models and conv_layers(data.models[model][1]):
             return data.models[model]
-    return None
+    raise ValueError("no trained model of the main study has a 2-D convolution")
 
 
-def _filters(data: ReportData) -> Figure | None:
+def _filters(data: ReportData) -> Figure:
     from .filters import plot_filters
 
-    found = _explained_model(data)
-    return None if found is None else plot_filters(found[1])
+    return plot_filters(_explained_model(data)[1])
 
 
-def _activations(data: ReportData) -> Figure | None:
+def _activations(data: ReportData) -> Figure:
     from .filters import plot_activations, test_image
 
-    found = _explained_model(data)
-    if found is None:
-        return None
-    trial_id, model = found
+    trial_id, model = _explained_model(data)
     t = data.trial(trial_id)
     config = {**(t["config"] if isinstance(t.get("config"), dict) else {}),
               **{k: t[k] for k in ("dataset", "seed") if k in t and pd.notna(t[k])}}
@@ -123,8 +121,8 @@ def _activations(data: ReportData) -> Figure | None:
 
 
 def _which(data: ReportData) -> str:
-    found = _explained_model(data)
-    return "" if found is None else f"{found[1].name} (trial {found[0]}, the best model with a convolutional first layer)"
+    trial_id, model = _explained_model(data)
+    return f"{model.name} (trial {trial_id}, the best model with a convolutional first layer)"
 
 
 FIGURES: list[FigureSpec] = [
@@ -302,6 +300,11 @@ def _save(fig: Figure, stem: Path) -> list[Path]:
     return paths
 
 
+def _first_line(exc: Exception) -> str:
+    """``"TypeName: first line of the message"`` for a note."""
+    return f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0]}"
+
+
 def _json_default(value: Any) -> Any:
     if hasattr(value, "item"):
         return value.item()
@@ -334,8 +337,7 @@ def build_report(run_dir: str | Path, *, figures: bool = True, profiles: bool = 
             try:
                 fig = spec.make(data)
             except Exception as exc:  # one broken figure must not cost the whole report
-                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-                rep.notes.append(f"figure '{spec.name}' left out: {type(exc).__name__}: {first}")
+                rep.notes.append(f"figure '{spec.name}' left out: {_first_line(exc)}")
                 continue
             if fig is None:
                 continue
@@ -352,8 +354,7 @@ def build_report(run_dir: str | Path, *, figures: bool = True, profiles: bool = 
         try:
             blocks += _appendix(data, rep)
         except Exception as exc:
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            rep.notes.append(f"per-layer profiles left out: {type(exc).__name__}: {first}")
+            rep.notes.append(f"per-layer profiles left out: {_first_line(exc)}")
     md_path, html_path = run / "report.md", run / "report.html"
     blocks += _files([p.name for p in (md_path, html_path, csv_path, json_path)] + [f"{FIGURE_DIR}/"])
     if rep.notes:

@@ -266,3 +266,18 @@ def test_import_is_lazy():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
     assert callable(__import__("reports").write_report)
+
+
+def test_a_figure_that_cannot_be_drawn_becomes_a_note(run, tmp_path):
+    import shutil
+
+    import reports
+
+    shutil.copy(run["dir"] / "results.sqlite", tmp_path / "results.sqlite")  # no models/ folder
+    rep = reports.build_report(tmp_path, profiles=False)
+    assert rep.figures == FIGURE_NAMES[:5]
+    assert rep.notes == [f"figure '{n}' left out: FileNotFoundError: no trained model file (weights_path) "
+                         "found in the run directory" for n in ("filters", "activations")]
+    md = (tmp_path / "report.md").read_text()
+    assert "## Notes" in md and "figure 'filters' left out" in md
+    assert rep.paths[:4] == [tmp_path / n for n in ("report.md", "report.html", "results.csv", "results.json")]
