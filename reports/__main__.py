@@ -35,7 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for note in rep.notes:
             print(f"note: {note}", file=sys.stderr)
     if rep.done == 0:
-        print(f"error: no trial in {args.run_dir} finished ({rep.failed} failed, {rep.running} interrupted); "
+        print(f"error: no trial in {args.run_dir} finished ({rep.failed} failed, {rep.running} still running or interrupted); "
               f"the reasons are listed in {md}", file=sys.stderr)
         return EXIT_BAD_INPUT
     notes = f", {len(rep.notes)} notes" if rep.notes else ""

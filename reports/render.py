@@ -38,6 +38,9 @@ class ReportData:
     run_dir: Path
     trials: pd.DataFrame
 
+    def __post_init__(self) -> None:
+        self.run_dir = Path(self.run_dir)
+
     @cached_property
     def results(self) -> pd.DataFrame:
         return tables.tidy(self.trials)
@@ -54,8 +57,10 @@ class ReportData:
 
     @cached_property
     def curves(self) -> pd.DataFrame:
-        done = self.trials[self.trials["id"].isin(self.results.loc[self.results["study"] == "main", "id"])]
-        return tables.curves(done if not done.empty else self.trials)
+        """Training histories of the main study (all studies when the run has no 'main' study)."""
+        every = tables.curves(self.trials)
+        main = every[every["study"] == "main"]
+        return main if not main.empty else every
 
     @cached_property
     def canonical(self) -> pd.DataFrame:
@@ -66,16 +71,19 @@ class ReportData:
         return tables.failures(self.results)
 
     @cached_property
-    def models(self) -> dict[str, Any]:
-        """One trained model per model name (its best trial), loaded lazily on first use."""
+    def models(self) -> dict[str, tuple[int, Any]]:
+        """Model name -> (trial id, trained Keras model) of its best trial whose model file exists;
+        loaded on first use."""
         from .filters import load_trained_model
 
         done = self.results[(self.results["status"] == "done") & self.results["weights_path"].notna()]
-        out: dict[str, Any] = {}
+        out: dict[str, tuple[int, Any]] = {}
         for model, group in done.sort_values("top1_err", na_position="last").groupby("model", sort=False):
-            path = self.run_dir / str(group.iloc[0]["weights_path"])
-            if path.is_file():
-                out[model] = (int(group.iloc[0]["id"]), load_trained_model(self.run_dir, group.iloc[0]["weights_path"]))
+            best = group.iloc[0]
+            try:
+                out[model] = (int(best["id"]), load_trained_model(self.run_dir, best["weights_path"]))
+            except FileNotFoundError:
+                continue
         return out
 
     def trial(self, trial_id: int) -> pd.Series:
@@ -122,7 +130,7 @@ def _activations(data: ReportData) -> Figure:
 
 def _which(data: ReportData) -> str:
     trial_id, model = _explained_model(data)
-    return f"{model.name} (trial {trial_id}, the best model with a convolutional first layer)"
+    return f"{model.name} (trial {trial_id}, the run's best model with a 2-D convolution)"
 
 
 FIGURES: list[FigureSpec] = [
@@ -219,14 +227,14 @@ def _overview(data: ReportData, rep: Report) -> list[Block]:
     blocks: list[Block] = [
         ("h1", f"Report: {data.run_dir.name or data.run_dir}"),
         ("p", f"{len(r)} trials: {rep.done} done, {rep.failed} failed"
-              + (f", {rep.running} still marked running (interrupted)" if rep.running else "")
+              + (f", {rep.running} still marked running (in progress, or interrupted)" if rep.running else "")
               + f". {rep.models} models; datasets: {datasets or '-'}; seeds: {seeds or '-'}. "
               f"Generated {_dt.datetime.now().isoformat(timespec='seconds')} from {tables.STORE_NAME}."),
     ]
     if rep.done == 0:
         blocks.append(("p", f"No trial finished: all {len(r)} trials failed or were interrupted; "
                             "the reasons are listed under 'Failed trials'."))
-    else:
+    elif pd.notna(data.main.iloc[0]["top1_err"]):
         best = data.main.iloc[0]
         blocks.append(("p", f"Lowest top-1 error: {best['model']} at {100 * best['top1_err']:.2f}% "
                             f"on {best['dataset']} ({tables.fmt_int(best['params'])} params, "
@@ -337,9 +345,11 @@ def build_report(run_dir: str | Path, *, figures: bool = True, profiles: bool = 
             try:
                 fig = spec.make(data)
             except Exception as exc:  # one broken figure must not cost the whole report
+                fig = None
                 rep.notes.append(f"figure '{spec.name}' left out: {_first_line(exc)}")
-                continue
-            if fig is None:
+            if fig is None:  # and no stale file from an earlier report stays behind
+                for fmt in FORMATS:
+                    (run / FIGURE_DIR / f"{spec.name}.{fmt}").unlink(missing_ok=True)
                 continue
             rep.paths += _save(fig, run / FIGURE_DIR / spec.name)
             rep.figures.append(spec.name)

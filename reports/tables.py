@@ -66,7 +66,7 @@ def load_trials(run_dir: str | Path) -> pd.DataFrame:
             trials = store.trials(status=None)
     except (StoreError, sqlite3.DatabaseError) as exc:
         raise ValueError(f"cannot read results store {str(path)!r}: {exc}") from None
-    if trials is None or len(trials) == 0:
+    if trials.empty:
         raise ValueError(f"results store {str(path)!r} holds no trials; nothing to report")
     return trials
 
@@ -102,7 +102,7 @@ def tidy(trials: pd.DataFrame) -> pd.DataFrame:
     df = df[[*core, *tail, *rest]]
     for col in METRIC_COLUMNS:
         df[col] = pd.to_numeric(df[col], errors="coerce")
-        if col in COUNT_COLUMNS and df[col].dropna().map(float.is_integer).all():
+        if col in COUNT_COLUMNS and df[col].dropna().map(lambda v: float(v).is_integer()).all():
             df[col] = df[col].round().astype("Int64")  # counts stay integers beside missing values
     if df["study"].isna().any():
         df["study"] = df["study"].astype(object).where(df["study"].notna(), "main")
@@ -176,12 +176,12 @@ def canonical(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 def failures(results: pd.DataFrame) -> pd.DataFrame:
-    """Trials that did not finish: failed ones with their reason, and ones left 'running' (interrupted)."""
+    """Trials that did not finish: failed ones with their reason, and ones still marked 'running'."""
     bad = results[results["status"] != "done"]
     cols = ["id", "study", "dataset", "model", "seed", "status", "reason"]
     out = bad.reindex(columns=cols).copy()
     running = out["status"] == "running"
-    out.loc[running & out["reason"].isna(), "reason"] = "interrupted (still marked running)"
+    out.loc[running & out["reason"].isna(), "reason"] = "still marked running (in progress, or interrupted)"
     return out.reset_index(drop=True)
 
 
