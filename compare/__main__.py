@@ -1,6 +1,8 @@
 """``python -m compare COMMAND ...``: measure models from the command line.
 
-Commands: ``profile`` (per-layer table of a model) and ``arith`` (one conv/pool layer explained).
+With no command: the main job (one model of each family trained on the embedded MNIST digits,
+then the report). Commands: ``run`` (train and evaluate models into a results store),
+``profile`` (per-layer table of a model) and ``arith`` (one conv/pool layer explained).
 To add a command, write ``add_<name>_parser(sub, parents)`` in its own module (setting ``func``
 with ``set_defaults``) and call it in :func:`build_parser`.
 """
@@ -13,15 +15,24 @@ from typing import Sequence
 
 from zoo.cli import quiet_tensorflow, run_main
 
-from . import profile_cli
+from . import profile_cli, run_cli
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line and exit code 2 (the CLI's bad-input contract)."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser: one subparser per command, each with ``--verbose``."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--verbose", action="store_true", help="show TensorFlow's start-up logs and warnings")
-    parser = argparse.ArgumentParser(prog="python -m compare", description="Measure and compare models.")
+    parser = _Parser(prog="python -m compare", description="Measure and compare models. With no command: "
+                     "the main job (python -m compare run --preset main --out runs/main).")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run_cli.add_run_parser(sub, [common])
     profile_cli.add_profile_parser(sub, [common])
     profile_cli.add_arith_parser(sub, [common])
     return parser
@@ -29,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv``, quiet TensorFlow (unless --verbose), run the command; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
+        argv = ["run", *argv]  # the main job, e.g. `python -m compare --quiet`
     args = build_parser().parse_args(argv)
     quiet_tensorflow(args.verbose)
     return int(args.func(args) or 0)

@@ -1,0 +1,134 @@
+"""``python -m compare run ...`` and the main job (``python -m compare`` alone)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+
+DEFAULT_OUT = os.path.join("runs", "main")
+
+
+def _int_list(text: str, what: str) -> list[int]:
+    try:
+        return [int(p) for p in text.split(",") if p.strip()]
+    except ValueError:
+        raise ValueError(f"{what} {text!r} must be integers separated by commas, e.g. 0,1,2") from None
+
+
+def _positive(text: str | None, what: str, kind=int):
+    if text is None:
+        return None
+    try:
+        value = kind(text)
+    except ValueError:
+        value = None
+    if value is None or value <= 0:
+        raise ValueError(f"{what} must be a number > 0, got {text!r}")
+    return value
+
+
+def add_run_parser(sub, parents: list[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("run", parents=parents, help="train and evaluate models into a results store",
+                       description="Train and evaluate models on a dataset; results go to OUT/results.sqlite "
+                                   "and a report to OUT/report.md. Re-running skips the trials already done.")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--models", help="comma-separated names (python -m zoo list)")
+    which.add_argument("--preset", help="main (one model per family, CPU scale), classic, cifar")
+    add_training_options(p)
+    p.set_defaults(func=cmd_run)
+
+
+def add_training_options(p: argparse.ArgumentParser, out_default: str | None = None) -> None:
+    p.add_argument("--dataset", default=None, help="mnist5k (default, embedded), digits, shapes, mnist, "
+                                                   "fashion_mnist, cifar10, cifar100, folder:PATH, npz:PATH")
+    p.add_argument("--epochs", help="epochs per trial")
+    p.add_argument("--seeds", default="0", help="comma-separated integer seeds (default 0)")
+    p.add_argument("--width", help="channel multiplier for every model")
+    p.add_argument("--input-size", help="square input side for every model")
+    p.add_argument("--batch-size", help="batch size (default: the recipe's)")
+    p.add_argument("--lr", help="initial learning rate (default: the recipe's)")
+    p.add_argument("--recipe", choices=("default", "paper"), help="training recipe")
+    p.add_argument("--augment", choices=("crop", "crop_flip"), help="pad-crop(-flip) augmentation")
+    p.add_argument("--limit", help="cap train/test images per split (quick runs)")
+    p.add_argument("--strategy", choices=("mirrored", "multiworker"), help="tf.distribute strategy")
+    p.add_argument("--out", default=out_default, help=f"run directory (default {out_default or DEFAULT_OUT})")
+    p.add_argument("--quiet", action="store_true", help="no per-epoch bars: one line per trial (for logs)")
+    p.add_argument("--no-report", action="store_true", help="do not write the report at the end")
+
+
+def settings_from(args: argparse.Namespace) -> dict:
+    """Validated config settings from the command line (None = keep the default)."""
+    return dict(
+        dataset=args.dataset, epochs=_positive(args.epochs, "--epochs"), width=_positive(args.width, "--width", float),
+        input_size=_positive(args.input_size, "--input-size"), batch_size=_positive(args.batch_size, "--batch-size"),
+        lr=_positive(args.lr, "--lr", float), recipe=args.recipe, augment=args.augment,
+        limit=_positive(args.limit, "--limit"), strategy=args.strategy,
+    )
+
+
+def _fmt_eta(seconds: float | None) -> str:
+    if seconds is None:
+        return "time left: estimating"
+    m, s = divmod(int(seconds + 0.5), 60)
+    return f"about {m}m{s:02d}s left"
+
+
+def printer(quiet: bool):
+    """A progress callback for :func:`compare.runner.run` that prints one line per event."""
+    def progress(event, i, n, cfg, **info):
+        tag = f"[{i}/{n}] {cfg['model']} (width {cfg['width']:g}, seed {cfg['seed']})"
+        if event == "skip":
+            print(f"{tag}: already done, skipped", flush=True)
+        elif event == "start":
+            print(f"{tag}: training on {cfg['dataset']}, {cfg['epochs']} epoch(s); {_fmt_eta(info.get('eta_s'))}",
+                  flush=True)
+        elif event == "done":
+            m = info["metrics"]
+            print(f"{tag}: top-1 {m['top1_acc'] * 100:.2f}%, {m['params']:,} params, {m['macs'] / 1e6:.1f} M MACs, "
+                  f"{info['seconds']:.0f} s", flush=True)
+        elif event == "failed":
+            print(f"{tag}: FAILED: {info['reason']}", flush=True)
+    return progress
+
+
+def execute(configs: list[dict], out: str, args: argparse.Namespace) -> int:
+    """Run ``configs`` into ``out`` with progress, write the report, print the summary line."""
+    from .runner import run
+
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise ValueError(f"--out {out!r} is a file; accepted: a directory (created if missing)")
+    verbose = 0 if args.quiet else (1 if sys.stdout.isatty() else 2)
+    print(f"{len(configs)} trial(s) -> {out}", flush=True)
+    summary = run(configs, out, verbose=verbose, progress=printer(args.quiet))
+    report = ""
+    if not args.no_report and (summary.done or summary.skipped):
+        report = write_report(out, args.verbose)
+    print(summary.line() + report)
+    if summary.interrupted:
+        return 130
+    return 1 if summary.failed else 0
+
+
+def write_report(out: str, verbose: bool) -> str:
+    """Build the report with ``python -m reports OUT`` (compare never imports reports)."""
+    cmd = [sys.executable, "-m", "reports", out] + (["--verbose"] if verbose else [])
+    t = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        msg = (proc.stderr.strip().splitlines() or ["unknown error"])[-1]
+        return f"; report not written ({msg})"
+    return f"; report {os.path.join(out, 'report.md')} ({time.perf_counter() - t:.0f} s)"
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .runner import plan
+
+    models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
+    preset = args.preset if models is None else None
+    if models is None and preset is None:
+        preset = "main"
+    configs = plan(models, preset=preset, seeds=_int_list(args.seeds, "--seeds"), **settings_from(args))
+    return execute(configs, args.out or DEFAULT_OUT, args)

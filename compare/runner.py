@@ -1,0 +1,167 @@
+"""Many trials (models x seeds on one dataset) into a resumable results store.
+
+``plan(...)`` turns names and settings into trial configs and rejects bad input before any
+training; ``run(configs, out_dir)`` trains them one by one into ``OUT/results.sqlite``, skipping
+the trials already done, storing a failed trial with its reason and going on, and stopping
+cleanly on Ctrl-C. A process killed outright loses at most the trial in flight.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from .train import CONFIG_DEFAULTS, build_extra, cached_dataset, model_input_shape, normalise_config
+
+STORE_NAME = "results.sqlite"
+
+#: The main job: one model of each family at CPU scale on the embedded MNIST digits. Widths,
+#: input sizes and epochs are chosen so the whole job fits 10 minutes on 2 cores (bench/RESULTS.md).
+MAIN_JOB: tuple[dict, ...] = (
+    dict(model="lenet5", width=1.0, epochs=15, batch_size=32, lr=0.003),
+    dict(model="alexnet", width=0.25, epochs=4),
+    dict(model="zfnet", width=0.25, epochs=4),
+    dict(model="vgg11", width=0.25, epochs=4),
+    dict(model="googlenet", width=0.25, epochs=4),
+    dict(model="resnet18", width=0.25, epochs=4),
+    dict(model="resnet20", width=0.5, epochs=5),
+)
+
+#: Named model lists for ``--preset``.
+PRESETS: dict[str, tuple[str, ...]] = {
+    "main": tuple(t["model"] for t in MAIN_JOB),
+    "classic": ("lenet5", "alexnet", "zfnet", "vgg11", "vgg16", "googlenet", "resnet18", "resnet34", "resnet20",
+                "resnet56"),
+    "cifar": ("resnet20", "resnet32", "resnet44", "resnet56", "plain20", "plain32", "plain44", "plain56"),
+}
+
+
+@dataclass
+class RunSummary:
+    out_dir: str
+    store_path: str
+    total: int = 0
+    done: int = 0
+    skipped: int = 0
+    failed: int = 0
+    interrupted: bool = False
+    wall_s: float = 0.0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+    def line(self) -> str:
+        """The one-line summary a CLI ends with."""
+        state = "interrupted: " if self.interrupted else ""
+        return (f"{state}{self.done} trained, {self.skipped} already done, {self.failed} failed "
+                f"of {self.total} trial(s) in {self.wall_s:.0f} s; results in {self.store_path}")
+
+
+def plan(models: list[str] | None = None, *, preset: str | None = None, seeds: list[int] = (0,),
+         **settings) -> list[dict]:
+    """Trial configs for ``models`` (or a ``preset``) x ``seeds``; ``settings`` are config keys
+    (dataset, epochs, width, input_size, recipe, batch_size, lr, augment, limit, strategy, study)
+    applied to every trial; a ``None`` setting keeps the preset's or the default value.
+    Everything is checked here, so bad input fails before any training."""
+    import zoo
+
+    if (models is None) == (preset is None):
+        raise ValueError("give either models or a preset")
+    if preset is not None:
+        if preset not in PRESETS:
+            raise ValueError(f"unknown preset {preset!r}; accepted: {', '.join(PRESETS)}")
+        base = list(MAIN_JOB) if preset == "main" else [dict(model=m) for m in PRESETS[preset]]
+    else:
+        if not models:
+            raise ValueError("no models given; accepted: names from python -m zoo list, comma-separated")
+        base = [dict(model=m) for m in models]
+    if not seeds:
+        raise ValueError("no seeds given; accepted: integers like 0,1,2")
+    for s in seeds:
+        if isinstance(s, bool) or not isinstance(s, int):
+            raise ValueError(f"seed {s!r} is not an integer; accepted: integers like 0,1,2")
+    given = {k: v for k, v in settings.items() if v is not None}
+    given.setdefault("study", "main" if preset == "main" else "run")
+    configs = []
+    for entry in base:
+        zoo.card(entry["model"])  # unknown model -> UnknownModelError with suggestions
+        for seed in seeds:
+            configs.append(normalise_config({**entry, **given, "seed": seed}))
+    _check_data(configs)
+    return configs
+
+
+def _check_data(configs: list[dict]) -> None:
+    """Every model can take the dataset (loads each dataset once; unknown names raise)."""
+    import zoo
+
+    for cfg in configs:
+        ds = cached_dataset(cfg["dataset"], int(cfg["seed"]), cfg["limit"])
+        card = zoo.card(cfg["model"])
+        model_input_shape(card, ds.shape, cfg["input_size"], build_extra(card))
+
+
+def run(configs: list[dict], out_dir: str | os.PathLike, *, verbose: int = 0,
+        progress: Callable[..., None] | None = None, save_models: bool = True) -> RunSummary:
+    """Run ``configs`` into ``out_dir/results.sqlite``; returns a :class:`RunSummary`.
+
+    ``progress(event, index, total, config, **info)`` is called with events ``"skip"``,
+    ``"start"`` (``eta_s``), ``"done"`` (``metrics``, ``seconds``) and ``"failed"`` (``reason``).
+    """
+    from .store import Store
+    from .train import run_trial
+
+    out = Path(out_dir).expanduser()
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {str(out)!r} is a file; accepted: a directory (created if missing)")
+    out.mkdir(parents=True, exist_ok=True)
+    store = Store(out / STORE_NAME)
+    summary = RunSummary(out_dir=str(out), store_path=str(out / STORE_NAME), total=len(configs))
+    notify = progress or (lambda *a, **k: None)
+    done_keys = store.done_keys()
+    durations: list[float] = []
+    start = time.perf_counter()
+    todo = [c for c in configs if Store.key(c) not in done_keys]
+    try:
+        for i, cfg in enumerate(configs, 1):
+            if Store.key(cfg) in done_keys:
+                summary.skipped += 1
+                notify("skip", i, len(configs), cfg)
+                continue
+            remaining = len(todo) - len(durations)
+            eta = sum(durations) / len(durations) * remaining if durations else None
+            notify("start", i, len(configs), cfg, eta_s=eta)
+            trial_id = store.begin(cfg)
+            t0 = time.perf_counter()
+            try:
+                save = str(out / "models" / f"{trial_id}_{cfg['model']}.keras") if save_models else None
+                result = run_trial(cfg, verbose=verbose, save_path=save)
+            except KeyboardInterrupt:
+                store.fail(trial_id, "interrupted by the user (Ctrl-C); it runs again on resume")
+                summary.interrupted = True
+                break
+            except Exception as exc:  # noqa: BLE001 -- failure isolation: record and go on
+                reason = f"{type(exc).__name__}: {' '.join(str(exc).split()) or 'no message'}"
+                store.fail(trial_id, reason)
+                summary.failed += 1
+                summary.failures.append((cfg["model"], reason))
+                durations.append(time.perf_counter() - t0)
+                notify("failed", i, len(configs), cfg, reason=reason)
+                continue
+            metrics = dict(result.metrics)
+            if save:
+                metrics["weights_path"] = os.path.relpath(save, out)
+            store.finish(trial_id, metrics, result.history)
+            durations.append(time.perf_counter() - t0)
+            summary.done += 1
+            notify("done", i, len(configs), cfg, metrics=metrics, seconds=durations[-1])
+    except KeyboardInterrupt:  # between trials
+        summary.interrupted = True
+    finally:
+        summary.wall_s = time.perf_counter() - start
+        store.close()
+    return summary
+
+
+__all__ = ["plan", "run", "RunSummary", "MAIN_JOB", "PRESETS", "STORE_NAME", "CONFIG_DEFAULTS"]

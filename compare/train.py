@@ -1,0 +1,266 @@
+"""One trial: build a zoo model for a dataset, train it, evaluate it, measure it.
+
+A trial is a config dict: ``model`` (+ ``width``, ``input_size``), ``dataset``, ``recipe``
+(+ ``epochs``, ``batch_size``, ``lr``, ``augment``), ``seed`` and ``strategy``. The same config
+and seed give the same numbers (ops are made deterministic). The result is the metrics and the
+per-epoch history that the store records.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import platform
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Callable
+
+import numpy as np
+
+from . import data as datalib
+from .recipes import callbacks_for, get_recipe, make_optimizer
+
+#: Keys of a trial config, with their defaults.
+CONFIG_DEFAULTS: dict[str, Any] = dict(model=None, dataset="mnist5k", seed=0, width=1.0, input_size=None,
+                                       epochs=5, batch_size=None, recipe="default", lr=None, augment=None,
+                                       limit=None, strategy=None, study="main")
+STRATEGIES = (None, "mirrored", "multiworker")
+
+
+class TrialError(RuntimeError):
+    """A trial that ran but cannot give a result (e.g. the loss became NaN)."""
+
+
+@dataclass
+class TrialResult:
+    metrics: dict
+    history: dict
+    model: Any = field(repr=False, default=None)
+
+
+def normalise_config(config: dict) -> dict:
+    """Config with every key present (defaults filled) and unknown keys rejected."""
+    unknown = sorted(set(config) - set(CONFIG_DEFAULTS))
+    if unknown:
+        raise ValueError(f"unknown trial setting(s) {', '.join(unknown)}; accepted: {', '.join(CONFIG_DEFAULTS)}")
+    cfg = {**CONFIG_DEFAULTS, **config}
+    if cfg["model"] is None:
+        raise ValueError("a trial needs a model name")
+    if cfg["strategy"] not in STRATEGIES:
+        raise ValueError(f"unknown strategy {cfg['strategy']!r}; accepted: mirrored, multiworker")
+    for key in ("epochs",):
+        if not isinstance(cfg[key], int) or isinstance(cfg[key], bool) or cfg[key] < 1:
+            raise ValueError(f"{key} must be an integer >= 1, got {cfg[key]!r}")
+    if cfg["batch_size"] is not None and (not isinstance(cfg["batch_size"], int) or cfg["batch_size"] < 1):
+        raise ValueError(f"batch_size must be an integer >= 1, got {cfg['batch_size']!r}")
+    return cfg
+
+
+@lru_cache(maxsize=4)
+def cached_dataset(name: str, seed: int, limit: int | None) -> datalib.Dataset:
+    """Datasets are loaded once per process (the synthetic set depends on the seed)."""
+    return datalib.load_dataset(name, seed=seed if name == "shapes" else 0, limit=limit)
+
+
+def model_input_shape(card, ds_shape: tuple, input_size: int | None, extra: dict) -> tuple:
+    """The input the model gets: max(native, the model's minimum) or ``input_size``, with the
+    channels the model was designed for (grey -> RGB for ImageNet nets)."""
+    if len(card.input_shape) != 3:
+        raise ValueError(f"{card.name} takes {card.input_shape} inputs, not images; it cannot be trained on image data")
+    if card.input_shape[-1] not in (1, 3):
+        raise ValueError(f"{card.name} takes {card.input_shape[-1]}-plane inputs ({card.input_shape}); "
+                         "it cannot be trained on image data")
+    minimum = card.min_size
+    if extra.get("aux_logits"):
+        from zoo.googlenet import AUX_MIN_SIZE
+
+        minimum = max(minimum, AUX_MIN_SIZE)
+    if input_size is not None and input_size < minimum:
+        raise ValueError(f"{card.name} needs inputs of at least {minimum}x{minimum}, got --input-size {input_size}")
+    return datalib.input_shape_for(ds_shape, minimum, input_size, card.input_shape[-1])
+
+
+def build_extra(card) -> dict:
+    """Family-specific build options for training (GoogLeNet trains with its auxiliary heads)."""
+    return {"aux_logits": True} if card.family == "googlenet" else {}
+
+
+def _peak_reset() -> None:
+    try:  # Linux: writing 5 resets the peak resident set size (VmHWM) of this process
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+
+
+def _peak_mb() -> float | None:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def versions() -> dict:
+    import keras
+    import tensorflow as tf
+
+    return {"python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__,
+            "numpy": np.__version__, "backend": keras.backend.backend(), "machine": platform.machine(),
+            "cpus": os.cpu_count()}
+
+
+def _strategy(name: str | None):
+    if name is None:
+        return None
+    import tensorflow as tf
+
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy(devices=[d.name for d in tf.config.list_logical_devices("CPU")]
+                                              if not tf.config.list_logical_devices("GPU") else None)
+    return tf.distribute.MultiWorkerMirroredStrategy()
+
+
+class _EpochTimer:
+    """Records the wall time of each epoch (a Keras callback, created lazily to avoid importing Keras)."""
+
+    @staticmethod
+    def make():
+        import keras
+
+        class Timer(keras.callbacks.Callback):
+            def on_train_begin(self, logs=None):
+                self.times = []
+
+            def on_epoch_begin(self, epoch, logs=None):
+                self._t = time.perf_counter()
+
+            def on_epoch_end(self, epoch, logs=None):
+                self.times.append(time.perf_counter() - self._t)
+                if logs and not all(math.isfinite(float(v)) for v in logs.values() if np.ndim(v) == 0):
+                    self.model.stop_training = True
+
+        return Timer()
+
+
+def _latency_ms(model, x: np.ndarray, batch: int, repeats: int = 20) -> float:
+    """Median milliseconds per image of a forward pass at ``batch`` (after a warm-up)."""
+    xb = x[:batch]
+    if len(xb) < batch:
+        xb = np.resize(x, (batch, *x.shape[1:]))
+    model.predict_on_batch(xb)  # warm-up: traces and compiles
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        model.predict_on_batch(xb)
+        times.append(time.perf_counter() - t)
+    return float(np.median(times)) * 1000.0 / batch
+
+
+def run_trial(config: dict, *, verbose: int = 0, save_path: str | None = None,
+              callbacks: list | None = None, on_epoch: Callable | None = None) -> TrialResult:
+    """Train and evaluate one trial; raise on failure (the runner records the reason)."""
+    import keras
+    import tensorflow as tf
+    import zoo
+
+    cfg = normalise_config(config)
+    card = zoo.card(cfg["model"])
+    recipe = get_recipe(cfg["recipe"], card.family)
+    ds = cached_dataset(cfg["dataset"], int(cfg["seed"]), cfg["limit"])
+    extra = build_extra(card)
+    shape = model_input_shape(card, ds.shape, cfg["input_size"], extra)
+    batch = cfg["batch_size"] or recipe.batch_size
+    lr = cfg["lr"] or recipe.lr
+
+    keras.utils.set_random_seed(int(cfg["seed"]))
+    tf.config.experimental.enable_op_determinism()
+    x_train, mean, std = datalib.prepare(ds.x_train, shape)
+    x_test, _, _ = datalib.prepare(ds.x_test, shape, mean, std)
+    y_train, y_test = ds.y_train.astype("int32"), ds.y_test.astype("int32")
+    steps = math.ceil(len(x_train) / batch) * cfg["epochs"]
+
+    strategy = _strategy(cfg["strategy"])
+    scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
+    with scope:
+        model = zoo.build(cfg["model"], input_shape=shape, classes=ds.num_classes, width=cfg["width"], **extra)
+        n_out = len(model.outputs)
+        losses = ["sparse_categorical_crossentropy"] * n_out
+        model.compile(optimizer=make_optimizer(recipe, lr, steps), loss=losses if n_out > 1 else losses[0],
+                      loss_weights=[1.0] + [0.3] * (n_out - 1) if n_out > 1 else None,
+                      metrics=[["accuracy"]] + [[]] * (n_out - 1) if n_out > 1 else ["accuracy"])
+    train = datalib.make_pipeline(x_train, y_train, batch, shuffle=True, seed=int(cfg["seed"]), augment=cfg["augment"])
+    val = datalib.make_pipeline(x_test, y_test, max(batch, 256), shuffle=False, seed=0)
+    if n_out > 1:  # every head learns the same labels; the report follows the main head
+        train = train.map(lambda x, y: (x, tuple([y] * n_out)))
+        val = val.map(lambda x, y: (x, tuple([y] * n_out)))
+    timer = _EpochTimer.make()
+    cbs = [timer, *callbacks_for(recipe), *(callbacks or [])]
+    if on_epoch is not None:
+        cbs.append(keras.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: on_epoch(e, logs)))
+    _peak_reset()
+    t0 = time.perf_counter()
+    fit = model.fit(train, validation_data=val, epochs=cfg["epochs"], verbose=verbose, callbacks=cbs)
+    train_s = time.perf_counter() - t0
+    history = _history(fit.history, n_out)
+    if not all(math.isfinite(v) for v in history["loss"]):
+        raise TrialError(f"loss became NaN/inf at epoch {next(i for i, v in enumerate(history['loss']) if not math.isfinite(v)) + 1}")
+
+    net = model if n_out == 1 else keras.Model(model.inputs, model.outputs[0], name=model.name)
+    probs = net.predict(x_test, batch_size=256, verbose=0)
+    top1 = float(np.mean(np.argmax(probs, axis=1) == y_test))
+    k = min(5, probs.shape[1])
+    top5 = float(np.mean(np.any(np.argsort(-probs, axis=1)[:, :k] == y_test[:, None], axis=1)))
+    steady = timer.times[1:] or timer.times  # the first epoch includes tracing and compilation
+    metrics = {
+        "top1_acc": top1, "top1_err": 1.0 - top1, "top5_acc": top5, "top5_err": 1.0 - top5,
+        "train_loss": history["loss"][-1], "train_acc": history["accuracy"][-1],
+        "val_loss": history["val_loss"][-1] if history.get("val_loss") else None,
+        "train_s": round(train_s, 3), "epoch_s": [round(t, 3) for t in timer.times],
+        "train_img_per_s": round(len(x_train) / float(np.mean(steady)), 1),
+        "infer_ms_b1": round(_latency_ms(net, x_test, 1), 4), "infer_ms_b32": round(_latency_ms(net, x_test, 32), 4),
+        "peak_mem_mb": _peak_mb(), "input_shape": list(shape), "classes": ds.num_classes,
+        "n_train": int(len(x_train)), "n_test": int(len(x_test)), "batch_size": batch, "lr": lr,
+        "recipe_source": recipe.source, "versions": versions(),
+    }
+    metrics.update(measure(net))
+    if save_path:
+        os.makedirs(os.path.dirname(save_path) or ".", exist_ok=True)
+        net.save(save_path)
+    return TrialResult(metrics=metrics, history=history, model=net)
+
+
+def measure(model) -> dict:
+    """Params (trainable / non-trainable), MACs, FLOPs and depth of a model as trained."""
+    import compare.profile as prof
+    import zoo
+
+    table = prof.profile(model)
+    tot = prof.totals(table)
+    return {"params": int(tot["trainable"]), "non_trainable": int(tot["non_trainable"]),
+            "macs": int(tot["macs"]), "flops": int(tot["flops"]), "depth": int(zoo.depth(model))}
+
+
+def _history(h: dict, n_out: int) -> dict:
+    """Keras history with the main head's names: loss, accuracy, val_loss, val_accuracy."""
+    out = {}
+    for key, values in h.items():
+        name = key
+        if n_out > 1:
+            if key.startswith(("aux", "val_aux")) or key in ("learning_rate",):
+                continue
+            name = key.replace("predictions_", "")
+        out[name] = [float(v) for v in values]
+    if n_out > 1:  # the total loss includes the auxiliary heads; keep the main head's loss too
+        out["loss_total"] = [float(v) for v in h.get("loss", [])]
+        out["loss"] = [float(v) for v in h.get("predictions_loss", h.get("loss", []))]
+        if "val_predictions_loss" in h:
+            out["val_loss"] = [float(v) for v in h["val_predictions_loss"]]
+    return out
