@@ -176,14 +176,11 @@ def _tuple(value, n: int, default: int = 1) -> tuple:
 
 def _rf_next(layer, states: list, ins: list, outs: list):
     """Receptive field state of a layer's output: a tuple of (rf, jump) per spatial axis, or None."""
-    if not outs or len(outs[0]) < 3 or any(s is None for s in states) or not states:
-        return None
+    n = len(outs[0]) - 2 if outs else 0
+    if n < 1 or not states or any(s is None or len(s) != n for s in states):
+        return None  # not a map, or it mixes in something that sees the whole input
     fmt = _fmt(layer)
-    n = len(outs[0]) - 2
-    merged = tuple((max(s[i][0] for s in states), max(s[i][1] for s in states)) for i in range(n)) \
-        if all(len(s) == n for s in states) else None
-    if merged is None:
-        return None
+    merged = tuple((max(s[i][0] for s in states), max(s[i][1] for s in states)) for i in range(n))
     if isinstance(layer, _UPSAMPLE):
         return tuple((rf, j / f) for (rf, j), f in zip(merged, _tuple(layer.size, n)))
     k = getattr(layer, "kernel_size", None) or getattr(layer, "pool_size", None)
@@ -292,19 +289,16 @@ class _Walker:
 
 # -- public API --------------------------------------------------------------------------------------
 def _shapes(input_shape, n_inputs: int) -> list[tuple[int, ...]]:
-    shapes = [input_shape] if n_inputs == 1 or not isinstance(input_shape[0], (tuple, list)) else list(input_shape)
-    out = []
+    """``input_shape`` as a list of shapes (one per model input), checked."""
+    nested = isinstance(input_shape, (tuple, list)) and input_shape and isinstance(input_shape[0], (tuple, list))
+    shapes = list(input_shape) if nested else [input_shape]
     for s in shapes:
-        try:
-            dims = tuple(int(d) for d in s)
-        except (TypeError, ValueError):
-            dims = ()
-        if not dims or any(d < 1 for d in dims) or any(isinstance(d, bool) for d in s):
+        if not (isinstance(s, (tuple, list)) and s and all(
+                hasattr(d, "__index__") and not isinstance(d, bool) and d >= 1 for d in s)):
             raise ValueError(f"input_shape must be a tuple of positive integers like (224, 224, 3), got {input_shape!r}")
-        out.append(dims)
-    if len(out) != n_inputs:
+    if len(shapes) != n_inputs:
         raise ValueError(f"the model has {n_inputs} inputs; input_shape must list {n_inputs} shapes, got {input_shape!r}")
-    return out
+    return [tuple(int(d) for d in s) for s in shapes]
 
 
 def rebuild(model, input_shape) -> keras.Model:

@@ -246,8 +246,9 @@ def test_input_shape_rebuilds_the_model():
     assert compare.profile.totals(df)["macs"] == 540_000 + 1_622_400 + 324_480 + 10_080 + 840 == 2_497_800
     assert df.attrs["input_shape"] == (64, 64, 1)
     assert compare.profile.totals(compare.profile(model))["macs"] == 416_520  # the original is untouched
-    with pytest.raises(ValueError, match="input_shape must be a tuple of positive integers"):
-        compare.profile(model, input_shape=(64, -1, 1))
+    for bad in [(64, -1, 1), (), "64,64,1", (64.5, 64, 1)]:
+        with pytest.raises(ValueError, match="input_shape must be a tuple of positive integers"):
+            compare.profile(model, input_shape=bad)
 
 
 def test_unknown_input_dims_need_input_shape():
@@ -279,3 +280,21 @@ def test_multi_input_model_and_callable_module():
     import compare.profile as module
 
     assert callable(module) and compare.profile is module and compare.totals is module.totals
+
+
+class _Subclassed(keras.Model):
+    def __init__(self):
+        super().__init__(name="sub")
+        self.dense = layers.Dense(3)
+
+    def call(self, x):
+        return self.dense(x)
+
+
+def test_subclassed_model_is_one_flagged_row():
+    model = _Subclassed()
+    model(keras.ops.zeros((1, 4)))
+    df = compare.profile(model)
+    assert len(df) == 1 and df["uncounted"].all() and df["trainable"].iloc[0] == 15
+    with pytest.raises(ValueError, match="functional or Sequential"):
+        compare.profile(model, input_shape=(8,))
