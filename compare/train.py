@@ -207,7 +207,8 @@ def run_trial(config: dict, *, verbose: int = 0, save_path: str | None = None,
         cbs.append(keras.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: on_epoch(e, logs)))
     _peak_reset()
     t0 = time.perf_counter()
-    fit = model.fit(train, validation_data=val, epochs=cfg["epochs"], verbose=verbose, callbacks=cbs)
+    fit = model.fit(train, validation_data=val, epochs=cfg["epochs"], verbose=verbose, callbacks=cbs,
+                    shuffle=False)  # the pipeline shuffles, seeded
     train_s = time.perf_counter() - t0
     history = _history(fit.history, n_out)
     if not all(math.isfinite(v) for v in history["loss"]):

@@ -1,0 +1,221 @@
+"""The runner on tiny real runs: store rows, resume, SIGKILL, failure isolation, bad input,
+seeded reproducibility and the mirrored strategy."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+from compare.runner import plan, run
+from compare.store import Store
+from zoo.cli import run_main
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = dict(dataset="shapes", limit=96, epochs=1, width=0.25, batch_size=32)
+
+
+def cli(*argv: str) -> int:
+    from compare.__main__ import main
+
+    return run_main(main, list(argv))
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    configs = plan(["lenet5", "resnet8"], seeds=[0], **TINY)
+    events = []
+    summary = run(configs, out, progress=lambda e, i, n, c, **k: events.append((e, i, n, c["model"])))
+    return out, configs, summary, events
+
+
+def test_run_stores_one_row_per_trial(tiny_run):
+    out, configs, summary, events = tiny_run
+    assert (summary.total, summary.done, summary.failed, summary.skipped) == (2, 2, 0, 0)
+    assert events == [("start", 1, 2, "lenet5"), ("done", 1, 2, "lenet5"),
+                      ("start", 2, 2, "resnet8"), ("done", 2, 2, "resnet8")]
+    df = Store(out / "results.sqlite").trials()
+    assert df["model"].tolist() == ["lenet5", "resnet8"] and set(df["status"]) == {"done"}
+    lenet = df.iloc[0]
+    # lenet5 at width 0.25 (2, 4, 30, 21 units) on 32x32x1 shapes, 8 classes:
+    # 2*(25+1) + 4*(2*25+1) + 30*(100+1) + 21*(30+1) + 8*(21+1) params;
+    # 28*28*2*25 + 10*10*4*50 + 100*30 + 30*21 + 21*8 MACs
+    assert lenet["input_shape"] == [32, 32, 1] and lenet["classes"] == 8
+    assert (lenet["params"], lenet["non_trainable"], lenet["macs"]) == (4_113, 0, 62_998)
+    assert lenet["n_train"] == 96 and lenet["n_test"] == 96
+    for key in ("top1_acc", "top1_err", "top5_acc", "train_loss", "train_acc", "train_s", "train_img_per_s",
+                "infer_ms_b1", "infer_ms_b32", "macs", "flops", "depth", "peak_mem_mb", "versions"):
+        assert key in df.columns, key
+    assert lenet["flops"] == 2 * lenet["macs"] and lenet["depth"] == 5
+    assert abs(lenet["top1_err"] + lenet["top1_acc"] - 1) < 1e-12
+    assert len(lenet["history"]["loss"]) == 1 and len(lenet["history"]["val_accuracy"]) == 1
+    assert (out / lenet["weights_path"]).is_file()
+    # read back with pandas.read_sql, as the issue promises
+    import pandas as pd
+
+    with sqlite3.connect(out / "results.sqlite") as conn:
+        raw = pd.read_sql("SELECT model, status FROM trials ORDER BY id", conn)
+    assert raw.values.tolist() == [["lenet5", "done"], ["resnet8", "done"]]
+
+
+def test_params_and_macs_are_the_models_own(tiny_run):
+    import keras
+    import zoo  # noqa: F401  (registers the custom layers)
+
+    out, _, _, _ = tiny_run
+    df = Store(out / "results.sqlite").trials()
+    for _, row in df.iterrows():
+        model = keras.saving.load_model(out / row["weights_path"], compile=False)
+        assert row["params"] == sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+        assert row["non_trainable"] == sum(int(np.prod(w.shape)) for w in model.non_trainable_weights)
+
+
+def test_rerun_skips_done_trials(tiny_run):
+    out, configs, _, _ = tiny_run
+    again = run(configs, out)
+    assert (again.done, again.skipped, again.failed) == (0, 2, 0)
+    assert len(Store(out / "results.sqlite").trials()) == 2
+
+
+def test_failure_is_isolated_and_counted(tmp_path):
+    configs = plan(["lenet5", "resnet8"], seeds=[0], **TINY)
+    configs[0].update(recipe="paper", lr=1e38)  # plain SGD at 1e38 overflows float32: the loss turns NaN
+    summary = run(configs, tmp_path)
+    assert (summary.done, summary.failed) == (1, 1)
+    assert summary.failures[0][0] == "lenet5"
+    assert summary.failures[0][1].startswith("TrialError: loss became NaN/inf at epoch 1")
+    assert summary.line().startswith("1 trained, 0 already done, 1 failed of 2 trial(s)")
+    df = Store(tmp_path / "results.sqlite").trials()
+    assert df.set_index("model")["status"].to_dict() == {"lenet5": "failed", "resnet8": "done"}
+
+
+def test_same_seed_same_numbers(tmp_path):
+    from compare.train import run_trial
+
+    cfg = dict(model="lenet5", seed=3, **TINY)
+    a, b = run_trial(cfg), run_trial(cfg)
+    assert a.history["loss"] == b.history["loss"]
+    assert a.metrics["top1_acc"] == b.metrics["top1_acc"]
+    c = run_trial({**cfg, "seed": 4})
+    assert c.history["loss"] != a.history["loss"]
+
+
+KILLER = textwrap.dedent("""
+    import sys
+    from zoo.cli import quiet_tensorflow; quiet_tensorflow()
+    from compare.runner import plan, run
+    configs = plan(["lenet5", "lenet5", "resnet8"], seeds=[0], dataset="shapes", limit=96, epochs=1,
+                   width=0.25, batch_size=32)
+    configs[1]["width"] = 0.5
+    configs[2]["epochs"] = 3
+    def progress(event, i, n, cfg, **kw):
+        print(event, i, flush=True)
+    run(configs, sys.argv[1], progress=progress)
+""")
+
+
+def test_sigkill_loses_only_the_trial_in_flight_and_resumes(tmp_path):
+    script = tmp_path / "killer.py"
+    script.write_text(KILLER)
+    env = {**os.environ, "PYTHONPATH": REPO}
+    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path / "out")], stdout=subprocess.PIPE,
+                            text=True, env=env, cwd=REPO)
+    for line in proc.stdout:
+        if line.strip() == "start 3":
+            time.sleep(0.5)  # building, preparing and three epochs take several seconds
+            break
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    store = Store(tmp_path / "out" / "results.sqlite")
+    df = store.trials()
+    assert df["status"].tolist() == ["done", "done", "running"]
+    assert store.stale_running() == [int(df["id"].iloc[2])]
+    store.close()
+    configs = plan(["lenet5", "lenet5", "resnet8"], seeds=[0], **TINY)
+    configs[1]["width"] = 0.5
+    configs[2]["epochs"] = 3
+    summary = run(configs, tmp_path / "out")
+    assert (summary.skipped, summary.done, summary.failed) == (2, 1, 0)
+    after = Store(tmp_path / "out" / "results.sqlite").trials()
+    assert after["status"].tolist() == ["done", "done", "done"]
+    assert after["id"].tolist() == df["id"].tolist()  # the killed trial kept its row
+    assert after["finished_at"].iloc[:2].tolist() == df["finished_at"].iloc[:2].tolist()
+
+
+# -- bad input: exit code 2, one line, nothing stored is lost ------------------------------------
+
+@pytest.mark.parametrize("argv, message", [
+    (["run", "--models", "resnet57"], "error: unknown model 'resnet57'; did you mean resnet56"),
+    (["run", "--models", "lenet5", "--dataset", "imagenet"], "error: unknown dataset 'imagenet'; accepted: mnist5k"),
+    (["run", "--models", "alphago_policy"], "error: alphago_policy takes 48-plane inputs"),
+    (["run", "--models", "alexnet", "--input-size", "32"], "error: alexnet needs inputs of at least 67x67, got --input-size 32"),
+    (["run", "--models", "lenet5", "--epochs", "0"], "error: --epochs must be a number > 0, got '0'"),
+    (["run", "--models", "lenet5", "--batch-size", "-4"], "error: --batch-size must be a number > 0, got '-4'"),
+    (["run", "--models", "lenet5", "--seeds", "1,x"], "error: --seeds '1,x' must be integers separated by commas"),
+])
+def test_bad_input_one_line_exit_2(argv, message, capsys, tmp_path):
+    assert cli(*argv, "--out", str(tmp_path / "o")) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(message) and err.count("\n") == 1
+    assert not (tmp_path / "o").exists()  # rejected before anything ran
+
+
+def test_bad_npz_and_empty_folder(tmp_path, capsys):
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, x_train=np.zeros((4, 8, 8), "uint8"), y_train=np.array([0, 1, 2]),
+             x_test=np.zeros((2, 8, 8), "uint8"), y_test=np.array([0, 1]))
+    assert cli("run", "--models", "lenet5", "--dataset", f"npz:{bad}") == 2
+    assert str(bad) in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert cli("run", "--models", "lenet5", "--dataset", f"folder:{tmp_path / 'empty'}") == 2
+    assert "empty" in capsys.readouterr().err
+
+
+def test_out_is_a_file_and_incompatible_store_keep_results(tiny_run, tmp_path, capsys):
+    f = tmp_path / "file"
+    f.write_text("x")
+    assert cli("run", "--models", "lenet5", "--dataset", "shapes", "--out", str(f)) == 2
+    assert capsys.readouterr().err.startswith(f"error: --out '{f}' is a file")
+    out = tmp_path / "old"
+    out.mkdir()
+    Store(out / "results.sqlite").close()  # a store written by a future version
+    with sqlite3.connect(out / "results.sqlite") as conn:
+        conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    before = (out / "results.sqlite").read_bytes()
+    assert cli("run", "--models", "lenet5", "--dataset", "shapes", "--limit", "96", "--out", str(out)) == 2
+    assert "schema" in capsys.readouterr().err
+    assert (out / "results.sqlite").read_bytes() == before
+
+
+MIRRORED = textwrap.dedent("""
+    import sys
+    from zoo.cli import quiet_tensorflow; quiet_tensorflow()
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    from compare.train import run_trial
+    r = run_trial(dict(model="lenet5", dataset="shapes", limit=64, epochs=1, width=0.25, batch_size=32,
+                       strategy="mirrored"))
+    print("replicas", tf.distribute.MirroredStrategy(devices=["/cpu:0", "/cpu:1"]).num_replicas_in_sync)
+    print("acc", r.metrics["top1_acc"], "params", r.metrics["params"])
+""")
+
+
+def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
+    script = tmp_path / "mirrored.py"
+    script.write_text(MIRRORED)
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": REPO}, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.strip().splitlines()
+    assert "replicas 2" in lines
+    acc = [l for l in lines if l.startswith("acc")][0].split()
+    assert 0.0 <= float(acc[1]) <= 1.0 and int(acc[3]) > 0
