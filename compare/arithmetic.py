@@ -194,8 +194,9 @@ def explain(n: int, f: int, s: int = 1, p=0, rounding: str = "exact", dilation: 
     fe = effective_filter(f, dilation)
     before, after = _pad_pair(p)
     total = before + after
-    lines = [f"O = (N - F + 2P)/S + 1 with N={n}, F={fe}" + (f" (filter {f}, dilation {dilation})" if dilation > 1 else "")
-             + f", S={s}, P={before if before == after else (before, after)}"]
+    dilated = f" (filter {f}, dilation {dilation})" if dilation > 1 else ""
+    lines = [f"O = (N - F + 2P)/S + 1 with N={n}, F={fe}{dilated}, S={s}, "
+             f"P={before if before == after else (before, after)}"]
     span = n - fe + total
     if span < 0:
         lines.append(f"filter {fe} is larger than the padded input {n + total}: the layer does not fit")
@@ -228,5 +229,6 @@ def explain(n: int, f: int, s: int = 1, p=0, rounding: str = "exact", dilation: 
         per = f"{f}*{f}*{channels // groups}"
         lines.append(f"{n}x{n}x{channels} -> {out}x{out}x{filters}, params = {filters}*({per}+1) = {params:,}"
                      + (f" (groups {groups})" if groups > 1 else ""))
-        lines.append(f"MACs = {per}*{filters}*{out}*{out} = {conv_macs((f, f), channels, filters, (out, out), groups):,}")
+        macs = conv_macs((f, f), channels, filters, (out, out), groups)
+        lines.append(f"MACs = {per}*{filters}*{out}*{out} = {macs:,}")
     return fits, lines

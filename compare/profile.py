@@ -295,9 +295,11 @@ def _shapes(input_shape, n_inputs: int) -> list[tuple[int, ...]]:
     for s in shapes:
         if not (isinstance(s, (tuple, list)) and s and all(
                 hasattr(d, "__index__") and not isinstance(d, bool) and d >= 1 for d in s)):
-            raise ValueError(f"input_shape must be a tuple of positive integers like (224, 224, 3), got {input_shape!r}")
+            raise ValueError("input_shape must be a tuple of positive integers like (224, 224, 3), "
+                             f"got {input_shape!r}")
     if len(shapes) != n_inputs:
-        raise ValueError(f"the model has {n_inputs} inputs; input_shape must list {n_inputs} shapes, got {input_shape!r}")
+        raise ValueError(f"the model has {n_inputs} inputs; input_shape must list {n_inputs} shapes, "
+                         f"got {input_shape!r}")
     return [tuple(int(d) for d in s) for s in shapes]
 
 

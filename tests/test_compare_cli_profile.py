@@ -9,7 +9,6 @@ import subprocess
 import sys
 
 import pandas as pd
-import pytest
 
 from compare.__main__ import build_parser, main
 from zoo.cli import run_main
