@@ -6,7 +6,6 @@ Nothing here imports Keras at module level: ``__main__`` quiets TensorFlow first
 from __future__ import annotations
 
 import argparse
-import difflib
 import json
 import os
 import sys
@@ -72,11 +71,7 @@ def _load(args):
         zoo.list_models()  # registers the zoo's custom layers for deserialisation
         model = keras.saving.load_model(spec, compile=False)
         return model, shape
-    names = zoo.list_models()
-    if spec not in names:
-        close = difflib.get_close_matches(spec.lower(), names, n=1, cutoff=0.5)
-        hint = f"; did you mean {close[0]}?" if close else "; see python -m zoo list"
-        raise ValueError(f"unknown model {spec!r}{hint}")
+    zoo.card(spec)  # an unknown name raises, listing the closest names (as python -m zoo does)
     overrides = {k: v for k, v in (("input_shape", shape), ("classes", args.classes), ("width", args.width))
                  if v is not None}
     return zoo.build(spec, **overrides), None

@@ -79,7 +79,7 @@ def test_profile_a_saved_keras_file(capsys, tmp_path):
 def test_bad_input_is_one_line_and_exit_code_2(capsys):
     rc, out, err = _run(capsys, "profile", "resnet57")
     assert rc == 2 and out == ""
-    assert err == "error: unknown model 'resnet57'; did you mean resnet56?\n"
+    assert err == "error: unknown model 'resnet57'; did you mean resnet56, resnet50, resnet152?\n"
     rc, _, err = _run(capsys, "profile", "lenet5", "--input-shape", "32,x")
     assert rc == 2 and err.count("\n") == 1
     assert "'32,x'" in err and "32,32,3" in err
@@ -106,4 +106,4 @@ def test_unknown_model_subprocess_has_no_traceback_and_no_tensorflow_noise():
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2
     assert proc.stdout == ""
-    assert proc.stderr == "error: unknown model 'resnet57'; did you mean resnet56?\n"
+    assert proc.stderr == "error: unknown model 'resnet57'; did you mean resnet56, resnet50, resnet152?\n"
