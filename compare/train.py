@@ -129,7 +129,8 @@ def _strategy(name: str | None):
 
 
 class _EpochTimer:
-    """Records the wall time of each epoch (a Keras callback, created lazily to avoid importing Keras)."""
+    """Records the training time of each epoch (a Keras callback, created lazily so that importing
+    this module does not import Keras)."""
 
     @staticmethod
     def make():
@@ -140,10 +141,15 @@ class _EpochTimer:
                 self.times = []
 
             def on_epoch_begin(self, epoch, logs=None):
-                self._t = time.perf_counter()
+                self._t = self._last = time.perf_counter()
+
+            def on_train_batch_end(self, batch, logs=None):
+                self._last = time.perf_counter()
 
             def on_epoch_end(self, epoch, logs=None):
-                self.times.append(time.perf_counter() - self._t)
+                # training time only: from the epoch's start to its last training batch (the
+                # validation pass that follows is not part of the training throughput)
+                self.times.append(self._last - self._t)
                 if logs and not all(math.isfinite(float(v)) for v in logs.values() if np.ndim(v) == 0):
                     self.model.stop_training = True
 

@@ -20,8 +20,28 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir", help="run directory holding results.sqlite")
     p.add_argument("--no-figures", action="store_true", help="tables only (faster)")
     p.add_argument("--no-profiles", action="store_true", help="leave out the per-layer profile appendix")
+    p.add_argument("--export", metavar="DIR", help="also copy report.md and the figures (PNG, SVG) to DIR, "
+                                                   "e.g. docs/example")
     p.add_argument("--verbose", action="store_true", help="TensorFlow's start-up logs and the report's notes")
     return p
+
+
+def export(run_dir, target) -> int:
+    """Copy report.md and figures/ of ``run_dir`` to ``target`` (the repository's example report)."""
+    import shutil
+    from pathlib import Path
+
+    src, dst = Path(run_dir), Path(target)
+    if dst.exists() and not dst.is_dir():
+        raise ValueError(f"--export {str(dst)!r} is a file; accepted: a directory")
+    (dst / "figures").mkdir(parents=True, exist_ok=True)
+    shutil.copy2(src / "report.md", dst / "report.md")
+    n = 0
+    for fig in sorted((src / "figures").glob("*")):
+        if fig.suffix in (".png", ".svg"):
+            shutil.copy2(fig, dst / "figures" / fig.name)
+            n += 1
+    return n
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -39,6 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"the reasons are listed in {md}", file=sys.stderr)
         return EXIT_BAD_INPUT
     notes = f", {len(rep.notes)} notes" if rep.notes else ""
+    if args.export:
+        notes += f"; exported report.md and {export(args.run_dir, args.export)} figure files to {args.export}"
     print(f"report: {md}, {html.name}, {len(rep.figures)} figures "
           f"({rep.models} models, {rep.failed} failed{notes})")
     return 0

@@ -81,8 +81,8 @@ COLUMN_UNITS: dict[str, str] = {
     "train_acc": "final training accuracy (fraction 0-1)",
     "train_s": "training wall time (seconds)",
     "train_img_per_s": "training throughput (images per second)",
-    "infer_ms_b1": "inference latency at batch 1 (milliseconds per batch)",
-    "infer_ms_b32": "inference latency at batch 32 (milliseconds per batch)",
+    "infer_ms_b1": "inference latency at batch 1 (milliseconds per image)",
+    "infer_ms_b32": "inference latency at batch 32 (milliseconds per image)",
     "peak_mem_mb": "peak memory during the trial (MB)",
     "weights_path": "trained model (.keras), relative to the run directory",
 }

@@ -252,7 +252,7 @@ def _comparison(data: ReportData) -> list[Block]:
         return blocks + [("p", "No finished trial to compare.")]
     several = data.summary["seeds"].max() > 1
     note = CONVENTIONS + (" Values are mean ± std over seeds." if several else "") + \
-        " Times: train (s) = wall time of training; infer = latency per batch of 1 or 32 images."
+        " Times: train (s) = wall time of training; infer = forward-pass latency in milliseconds per image, at batch 1 and at batch 32."
     for (study, dataset), group in tables.split_by(data.summary, ["study", "dataset"]):
         title = f"{dataset}: one row per model, sorted by top-1 error" + ("" if study == "main" else f" (study: {study})")
         blocks.append(("table", tables.display(group, tables.COMPARISON_COLUMNS, title, note)))

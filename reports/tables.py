@@ -266,7 +266,7 @@ COMPARISON_COLUMNS: tuple[Column, ...] = (
     ("macs", "MACs", "int", 0), ("depth", "depth", "int", 0),
     ("top1_err", "top-1 err (%)", "pct", 2), ("top5_err", "top-5 err (%)", "pct", 2),
     ("train_s", "train (s)", "num", 1), ("train_img_per_s", "train (img/s)", "num", 0),
-    ("infer_ms_b1", "infer b1 (ms)", "num", 2), ("infer_ms_b32", "infer b32 (ms)", "num", 2),
+    ("infer_ms_b1", "infer b1 (ms/img)", "num", 2), ("infer_ms_b32", "infer b32 (ms/img)", "num", 2),
 )
 
 CANONICAL_COLUMNS: tuple[Column, ...] = (

@@ -92,7 +92,7 @@ def test_results_csv_and_json_are_tidy(run):
 def test_comparison_table_sorted_by_error_with_mean_and_std(run):
     table = _md_table(run["md"], "shapes: one row per model")
     assert table.columns[:4].tolist() == ["model", "width", "input", "seeds"]
-    assert {"params", "MACs", "depth", "top-1 err (%)", "top-5 err (%)", "train (s)", "infer b1 (ms)"} <= set(table)
+    assert {"params", "MACs", "depth", "top-1 err (%)", "top-5 err (%)", "train (s)", "infer b1 (ms/img)"} <= set(table)
     csv = pd.read_csv(run["dir"] / "results.csv")
     mean = csv[csv["status"] == "done"].groupby("model")["top1_err"].mean().sort_values()
     assert table["model"].tolist() == mean.index.tolist()
