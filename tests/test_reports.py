@@ -27,9 +27,10 @@ from zoo.cli import run_main  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 FIGURE_NAMES = ["error_vs_macs", "error_vs_depth", "training_accuracy", "training_loss", "size",
                 "filters", "activations"]
-# lenet5 at width 0.5 on 32x32x3 with 8 classes: conv 3@5x5, conv 8@5x5, dense 60, 42, 8
-LENET_HALF_PARAMS = (5 * 5 * 3 * 3 + 3) + (5 * 5 * 3 * 8 + 8) + (200 * 60 + 60) + (60 * 42 + 42) + (42 * 8 + 8)
-LENET_HALF_MACS = 28 * 28 * 3 * 75 + 10 * 10 * 8 * 75 + 200 * 60 + 60 * 42 + 42 * 8
+# lenet5 at width 0.5 on 32x32x1 with 8 classes: conv 3@5x5, conv 8@5x5, dense 60, 42, 8
+# the runner feeds lenet5 grey images (its card wants 1 channel): c1 reads 1 map
+LENET_HALF_PARAMS = (5 * 5 * 1 * 3 + 3) + (5 * 5 * 3 * 8 + 8) + (200 * 60 + 60) + (60 * 42 + 42) + (42 * 8 + 8)
+LENET_HALF_MACS = 28 * 28 * 3 * 25 + 10 * 10 * 8 * 75 + 200 * 60 + 60 * 42 + 42 * 8
 
 
 def _cli(argv: list[str]) -> tuple[int, str, str]:
@@ -77,12 +78,12 @@ def test_results_csv_and_json_are_tidy(run):
     assert "history" not in csv.columns and "config" not in csv.columns and "key" not in csv.columns
     assert csv["status"].tolist() == ["done", "done", "done", "failed"]
     lenet = csv[(csv["model"] == "lenet5") & (csv["status"] == "done")]
-    assert lenet["params"].tolist() == [LENET_HALF_PARAMS] * 2 == [15_802] * 2
-    assert lenet["macs"].tolist() == [LENET_HALF_MACS] * 2 == [251_256] * 2
+    assert lenet["params"].tolist() == [LENET_HALF_PARAMS] * 2 == [15_652] * 2
+    assert lenet["macs"].tolist() == [LENET_HALF_MACS] * 2 == [133_656] * 2
     assert (lenet["flops"] == 2 * lenet["macs"]).all() and (lenet["depth"] == 5).all()
-    assert lenet["input_shape"].tolist() == ["32x32x3"] * 2
-    assert records[0]["params"] == 15_802 and isinstance(records[0]["params"], int)
-    assert records[2]["model"] == "lenet5_1998" and records[2]["params"] == 60_300  # 60,000 + 8-class head
+    assert lenet["input_shape"].tolist() == ["32x32x1"] * 2
+    assert records[0]["params"] == 15_652 and isinstance(records[0]["params"], int)
+    assert records[2]["model"] == "lenet5_1998" and records[2]["params"] == 60_000  # grey input; the RBF head is fixed (non-trainable)
     assert records[2]["non_trainable"] == 8 * 84  # the RBF output's fixed codes
     done = csv[csv["status"] == "done"]
     assert ((done["top1_err"] > 0) & (done["top1_err"] < 1)).all()
@@ -97,7 +98,7 @@ def test_comparison_table_sorted_by_error_with_mean_and_std(run):
     mean = csv[csv["status"] == "done"].groupby("model")["top1_err"].mean().sort_values()
     assert table["model"].tolist() == mean.index.tolist()
     lenet = table.set_index("model").loc["lenet5"]
-    assert lenet["seeds"] == "2" and lenet["params"] == "15,802" and lenet["MACs"] == "251,256"
+    assert lenet["seeds"] == "2" and lenet["params"] == "15,652" and lenet["MACs"] == "133,656"
     std = csv[csv["model"] == "lenet5"]["top1_err"].dropna().std() * 100
     assert lenet["top-1 err (%)"] == f"{mean['lenet5'] * 100:.2f} ± {std:.2f}"
     assert "±" not in table.set_index("model").loc["lenet5_1998", "top-1 err (%)"]
@@ -108,13 +109,13 @@ def test_canonical_failed_and_profile_tables(run):
     canon = _md_table(md, "Paper-size figures").set_index("model")
     assert canon.loc["lenet5", "paper params"] == "61,706" and canon.loc["lenet5", "paper MACs"] == "416,520"
     assert canon.loc["lenet5_1998", "paper params"] == "60,000"
-    assert canon.loc["lenet5", "run params"] == "15,802" and canon.loc["lenet5", "run input"] == "32x32x3"
+    assert canon.loc["lenet5", "run params"] == "15,652" and canon.loc["lenet5", "run input"] == "32x32x1"
     failed = _md_table(md, "Trials that did not finish")
     assert failed["trial"].tolist() == ["4"] and failed["status"].tolist() == ["failed"]
-    assert "below the minimum 16x16" in failed["reason"][0]
+    assert "lenet5 needs inputs of at least 16x16, got --input-size 8" in failed["reason"][0]
     profile = _md_table(md, "lenet5 (trial 1)").set_index("layer")
-    assert profile.loc["c1", "params"] == "228" and profile.loc["c1", "MACs"] == "176,400"
-    assert profile.loc["total", "params"] == "15,802" and profile.loc["total", "MACs"] == "251,256"
+    assert profile.loc["c1", "params"] == "78" and profile.loc["c1", "MACs"] == "58,800"
+    assert profile.loc["total", "params"] == "15,652" and profile.loc["total", "MACs"] == "133,656"
     assert "### lenet5_1998 (trial 3)" in md
 
 
@@ -192,7 +193,7 @@ def test_profile_fallback_when_compare_profile_is_missing(run, monkeypatch):
     table, note = tables.profile_table(model, "lenet5")
     assert "compare.profile is not available" in note
     assert table.columns == ["layer", "type", "output shape", "params", "non-trainable"]
-    assert table.rows[-1][:1] + table.rows[-1][3:] == ["total", "15,802", "0"]
+    assert table.rows[-1][:1] + table.rows[-1][3:] == ["total", "15,652", "0"]
 
 
 # -- bad input: one line, exit code 2 --------------------------------------------------------------
@@ -281,3 +282,11 @@ def test_a_figure_that_cannot_be_drawn_becomes_a_note(run, tmp_path):
     md = (tmp_path / "report.md").read_text()
     assert "## Notes" in md and "figure 'filters' left out" in md
     assert rep.paths[:4] == [tmp_path / n for n in ("report.md", "report.html", "results.csv", "results.json")]
+
+
+def test_export_copies_the_markdown_and_figures(run, tmp_path):
+    code, out, _ = _cli([str(run["dir"]), "--no-profiles", "--export", str(tmp_path / "example")])
+    assert code == 0 and "exported report.md and 14 figure files" in out
+    md = (tmp_path / "example" / "report.md").read_text()
+    for link in re.findall(r"\]\((figures/[^)]+)\)", md):
+        assert (tmp_path / "example" / link).is_file(), link
