@@ -2,7 +2,8 @@
 
 With no command: the main job (one model of each family trained on the embedded MNIST digits,
 then the report). Commands: ``run`` (train and evaluate models into a results store),
-``profile`` (per-layer table of a model) and ``arith`` (one conv/pool layer explained).
+``profile`` (per-layer table of a model), ``arith`` (one conv/pool layer explained) and
+``depth`` (plain vs residual nets at growing depth).
 To add a command, write ``add_<name>_parser(sub, parents)`` in its own module (setting ``func``
 with ``set_defaults``) and call it in :func:`build_parser`.
 """
@@ -15,7 +16,7 @@ from typing import Sequence
 
 from zoo.cli import quiet_tensorflow, run_main
 
-from . import profile_cli, run_cli
+from . import depth_cli, profile_cli, run_cli
 
 
 class _Parser(argparse.ArgumentParser):
@@ -35,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     run_cli.add_run_parser(sub, [common])
     profile_cli.add_profile_parser(sub, [common])
     profile_cli.add_arith_parser(sub, [common])
+    depth_cli.add_depth_parser(sub, [common])
     return parser
 
 

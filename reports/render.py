@@ -21,6 +21,7 @@ from typing import Any, Callable
 import pandas as pd
 from matplotlib.figure import Figure
 
+from . import depth as depth_study
 from . import plots, tables
 from .reference import COLUMN_UNITS, CONVENTIONS
 from .tables import Table
@@ -152,6 +153,7 @@ FIGURES: list[FigureSpec] = [
                _activations),
 ]
 """The report's figures, in order. Add a FigureSpec here for a new figure (e.g. the depth study)."""
+FIGURES += [FigureSpec(*spec) for spec in depth_study.FIGURES]  # drawn when the run has study='depth' trials
 
 
 @dataclass
@@ -359,6 +361,10 @@ def build_report(run_dir: str | Path, *, figures: bool = True, profiles: bool = 
     blocks = _overview(data, rep) + _comparison(data)
     if figure_blocks:
         blocks += [("h2", "Figures")] + figure_blocks
+    try:
+        blocks += depth_study.section(data)  # [] unless the run has study='depth' trials
+    except Exception as exc:
+        rep.notes.append(f"depth-study section left out: {_first_line(exc)}")
     blocks += _canonical(data) + _failures(data)
     if profiles and rep.done:
         try:

@@ -1,0 +1,92 @@
+"""``python -m compare depth ...``: the degradation experiment (plain vs residual nets at growing depth).
+
+Trains ``plainN`` and ``resnetN`` at each depth with one recipe and the same seeds into
+``OUT/results.sqlite`` (config ``study="depth"``; resumable like ``run``), writes the report
+(``python -m reports OUT``, whose depth section and figures come from these trials) and prints
+the per-depth errors and what they show.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from .depth import ALL, DEFAULT_BUDGET, DEFAULT_DEPTHS
+
+DEFAULT_OUT = os.path.join("runs", "depth")
+_BUDGET_TEXT = (f"Default budget (any of it can be overridden): width {DEFAULT_BUDGET['width']:g} (8-16-32 filters "
+                f"instead of 16-32-64), at most {DEFAULT_BUDGET['limit']} images per split (--limit; 'all' = no cap), "
+                f"{DEFAULT_BUDGET['epochs']} epochs, the default recipe (Adam 1e-3, cosine decay, batch 64, no "
+                "augmentation), input 28x28 on mnist5k (grey repeated to RGB). On the embedded mnist5k the default "
+                "study (depths 8-56, 12 trials) takes about 25 minutes on 2 CPU cores (bench/RESULTS.md).")
+
+
+def add_depth_parser(sub, parents: list[argparse.ArgumentParser]) -> None:
+    """Register ``depth`` on the ``compare`` subparsers."""
+    from .run_cli import add_training_options
+
+    p = sub.add_parser(
+        "depth", parents=parents, help="plain vs residual nets at growing depth (the degradation experiment)",
+        description="Train plainN and resnetN (CIFAR family, depth 6n+2) at each depth with one recipe and the "
+                    "same seeds into OUT/results.sqlite (study 'depth'); re-running skips the trials already done. "
+                    "Then write OUT/report.md with the error-vs-depth and training-curve figures. " + _BUDGET_TEXT)
+    p.add_argument("--depths", default=",".join(map(str, DEFAULT_DEPTHS)),
+                   help="comma-separated depths of the form 6n+2 (default %(default)s; 110 also available)")
+    add_training_options(p, out_default=DEFAULT_OUT)
+    for action in p._actions:  # the budget's defaults, in the options' own help
+        if action.dest in ("width", "epochs", "limit"):
+            action.help = f"{action.help} (default {DEFAULT_BUDGET[action.dest]}" + \
+                (", or 'all')" if action.dest == "limit" else ")")
+    p.set_defaults(func=cmd_depth)
+
+
+def _table_lines(summary) -> list[str]:
+    """The per-depth errors as aligned text lines (percent)."""
+    def pct(v) -> str:
+        return "   -  " if v != v else f"{100 * v:5.1f}%"
+
+    lines = ["depth  plain: train(last) train(infer)  test   | resnet: train(last) train(infer)  test"]
+    for d in sorted(summary["depth"].unique()):
+        cells = []
+        for kind in ("plain", "residual"):
+            r = summary[(summary["depth"] == d) & (summary["kind"] == kind)]
+            r = r.iloc[0] if not r.empty else None
+            vals = [float("nan")] * 3 if r is None else [r["train_err"], r["train_err_eval"], r["test_err"]]
+            cells.append(f"{pct(vals[0]):>13} {pct(vals[1]):>12} {pct(vals[2]):>6}")
+        lines.append(f"{int(d):>5}  {cells[0]}   |        {cells[1]}")
+    return lines
+
+
+def cmd_depth(args: argparse.Namespace) -> int:
+    """Plan, run (with progress), report, then print the per-depth errors and the findings."""
+    from . import depth
+    from .run_cli import _int_list, execute, settings_from
+    from .runner import STORE_NAME
+    from .store import Store
+
+    depths = depth.parse_depths(args.depths)
+    no_cap = args.limit is not None and args.limit.strip().lower() == ALL
+    if no_cap:
+        args.limit = None
+    settings = settings_from(args)
+    if no_cap:
+        settings["limit"] = ALL
+    configs = depth.plan(depths, seeds=_int_list(args.seeds, "--seeds"), **settings)
+    out = args.out or DEFAULT_OUT
+    code = execute(configs, out, args)
+    store_path = os.path.join(out, STORE_NAME)
+    if not os.path.isfile(store_path):
+        return code
+    with Store(store_path) as store:
+        trials = store.trials(status=None)
+    mine = {Store.key(c) for c in configs}
+    summary = depth.summarise(trials[trials["key"].isin(mine)])
+    if summary.empty:
+        return code
+    print(f"Depth study: {summary['setting'].iloc[0]}; errors in % (train(last) = 1 - last epoch's "
+          "training accuracy, training mode; train(infer) = training set, inference mode)")
+    for line in _table_lines(summary):
+        print("  " + line)
+    for sentence in depth.findings(summary, "train_err_eval") + depth.findings(summary, "train_err", test=False):
+        print("  " + sentence)
+    return code

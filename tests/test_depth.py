@@ -1,0 +1,192 @@
+"""The depth study (python -m compare depth): bad input, the plan, a tiny real run into the store
+(both series, resumable), its plots and report section; findings and the cifar10 reference series."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import pandas as pd
+import pytest
+
+from compare import depth
+from zoo.cli import run_main
+
+TINY = ["--dataset", "shapes", "--limit", "32", "--width", "0.25", "--epochs", "1", "--batch-size", "16", "--quiet"]
+
+
+def cli(*argv: str) -> int:
+    from compare.__main__ import main
+
+    return run_main(main, list(argv))
+
+
+# -- bad input: one line on stderr, exit code 2 --------------------------------------------------------
+
+@pytest.mark.parametrize("value, words", [
+    ("10", ["depth 10", "6n+2"]),
+    ("8,15", ["depth 15", "6n+2"]),
+    ("8,x", ["'x'", "not an integer"]),
+    ("8.5", ["'8.5'", "not an integer"]),
+    ("", ["empty"]),
+    (" , ", ["empty"]),
+    ("2", ["depth 2", "6n+2 with n >= 1"]),
+    ("26", ["depth 26", "plain26"]),
+])
+def test_bad_depths_one_line_exit_2(value, words, capsys, tmp_path):
+    assert cli("depth", "--depths", value, "--out", str(tmp_path / "x")) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: "), err
+    for w in words:
+        assert w in err, (w, err)
+    assert not (tmp_path / "x").exists()  # rejected before any training
+
+
+def test_bad_budget_settings_exit_2(capsys, tmp_path):
+    assert cli("depth", "--depths", "8", "--epochs", "0", "--out", str(tmp_path)) == 2
+    assert "--epochs" in capsys.readouterr().err
+    assert cli("depth", "--depths", "8", "--limit", "some", "--out", str(tmp_path)) == 2
+    assert "--limit" in capsys.readouterr().err
+
+
+def test_parse_depths_sorted_unique_and_accepted():
+    assert depth.parse_depths("56, 8,20,8") == [8, 20, 56]
+    assert depth.parse_depths([14, 8]) == [8, 14]
+    assert depth.accepted_depths() == [8, 14, 20, 32, 44, 56, 110]
+    with pytest.raises(ValueError, match="no depths"):
+        depth.parse_depths([])
+
+
+def test_plan_pairs_one_recipe_same_seeds_and_budget():
+    configs = depth.plan([14, 8], seeds=[0, 1], dataset="shapes")
+    assert [(c["model"], c["seed"]) for c in configs] == [
+        ("plain8", 0), ("plain8", 1), ("resnet8", 0), ("resnet8", 1),
+        ("plain14", 0), ("plain14", 1), ("resnet14", 0), ("resnet14", 1)]
+    shared = {k: {c[k] for c in configs} for k in configs[0] if k not in ("model", "seed")}
+    assert all(len(v) == 1 for v in shared.values()), shared  # one recipe and budget for every trial
+    c = configs[0]
+    assert c["study"] == "depth" and c["dataset"] == "shapes"
+    assert (c["width"], c["limit"], c["epochs"]) == (depth.DEFAULT_BUDGET["width"], depth.DEFAULT_BUDGET["limit"],
+                                                     depth.DEFAULT_BUDGET["epochs"])
+    assert depth.plan([8], width=0.25, epochs=2)[0]["width"] == 0.25
+    assert depth.plan([8], limit=depth.ALL)[0]["limit"] is None
+    with pytest.raises(ValueError, match="study"):
+        depth.plan([8], study="main")
+
+
+# -- a tiny real run -----------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    import contextlib
+    import io
+
+    out = tmp_path_factory.mktemp("depth")
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        code = cli("depth", "--depths", "8,14", *TINY, "--no-report", "--out", str(out))
+    return out, code, buf.getvalue()
+
+
+def test_tiny_run_stores_both_series(tiny_run):
+    from compare.store import Store
+
+    out, code, text = tiny_run
+    assert code == 0, text
+    with Store(out / "results.sqlite") as store:
+        trials = store.trials()
+    assert sorted(trials["model"]) == ["plain14", "plain8", "resnet14", "resnet8"]
+    assert set(trials["study"]) == {"depth"} and set(trials["status"]) == {"done"}
+    for _, t in trials.iterrows():
+        assert 0.0 <= t["train_err_eval"] <= 1.0 and t["train_eval_s"] >= 0
+    s = depth.summarise(trials)
+    assert list(zip(s["depth"], s["kind"])) == [(8, "plain"), (8, "residual"), (14, "plain"), (14, "residual")]
+    for col in ("train_err", "train_err_eval", "test_err"):
+        assert s[col].between(0, 1).all(), col
+    row = trials[trials["model"] == "plain8"].iloc[0]
+    assert math.isclose(s.loc[0, "train_err"], 1 - row["history"]["accuracy"][-1])
+    assert math.isclose(s.loc[0, "test_err"], row["top1_err"])
+    assert s["params"].tolist()[0] == s["params"].tolist()[1]  # option-A shortcuts have no params
+    c = depth.curves(trials)
+    assert len(c) == 4 and set(c["epoch"]) == {1}
+    # the command's printout: per-depth table and findings
+    assert re.search(r"^\s+8\s", text, re.M) and re.search(r"^\s+14\s", text, re.M), text
+    assert "plain-14" in text and "resnet-14" in text
+
+
+def test_tiny_run_resumes(tiny_run, capsys):
+    out, _, _ = tiny_run
+    assert cli("depth", "--depths", "8,14", *TINY, "--no-report", "--out", str(out)) == 0
+    assert "0 trained, 4 already done" in capsys.readouterr().out
+
+
+def test_tiny_run_report_has_depth_figures_and_section(tiny_run):
+    from matplotlib.image import imread
+
+    from reports.render import build_report
+
+    out, _, _ = tiny_run
+    rep = build_report(out, profiles=False)
+    for name in ("depth_errors", "depth_curves", "depth_pairs"):
+        assert name in rep.figures, rep.notes
+        png, svg = out / "figures" / f"{name}.png", out / "figures" / f"{name}.svg"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        img = imread(png)
+        assert img.ndim == 3 and img.shape[0] > 200 and img.shape[1] > 400
+        assert "<svg" in svg.read_text()[:2000]
+    md = (out / "report.md").read_text()
+    section = md.split("## Depth study: plain vs residual nets", 1)[1].split("\n## ", 1)[0]
+    assert "| 8 |" in section and "| 14 |" in section
+    assert "plain-14" in section and "resnet-14" in section
+    assert "inference mode" in section and "last epoch" in section
+    assert "Depth study" in (out / "report.html").read_text()
+    assert not any("depth" in n for n in rep.notes), rep.notes
+
+
+# -- without training ----------------------------------------------------------------------------------
+
+def _summary(dataset: str, plain: dict, residual: dict) -> pd.DataFrame:
+    rows = [dict(dataset=dataset, setting="s", depth=d, kind=k, model=f"{'plain' if k == 'plain' else 'resnet'}{d}",
+                 seeds=1, params=1, train_err=e, train_err_std=math.nan, train_err_eval=e,
+                 train_err_eval_std=math.nan, test_err=e + 0.01, test_err_std=math.nan, train_s=1.0)
+            for k, errs in (("plain", plain), ("residual", residual)) for d, e in errs.items()]
+    return pd.DataFrame(rows, columns=depth.SUMMARY_COLUMNS)
+
+
+def test_findings_in_numbers():
+    s = _summary("mnist5k", {20: 0.023, 56: 0.041}, {20: 0.02, 56: 0.012})
+    text = " ".join(depth.findings(s))
+    assert "plain-56 training error (training set, inference mode) 4.1% vs plain-20 2.3%: degradation" in text
+    assert "resnet-56 1.2% vs plain-56 4.1%: the residual net is at or below" in text
+    s = _summary("mnist5k", {20: 0.05, 56: 0.03}, {20: 0.04, 56: 0.035})
+    text = " ".join(depth.findings(s, "train_err"))
+    assert "no degradation" in text and "above the plain net" in text
+
+
+def test_cifar10_reference_series_from_the_cards():
+    import zoo
+    from reports.depth import plot_depth_errors
+
+    depths = {20: 0.1, 32: 0.11, 56: 0.12}
+    fig = plot_depth_errors(_summary("cifar10", depths, depths), "cifar10", "s")
+    ref = [ln for ln in fig.axes[1].get_lines() if "published" in str(ln.get_label())]
+    assert len(ref) == 1
+    assert list(ref[0].get_xdata()) == [20, 32, 56]
+    assert list(ref[0].get_ydata()) == [zoo.card(f"resnet{d}").top1_err for d in (20, 32, 56)]
+    fig = plot_depth_errors(_summary("mnist5k", depths, depths), "mnist5k", "s")
+    assert not [ln for ln in fig.axes[1].get_lines() if "published" in str(ln.get_label())]
+
+
+def test_no_depth_trials_no_section():
+    from reports.depth import section, study_frames
+
+    trials = pd.DataFrame([dict(id=1, model="resnet20", status="done", seed=0, dataset="mnist5k",
+                                config={"study": "main"}, history={}, metrics={})])
+
+    class Data:
+        pass
+
+    data = Data()
+    data.trials = trials
+    assert study_frames(trials) is None and section(data) == []
+    assert depth.summarise(trials).empty
