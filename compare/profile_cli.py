@@ -11,19 +11,7 @@ import os
 import sys
 
 FORMATS = ("table", "markdown", "csv", "json")
-SHAPE_FORM = "comma-separated positive integers such as 32,32,3"
-
-
-def parse_shape(text: str) -> tuple[int, ...]:
-    """``"32,32,3"`` -> (32, 32, 3); a ValueError naming the value and the accepted form otherwise."""
-    parts = [p.strip() for p in str(text).replace("x", ",").split(",")]
-    try:
-        dims = tuple(int(p) for p in parts)
-    except ValueError:
-        dims = ()
-    if not dims or any(d < 1 for d in dims):
-        raise ValueError(f"--input-shape {text!r} is not a shape; use {SHAPE_FORM}")
-    return dims
+from zoo.cli import SHAPE_FORM, parse_shape  # noqa: F401  (parse_shape: used by _load)
 
 
 def add_profile_parser(sub, parents: list[argparse.ArgumentParser]) -> None:

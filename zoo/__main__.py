@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Sequence
 
-from zoo.cli import quiet_tensorflow, run_main
+from zoo.cli import parse_shape, quiet_tensorflow, run_main
 
 CONVENTIONS = ("params = trainable parameters (BatchNorm moving statistics reported separately); "
                "MACs = multiply-accumulates of conv and dense layers (FLOPs = 2 x MACs); "
@@ -28,17 +28,6 @@ def _err(c) -> str:
 
 def _shape(shape) -> str:
     return "x".join(str(d) for d in shape)
-
-
-def parse_shape(text: str) -> tuple[int, ...]:
-    """'32,32,3' or '32x32x3' -> (32, 32, 3)."""
-    try:
-        dims = tuple(int(p) for p in text.replace("x", ",").split(",") if p.strip())
-    except ValueError:
-        dims = ()
-    if not dims or any(d < 1 for d in dims):
-        raise ValueError(f"--input-shape {text!r} is not a shape; accepted: positive integers like 32,32,3")
-    return dims
 
 
 def cmd_list(args) -> int:

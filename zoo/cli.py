@@ -12,6 +12,19 @@ import sys
 from typing import Callable, Sequence
 
 EXIT_BAD_INPUT = 2
+SHAPE_FORM = "comma-separated positive integers such as 32,32,3"
+
+
+def parse_shape(text: str) -> tuple[int, ...]:
+    """``"32,32,3"`` (or ``"32x32x3"``) -> (32, 32, 3); a ValueError naming the value otherwise."""
+    parts = [p.strip() for p in str(text).replace("x", ",").split(",")]
+    try:
+        dims = tuple(int(p) for p in parts)
+    except ValueError:
+        dims = ()
+    if not dims or any(d < 1 for d in dims):
+        raise ValueError(f"--input-shape {text!r} is not a shape; use {SHAPE_FORM}")
+    return dims
 
 
 def quiet_tensorflow(verbose: bool = False) -> None:
