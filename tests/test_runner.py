@@ -219,3 +219,26 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
     assert "replicas 2" in lines
     acc = [l for l in lines if l.startswith("acc")][0].split()
     assert 0.0 <= float(acc[1]) <= 1.0 and int(acc[3]) > 0
+
+
+def test_ctrl_c_stops_after_saving_what_is_done(tmp_path):
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "compare", "run", "--models", "lenet5,resnet8", "--dataset", "shapes",
+           "--limit", "96", "--width", "0.25", "--batch-size", "32", "--epochs", "1", "--quiet", "--no-report",
+           "--out", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    for line in proc.stdout:
+        if line.startswith("[2/2] resnet8") and "training" in line:
+            time.sleep(1.0)
+            proc.send_signal(signal.SIGINT)
+            break
+    rest, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-500:]
+    assert rest.strip().splitlines()[-1].startswith("interrupted: 1 trained, 0 already done, 0 failed of 2 trial(s)")
+    assert "Traceback" not in err
+    df = Store(out / "results.sqlite").trials()
+    assert df["status"].tolist() == ["done", "failed"]
+    assert df["reason"].iloc[1] == "interrupted by the user (Ctrl-C); it runs again on resume"
+    resumed = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert resumed.returncode == 0
+    assert resumed.stdout.strip().splitlines()[-1].startswith("1 trained, 1 already done, 0 failed of 2 trial(s)")
