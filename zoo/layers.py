@@ -110,7 +110,7 @@ def conv_bn(x, filters: int, kernel: int, strides: int = 1, name: str = "conv", 
     """Conv (no bias) - BatchNorm (momentum 0.9, epsilon 1e-5) - optional activation, named
     ``{name}_conv/_bn/_relu``."""
     x = layers.Conv2D(filters, kernel, strides=strides, padding=padding, use_bias=False,
-                      kernel_initializer="he_normal", name=f"{name}_conv")(x)
+                      kernel_initializer="he_uniform", name=f"{name}_conv")(x)
     # momentum 0.9 = PyTorch's 0.1 (the reference implementations'); Keras' default 0.99 leaves the
     # moving statistics far behind in short CPU-scale runs, so evaluation lags training badly
     x = layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name=f"{name}_bn")(x)

@@ -52,7 +52,7 @@ def _vgg(a: Args, cfg: str, batch_norm: bool = False, lrn: bool = False) -> kera
         for i, k in enumerate(kernels, start=1):
             name = f"block{s}_conv{i}"
             x = layers.Conv2D(a.ch(width), k, padding="same", activation=None if batch_norm else "relu",
-                              kernel_initializer="he_normal", name=name)(x)
+                              kernel_initializer="he_uniform", name=name)(x)
             if batch_norm:
                 x = layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name=f"{name}_bn")(x)
                 x = layers.Activation("relu", name=f"{name}_relu")(x)
