@@ -59,9 +59,10 @@ def get_recipe(name: str, family: str) -> Recipe:
     raise ValueError(f"unknown recipe {name!r}; accepted: {', '.join(RECIPES)}")
 
 
-def make_optimizer(recipe: Recipe, lr: float, steps: int):
-    """A Keras optimizer for ``recipe`` at initial rate ``lr`` over ``steps`` training steps.
-    Plateau schedules are a callback (see :func:`callbacks_for`), not part of the optimizer."""
+def make_optimizer(recipe: Recipe, lr: float, steps: int, steps_per_epoch: int = 1):
+    """A Keras optimizer for ``recipe`` at initial rate ``lr`` over ``steps`` training steps
+    (``steps_per_epoch`` sets the "x0.96 every 8 epochs" schedule). Plateau schedules are a
+    callback (see :func:`callbacks_for`), not part of the optimizer."""
     import keras
 
     schedule = lr
@@ -72,9 +73,8 @@ def make_optimizer(recipe: Recipe, lr: float, steps: int):
         schedule = keras.optimizers.schedules.PiecewiseConstantDecay(
             bounds, [lr * 0.1 ** i for i in range(len(bounds) + 1)])
     elif recipe.schedule == "exp":
-        steps_per_epoch = max(1, steps)  # decay_steps is set per epoch by the caller's step count
-        schedule = keras.optimizers.schedules.ExponentialDecay(lr, decay_steps=steps_per_epoch, decay_rate=0.96,
-                                                               staircase=True)
+        schedule = keras.optimizers.schedules.ExponentialDecay(lr, decay_steps=8 * max(1, steps_per_epoch),
+                                                               decay_rate=0.96, staircase=True)
     if recipe.optimizer == "adam":
         return keras.optimizers.Adam(schedule, weight_decay=recipe.weight_decay)
     return keras.optimizers.SGD(schedule, momentum=recipe.momentum, weight_decay=recipe.weight_decay)

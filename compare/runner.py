@@ -21,13 +21,14 @@ STORE_NAME = "results.sqlite"
 #: The main job: one model of each family at CPU scale on the embedded MNIST digits. Widths,
 #: input sizes and epochs are chosen so the whole job fits 10 minutes on 2 cores (bench/RESULTS.md).
 MAIN_JOB: tuple[dict, ...] = (
-    dict(model="lenet5", width=1.0, epochs=15, batch_size=32, lr=0.003),
-    dict(model="alexnet", width=0.25, epochs=4),
-    dict(model="zfnet", width=0.25, epochs=4),
-    dict(model="vgg11", width=0.25, epochs=4),
-    dict(model="googlenet", width=0.25, epochs=4),
-    dict(model="resnet18", width=0.25, epochs=4),
-    dict(model="resnet20", width=0.5, epochs=5),
+    # LeNet-5 at its paper input (32x32, 61,706 params) with pad-4 random crops
+    dict(model="lenet5", width=1.0, input_size=32, epochs=20, batch_size=32, lr=0.002, augment="crop"),
+    dict(model="alexnet", width=0.25, epochs=6),             # 67x67, the smallest valid AlexNet input
+    dict(model="zfnet", width=0.25, epochs=6),               # 47x47, ZFNet's smallest input
+    dict(model="vgg11", width=0.25, epochs=5),               # 32x32, VGG's smallest input
+    dict(model="googlenet", width=0.25, epochs=8),           # 65x65: the auxiliary heads' minimum
+    dict(model="resnet18", width=0.25, input_size=56, epochs=6),
+    dict(model="resnet20", width=0.5, epochs=6, batch_size=128, lr=0.002),   # 28x28, native
 )
 
 #: Named model lists for ``--preset``.

@@ -191,7 +191,8 @@ def run_trial(config: dict, *, verbose: int = 0, save_path: str | None = None,
     x_train, mean, std = datalib.prepare(ds.x_train, shape)
     x_test, _, _ = datalib.prepare(ds.x_test, shape, mean, std)
     y_train, y_test = ds.y_train.astype("int32"), ds.y_test.astype("int32")
-    steps = math.ceil(len(x_train) / batch) * cfg["epochs"]
+    steps_per_epoch = math.ceil(len(x_train) / batch)
+    steps = steps_per_epoch * cfg["epochs"]
 
     strategy = _strategy(cfg["strategy"])
     scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
@@ -199,7 +200,7 @@ def run_trial(config: dict, *, verbose: int = 0, save_path: str | None = None,
         model = zoo.build(cfg["model"], input_shape=shape, classes=ds.num_classes, width=cfg["width"], **extra)
         n_out = len(model.outputs)
         losses = ["sparse_categorical_crossentropy"] * n_out
-        model.compile(optimizer=make_optimizer(recipe, lr, steps), loss=losses if n_out > 1 else losses[0],
+        model.compile(optimizer=make_optimizer(recipe, lr, steps, steps_per_epoch), loss=losses if n_out > 1 else losses[0],
                       loss_weights=[1.0] + [0.3] * (n_out - 1) if n_out > 1 else None,
                       metrics=[["accuracy"]] + [[]] * (n_out - 1) if n_out > 1 else ["accuracy"])
     train = datalib.make_pipeline(x_train, y_train, batch, shuffle=True, seed=int(cfg["seed"]), augment=cfg["augment"])
