@@ -31,7 +31,7 @@ _LAZY = {
     "plot_ilsvrc": "reports.plots",
     "plot_training_curves": "reports.plots",
     "plot_size": "reports.plots",
-    "repel": "reports.plots",
+    "repel": "reports.labels",
     "plot_filters": "reports.filters",
     "plot_activations": "reports.filters",
     "load_trained_model": "reports.filters",
