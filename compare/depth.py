@@ -247,6 +247,12 @@ def findings(summary: pd.DataFrame, measure: str = "train_err_eval", test: bool 
         rel = "at or below" if r_deep <= p_deep else "above"
         out.append(f"resnet-{deep} {_pct(r_deep)} vs plain-{deep} {_pct(p_deep)}: the residual net is {rel} "
                    f"the plain net of the same depth (resnet-{ref} {_pct(r_ref)}).")
+    for kind, label in (("plain", "plain"), ("residual", "resnet")):
+        col = table[measure][kind].dropna() if kind in table[measure].columns else pd.Series(dtype=float)
+        if len(col) > 2:
+            best = int(col.idxmin())
+            rest = "" if best == deep or deep not in col.index else f"; {label}-{deep} {_pct(float(col[deep]))}"
+            out.append(f"Lowest {label} training error: depth {best} ({_pct(float(col[best]))}){rest}.")
     if not test:
         return out
     tp_deep, tp_ref = val("test_err", "plain", deep), val("test_err", "plain", ref)

@@ -33,10 +33,12 @@ def add_depth_parser(sub, parents: list[argparse.ArgumentParser]) -> None:
     p.add_argument("--depths", default=",".join(map(str, DEFAULT_DEPTHS)),
                    help="comma-separated depths of the form 6n+2 (default %(default)s; 110 also available)")
     add_training_options(p, out_default=DEFAULT_OUT)
+    budget_help = {"width": f"channel multiplier (default {DEFAULT_BUDGET['width']:g}: 8-16-32 filters)",
+                   "epochs": f"epochs per trial (default {DEFAULT_BUDGET['epochs']})",
+                   "limit": f"cap train/test images per split (default {DEFAULT_BUDGET['limit']}; 'all' = no cap)"}
     for action in p._actions:  # the budget's defaults, in the options' own help
-        if action.dest in ("width", "epochs", "limit"):
-            action.help = f"{action.help} (default {DEFAULT_BUDGET[action.dest]}" + \
-                (", or 'all')" if action.dest == "limit" else ")")
+        if action.dest in budget_help:
+            action.help = budget_help[action.dest]
     p.set_defaults(func=cmd_depth)
 
 

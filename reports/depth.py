@@ -121,7 +121,7 @@ def plot_depth_curves(curves: pd.DataFrame, setting: str) -> Figure:
     cmap = colormaps["viridis"]
     color = {d: cmap(i / max(1, len(depths) - 1) * 0.9) for i, d in enumerate(depths)}
     fig, axes = new_figure(11, 4.6, ncols=2, sharey=True)
-    top = max(1.0, float(np.nanmax(df[["train_err", "test_err"]].to_numpy(float))) * 100 if not df.empty else 1.0)
+    top = max(1.0, float(np.nanmax(df[["train_err", "test_err"]].to_numpy(float))) * 100) if not df.empty else 1.0
     for ax, kind in zip(axes[0], ("plain", "residual")):
         for d in depths:
             g = df[(df["kind"] == kind) & (df["depth"] == d)]
@@ -133,7 +133,7 @@ def plot_depth_curves(curves: pd.DataFrame, setting: str) -> Figure:
         ax.set_xlabel("epoch")
         ax.set_ylim(0, top * 1.05)
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=7, loc="upper right")
+        ax.legend(fontsize=7, loc="best")
     axes[0][0].set_ylabel("error (%)")
     fig.suptitle(f"Training curves (as the paper's figure 6): thin = training error, bold dashed = test error\n"
                  f"{setting}", fontsize=10)
@@ -150,12 +150,14 @@ def plot_depth_pairs(curves: pd.DataFrame, setting: str) -> Figure:
     nrows = math.ceil(len(depths) / ncols)
     fig, axes = new_figure(3.2 * ncols + 0.6, 2.8 * nrows + 1.3, ncols=ncols, nrows=nrows, sharey=True)
     flat = axes.ravel()
+    top = max(1.0, float(np.nanmax(df[["train_err", "test_err"]].to_numpy(float))) * 100) if not df.empty else 1.0
     for ax, d in zip(flat, depths):
         for kind in ("plain", "residual"):
             g = df[(df["kind"] == kind) & (df["depth"] == d)]
             ax.plot(g["epoch"], g["train_err"] * 100, color=COLORS[kind], lw=1.2)
             ax.plot(g["epoch"], g["test_err"] * 100, color=COLORS[kind], lw=1.2, ls="--")
         ax.set_title(f"depth {d}", fontsize=9)
+        ax.set_ylim(0, top * 1.05)
         ax.set_xlabel("epoch")
         ax.grid(True, alpha=0.3)
     for ax in flat[len(depths):]:
@@ -239,6 +241,20 @@ def _table(summary: pd.DataFrame, dataset: str) -> Table:
     return Table("Per-depth errors (%)", columns, rows, note, right=set(range(1, len(columns))))
 
 
+def _scale(trials: pd.DataFrame, summary: pd.DataFrame) -> str:
+    """How much training each net had, beside the paper's 64k iterations at batch 128."""
+    rows = trials[trials["model"].isin(summary["model"]) & (trials["status"] == "done")]
+    cfg = rows["config"].map(lambda c: c if isinstance(c, dict) else {})
+    steps = sorted({int(c.get("epochs") or 0) * math.ceil(int(m.get("n_train") or 0) / max(1, int(m.get("batch_size") or 1)))
+                    for c, m in zip(cfg, rows["metrics"].map(lambda m: m if isinstance(m, dict) else {}))})
+    n = sorted({int(m.get("n_train") or 0) for m in rows["metrics"] if isinstance(m, dict)})
+    return (f"Scale: {', '.join(map(str, steps))} optimisation steps per net on {', '.join(map(str, n))} training "
+            "images (the paper: 64k steps of batch 128 on 50k CIFAR-10 images). At a small budget the training "
+            "error mostly measures how fast a net starts to learn; deep plain nets converge slowly (the paper conjectures "
+            "exponentially low convergence rates), so the gap here can be far wider than the paper's after full "
+            "training. The inference-mode error also depends on BatchNorm's moving statistics having caught up.")
+
+
 def section(data) -> list[tuple]:
     """Report blocks of the depth study (``[]`` when the run has no finished depth-study trial)."""
     from compare import depth
@@ -255,6 +271,7 @@ def section(data) -> list[tuple]:
               f"Setting: {setting}. He et al. (2015, fig. 6) found deeper plain nets reach a higher training error "
               "(degradation) and deeper ResNets a lower one."),
         ("table", _table(summary, dataset)),
+        ("p", _scale(data.trials, summary)),
         ("p", "What the run shows (training set in inference mode):"),
         ("list", depth.findings(summary, "train_err_eval")),
         ("p", "The same by the last epoch's running training error (training mode):"),
