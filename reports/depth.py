@@ -243,7 +243,10 @@ def _table(summary: pd.DataFrame, dataset: str) -> Table:
 
 def _scale(trials: pd.DataFrame, summary: pd.DataFrame) -> str:
     """How much training each net had, beside the paper's 64k iterations at batch 128."""
-    rows = trials[trials["model"].isin(summary["model"]) & (trials["status"] == "done")]
+    from compare.depth import STUDY
+
+    in_study = trials["config"].map(lambda c: isinstance(c, dict) and c.get("study") == STUDY)
+    rows = trials[in_study & trials["model"].isin(summary["model"]) & (trials["status"] == "done")]
     cfg = rows["config"].map(lambda c: c if isinstance(c, dict) else {})
     steps = sorted({int(c.get("epochs") or 0) * math.ceil(int(m.get("n_train") or 0) / max(1, int(m.get("batch_size") or 1)))
                     for c, m in zip(cfg, rows["metrics"].map(lambda m: m if isinstance(m, dict) else {}))})
@@ -263,7 +266,9 @@ def section(data) -> list[tuple]:
     if frames is None:
         return []
     summary, _curves, dataset, setting = frames
-    seeds = sorted({int(s) for s in data.trials.loc[data.trials["model"].isin(summary["model"]), "seed"].dropna()})
+    t = data.trials
+    in_study = t["config"].map(lambda c: isinstance(c, dict) and c.get("study") == depth.STUDY)
+    seeds = sorted({int(s) for s in t.loc[in_study & t["model"].isin(summary["model"]), "seed"].dropna()})
     blocks: list[tuple] = [
         ("h2", "Depth study: plain vs residual nets"),
         ("p", f"Plain nets and ResNets (CIFAR family, depth 6n+2) trained with one recipe and the same seeds "
