@@ -7,6 +7,7 @@ that does not depend on width is checked on width=0.25 or small-input builds.
 from __future__ import annotations
 
 import functools
+import importlib
 import gc
 import math
 import re
@@ -16,7 +17,10 @@ import numpy as np
 import pytest
 
 import zoo
-from zoo import alexnet as alexnet_mod, vgg as vgg_mod, zfnet as zfnet_mod
+# the modules (zoo.alexnet and zoo.zfnet are the builders of the same name)
+alexnet_mod = importlib.import_module("zoo.alexnet")
+vgg_mod = importlib.import_module("zoo.vgg")
+zfnet_mod = importlib.import_module("zoo.zfnet")
 from zoo.base import COMMON_DEFAULTS, validate
 from zoo.layers import LRN
 
