@@ -141,15 +141,16 @@ class _EpochTimer:
                 self.times = []
 
             def on_epoch_begin(self, epoch, logs=None):
-                self._t = self._last = time.perf_counter()
+                self._t, self._end = time.perf_counter(), None
 
-            def on_train_batch_end(self, batch, logs=None):
-                self._last = time.perf_counter()
+            def on_test_begin(self, logs=None):
+                # training time only: the validation pass that ends an epoch is not part of the
+                # training throughput. (No batch-level hook: one would cost a sync every step.)
+                if self._end is None:
+                    self._end = time.perf_counter()
 
             def on_epoch_end(self, epoch, logs=None):
-                # training time only: from the epoch's start to its last training batch (the
-                # validation pass that follows is not part of the training throughput)
-                self.times.append(self._last - self._t)
+                self.times.append((self._end or time.perf_counter()) - self._t)
                 if logs and not all(math.isfinite(float(v)) for v in logs.values() if np.ndim(v) == 0):
                     self.model.stop_training = True
 
