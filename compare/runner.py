@@ -84,11 +84,16 @@ def plan(models: list[str] | None = None, *, preset: str | None = None, seeds: l
             raise ValueError(f"seed {s!r} is not an integer; accepted: integers like 0,1,2")
     given = {k: v for k, v in settings.items() if v is not None}
     given.setdefault("study", "main" if preset == "main" else "run")
-    configs = []
+    from .store import Store
+
+    configs, seen = [], set()
     for entry in base:
         zoo.card(entry["model"])  # unknown model -> UnknownModelError with suggestions
         for seed in seeds:
-            configs.append(normalise_config({**entry, **given, "seed": seed}))
+            cfg = normalise_config({**entry, **given, "seed": seed})
+            if Store.key(cfg) not in seen:  # `--seeds 0,0` or `--models a,a`: one trial each
+                seen.add(Store.key(cfg))
+                configs.append(cfg)
     _check_data(configs)
     return configs
 
@@ -117,9 +122,15 @@ def run(configs: list[dict], out_dir: str | os.PathLike, *, verbose: int = 0,
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {str(out)!r} is a file; accepted: a directory (created if missing)")
     out.mkdir(parents=True, exist_ok=True)
-    store = Store(out / STORE_NAME)
-    summary = RunSummary(out_dir=str(out), store_path=str(out / STORE_NAME), total=len(configs))
-    notify = progress or (lambda *a, **k: None)
+    with Store(out / STORE_NAME) as store:
+        return _run(store, configs, out, verbose, progress or (lambda *a, **k: None), save_models, run_trial)
+
+
+def _run(store, configs: list[dict], out: Path, verbose: int, notify: Callable, save_models: bool,
+         run_trial: Callable) -> RunSummary:
+    from .store import Store
+
+    summary = RunSummary(out_dir=str(out), store_path=str(store.path), total=len(configs))
     done_keys = store.done_keys()
     durations: list[float] = []
     start = time.perf_counter()
@@ -154,6 +165,7 @@ def run(configs: list[dict], out_dir: str | os.PathLike, *, verbose: int = 0,
             if save:
                 metrics["weights_path"] = os.path.relpath(save, out)
             store.finish(trial_id, metrics, result.history)
+            done_keys.add(Store.key(cfg))
             durations.append(time.perf_counter() - t0)
             summary.done += 1
             notify("done", i, len(configs), cfg, metrics=metrics, seconds=durations[-1])
@@ -161,7 +173,6 @@ def run(configs: list[dict], out_dir: str | os.PathLike, *, verbose: int = 0,
         summary.interrupted = True
     finally:
         summary.wall_s = time.perf_counter() - start
-        store.close()
     return summary
 
 

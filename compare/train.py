@@ -53,15 +53,20 @@ def normalise_config(config: dict) -> dict:
     for key in ("epochs",):
         if not isinstance(cfg[key], int) or isinstance(cfg[key], bool) or cfg[key] < 1:
             raise ValueError(f"{key} must be an integer >= 1, got {cfg[key]!r}")
-    if cfg["batch_size"] is not None and (not isinstance(cfg["batch_size"], int) or cfg["batch_size"] < 1):
+    if cfg["batch_size"] is not None and (not isinstance(cfg["batch_size"], int) or isinstance(cfg["batch_size"], bool)
+                                          or cfg["batch_size"] < 1):
         raise ValueError(f"batch_size must be an integer >= 1, got {cfg['batch_size']!r}")
     return cfg
 
 
-@lru_cache(maxsize=4)
 def cached_dataset(name: str, seed: int, limit: int | None) -> datalib.Dataset:
-    """Datasets are loaded once per process (the synthetic set depends on the seed)."""
-    return datalib.load_dataset(name, seed=seed if name == "shapes" else 0, limit=limit)
+    """Datasets are loaded once per process (only the synthetic set depends on the seed)."""
+    return _load_cached(name, seed if name == "shapes" else 0, limit)
+
+
+@lru_cache(maxsize=4)
+def _load_cached(name: str, seed: int, limit: int | None) -> datalib.Dataset:
+    return datalib.load_dataset(name, seed=seed, limit=limit)
 
 
 def model_input_shape(card, ds_shape: tuple, input_size: int | None, extra: dict) -> tuple:
@@ -185,7 +190,7 @@ def run_trial(config: dict, *, verbose: int = 0, save_path: str | None = None,
     extra = build_extra(card)
     shape = model_input_shape(card, ds.shape, cfg["input_size"], extra)
     batch = cfg["batch_size"] or recipe.batch_size
-    lr = cfg["lr"] or recipe.lr
+    lr = recipe.lr if cfg["lr"] is None else cfg["lr"]
 
     keras.utils.set_random_seed(int(cfg["seed"]))
     tf.config.experimental.enable_op_determinism()

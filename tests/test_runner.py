@@ -242,3 +242,8 @@ def test_ctrl_c_stops_after_saving_what_is_done(tmp_path):
     resumed = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=300)
     assert resumed.returncode == 0
     assert resumed.stdout.strip().splitlines()[-1].startswith("1 trained, 1 already done, 0 failed of 2 trial(s)")
+
+
+def test_repeated_models_and_seeds_plan_one_trial_each():
+    configs = plan(["lenet5", "resnet8", "lenet5"], seeds=[0, 0, 1], **TINY)
+    assert [(c["model"], c["seed"]) for c in configs] == [("lenet5", 0), ("lenet5", 1), ("resnet8", 0), ("resnet8", 1)]

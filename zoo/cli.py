@@ -79,7 +79,7 @@ def run_main(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | 
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except (ValueError, KeyError, FileNotFoundError, NotADirectoryError, IsADirectoryError, TypeError) as exc:
+    except (ValueError, KeyError, FileNotFoundError, NotADirectoryError, IsADirectoryError) as exc:
         msg = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
         msg = " ".join(msg.split())  # one line
         print(f"error: {msg}", file=sys.stderr)
