@@ -112,10 +112,9 @@ KILLER = textwrap.dedent("""
     import sys
     from zoo.cli import quiet_tensorflow; quiet_tensorflow()
     from compare.runner import plan, run
-    configs = plan(["lenet5", "lenet5", "resnet8"], seeds=[0], dataset="shapes", limit=96, epochs=1,
-                   width=0.25, batch_size=32)
-    configs[1]["width"] = 0.5
-    configs[2]["epochs"] = 3
+    lenet, resnet = plan(["lenet5", "resnet8"], seeds=[0], dataset="shapes", limit=96, epochs=1,
+                         width=0.25, batch_size=32)
+    configs = [lenet, {**lenet, "width": 0.5}, {**resnet, "epochs": 3}]
     def progress(event, i, n, cfg, **kw):
         print(event, i, flush=True)
     run(configs, sys.argv[1], progress=progress)
@@ -139,9 +138,8 @@ def test_sigkill_loses_only_the_trial_in_flight_and_resumes(tmp_path):
     assert df["status"].tolist() == ["done", "done", "running"]
     assert store.stale_running() == [int(df["id"].iloc[2])]
     store.close()
-    configs = plan(["lenet5", "lenet5", "resnet8"], seeds=[0], **TINY)
-    configs[1]["width"] = 0.5
-    configs[2]["epochs"] = 3
+    lenet, resnet = plan(["lenet5", "resnet8"], seeds=[0], **TINY)
+    configs = [lenet, {**lenet, "width": 0.5}, {**resnet, "epochs": 3}]
     summary = run(configs, tmp_path / "out")
     assert (summary.skipped, summary.done, summary.failed) == (2, 1, 0)
     after = Store(tmp_path / "out" / "results.sqlite").trials()
