@@ -9,6 +9,8 @@ cleanly on Ctrl-C. A process killed outright loses at most the trial in flight.
 from __future__ import annotations
 
 import os
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +19,7 @@ from typing import Callable
 from .train import CONFIG_DEFAULTS, build_extra, cached_dataset, model_input_shape, normalise_config
 
 STORE_NAME = "results.sqlite"
+INTERRUPTED = "interrupted by the user (Ctrl-C); it runs again on resume"
 
 #: The main job: one model of each family at CPU scale on the embedded MNIST digits. Widths,
 #: input sizes and epochs are chosen so the whole job fits 10 minutes on 2 cores (bench/RESULTS.md).
@@ -122,12 +125,35 @@ def run(configs: list[dict], out_dir: str | os.PathLike, *, verbose: int = 0,
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {str(out)!r} is a file; accepted: a directory (created if missing)")
     out.mkdir(parents=True, exist_ok=True)
-    with Store(out / STORE_NAME) as store:
-        return _run(store, configs, out, verbose, progress or (lambda *a, **k: None), save_models, run_trial)
+    with Store(out / STORE_NAME) as store, _CtrlC() as ctrl_c:
+        return _run(store, configs, out, verbose, progress or (lambda *a, **k: None), save_models, run_trial,
+                    ctrl_c)
+
+
+class _CtrlC:
+    """Remembers that Ctrl-C was pressed. TensorFlow can turn the KeyboardInterrupt raised inside
+    one of its ops into another exception; the flag tells an interruption from a failed trial."""
+
+    def __init__(self) -> None:
+        self.pressed = False
+        self._old = None
+
+    def _handler(self, signum, frame):
+        self.pressed = True
+        raise KeyboardInterrupt
+
+    def __enter__(self) -> "_CtrlC":
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
 
 
 def _run(store, configs: list[dict], out: Path, verbose: int, notify: Callable, save_models: bool,
-         run_trial: Callable) -> RunSummary:
+         run_trial: Callable, ctrl_c: _CtrlC) -> RunSummary:
     from .store import Store
 
     summary = RunSummary(out_dir=str(out), store_path=str(store.path), total=len(configs))
@@ -150,10 +176,14 @@ def _run(store, configs: list[dict], out: Path, verbose: int, notify: Callable, 
                 save = str(out / "models" / f"{trial_id}_{cfg['model']}.keras") if save_models else None
                 result = run_trial(cfg, verbose=verbose, save_path=save)
             except KeyboardInterrupt:
-                store.fail(trial_id, "interrupted by the user (Ctrl-C); it runs again on resume")
+                store.fail(trial_id, INTERRUPTED)
                 summary.interrupted = True
                 break
             except Exception as exc:  # noqa: BLE001 -- failure isolation: record and go on
+                if ctrl_c.pressed:  # a KeyboardInterrupt that TensorFlow re-raised as its own error
+                    store.fail(trial_id, INTERRUPTED)
+                    summary.interrupted = True
+                    break
                 reason = f"{type(exc).__name__}: {' '.join(str(exc).split()) or 'no message'}"
                 store.fail(trial_id, reason)
                 summary.failed += 1
