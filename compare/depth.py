@@ -105,15 +105,10 @@ def plan(depths: Iterable[int] = DEFAULT_DEPTHS, *, seeds: Iterable[int] = (0,),
         raise ValueError(f"the depth study's trials have study={STUDY!r}, got study={settings['study']!r}")
     given = {k: v for k, v in settings.items() if v is not None and k != "study"}
     merged = {**DEFAULT_BUDGET, **given}
-    no_cap = merged.get("limit") == ALL
-    if no_cap:
-        merged.pop("limit")
+    if merged.get("limit") == ALL:
+        merged.pop("limit")  # no cap: the trial default (limit None)
     models = [f"{kind}{d}" for d in depths for kind in ("plain", "resnet")]
-    configs = runner_plan(models, seeds=list(seeds), study=STUDY, **merged)
-    if no_cap:
-        for cfg in configs:
-            cfg["limit"] = None
-    return configs
+    return runner_plan(models, seeds=list(seeds), study=STUDY, **merged)
 
 
 # -- reading the results back ----------------------------------------------------------------------

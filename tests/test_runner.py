@@ -216,7 +216,8 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
     lines = proc.stdout.strip().splitlines()
     assert "replicas 2" in lines
     acc = [l for l in lines if l.startswith("acc")][0].split()
-    assert 0.0 <= float(acc[1]) <= 1.0 and int(acc[3]) > 0
+    # lenet5 at width 0.25 on 32x32x1 shapes, 8 classes: the same 4,113 params as without a strategy
+    assert 0.0 <= float(acc[1]) <= 1.0 and int(acc[3]) == 4_113
 
 
 def test_ctrl_c_stops_after_saving_what_is_done(tmp_path):
