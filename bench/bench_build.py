@@ -17,7 +17,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from zoo.cli import quiet_tensorflow  # noqa: E402
+from common.cli import quiet_tensorflow  # noqa: E402
 
 quiet_tensorflow()
 

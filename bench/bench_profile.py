@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write", action="store_true", help="write the section into bench/RESULTS.md")
     args = parser.parse_args(argv)
 
-    from zoo.cli import quiet_tensorflow
+    from common.cli import quiet_tensorflow
 
     quiet_tensorflow(False)
     command = "python bench/bench_profile.py" + (" --write" if args.write else "")

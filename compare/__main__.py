@@ -14,7 +14,7 @@ import argparse
 import sys
 from typing import Sequence
 
-from zoo.cli import quiet_tensorflow, run_main
+from common.cli import quiet_tensorflow, run_main
 
 from . import depth_cli, profile_cli, run_cli
 

@@ -29,6 +29,7 @@ from typing import Any
 import keras
 import pandas as pd
 
+from common.conventions import CONVENTIONS as BASE_CONVENTIONS
 from zoo.graph import is_weighted
 
 __all__ = ["profile", "totals", "summary", "rebuild", "COLUMNS", "CONVENTIONS"]
@@ -37,10 +38,9 @@ COLUMNS = ["name", "type", "output_shape", "trainable", "non_trainable", "macs",
            "act_elems", "act_bytes", "rf", "jump", "weighted", "uncounted", "branch"]
 _SUMMED = ["trainable", "non_trainable", "macs", "flops", "all_ops", "act_elems", "act_bytes"]
 
-CONVENTIONS = (
-    "params = trainable (non-trainable separate); MACs = multiply-accumulates of conv + dense layers "
-    "per sample; FLOPs = 2 x MACs; all_ops = other work (bias, BN, activations, pooling, add, concat, "
-    "LRN), labelled, not in MACs; act = output elements/bytes per sample; rf/jump in input pixels"
+CONVENTIONS = BASE_CONVENTIONS + (
+    " In a profile: all_ops = other work (bias, BN, activations, pooling, add, concat, LRN), labelled, "
+    "not in MACs; act = output elements/bytes per image; rf/jump in input pixels."
 )
 
 L = keras.layers

@@ -11,7 +11,7 @@ import os
 import sys
 
 FORMATS = ("table", "markdown", "csv", "json")
-from zoo.cli import SHAPE_FORM, parse_shape  # noqa: F401  (parse_shape: used by _load)
+from common.cli import SHAPE_FORM, parse_shape  # noqa: F401  (parse_shape: used by _load)
 
 
 def add_profile_parser(sub, parents: list[argparse.ArgumentParser]) -> None:

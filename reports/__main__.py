@@ -10,7 +10,7 @@ import argparse
 import sys
 from typing import Sequence
 
-from zoo.cli import EXIT_BAD_INPUT, quiet_tensorflow, run_main
+from common.cli import EXIT_BAD_INPUT, quiet_tensorflow, run_main
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from common.conventions import CONVENTIONS
+
 __all__ = ["IlsvrcEntry", "ILSVRC", "HUMAN_TOP5", "CONVENTIONS", "COLUMN_UNITS", "ilsvrc_frame"]
 
 
@@ -48,12 +50,6 @@ ILSVRC: tuple[IlsvrcEntry, ...] = (
 HUMAN_TOP5: float = 5.1
 """Human top-5 error on ILSVRC (%), Russakovsky et al."""
 
-CONVENTIONS: str = (
-    "params = trainable parameters (non-trainable, e.g. BatchNorm moving statistics, listed separately); "
-    "MACs = multiply-accumulates of convolution and dense layers; FLOPs = 2 x MACs; "
-    "depth = weighted layers (conv + dense) on the longest input-to-output path."
-)
-"""The counting conventions every table states (SPEC.md, "Counting conventions")."""
 
 COLUMN_UNITS: dict[str, str] = {
     "id": "trial id in results.sqlite",

@@ -11,7 +11,7 @@ import sys
 import pandas as pd
 
 from compare.__main__ import build_parser, main
-from zoo.cli import run_main
+from common.cli import run_main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -36,7 +36,7 @@ def test_profile_table_states_conventions_and_ends_with_a_summary(capsys):
     lines = out.splitlines()
     assert lines[0] == "lenet5: input 32x32x1, per sample"
     conventions = lines[1]
-    for phrase in ("params = trainable (non-trainable separate)", "multiply-accumulates of conv + dense",
+    for phrase in ("params = trainable parameters (non-trainable", "multiply-accumulates of convolution and dense",
                    "FLOPs = 2 x MACs", "all_ops"):
         assert phrase in conventions
     total = next(line for line in lines if line.startswith("total"))

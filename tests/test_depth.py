@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from compare import depth
-from zoo.cli import run_main
+from common.cli import run_main
 
 TINY = ["--dataset", "shapes", "--limit", "32", "--width", "0.25", "--epochs", "1", "--batch-size", "16", "--quiet"]
 

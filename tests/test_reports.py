@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import _report_fixture as fixture  # noqa: E402
 
 from reports.__main__ import main  # noqa: E402
-from zoo.cli import run_main  # noqa: E402
+from common.cli import run_main  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 FIGURE_NAMES = ["error_vs_macs", "error_vs_depth", "training_accuracy", "training_loss", "size",

@@ -16,7 +16,7 @@ import pytest
 
 from compare.runner import plan, run
 from compare.store import Store
-from zoo.cli import run_main
+from common.cli import run_main
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = dict(dataset="shapes", limit=96, epochs=1, width=0.25, batch_size=32)
@@ -110,7 +110,7 @@ def test_same_seed_same_numbers(tmp_path):
 
 KILLER = textwrap.dedent("""
     import sys
-    from zoo.cli import quiet_tensorflow; quiet_tensorflow()
+    from common.cli import quiet_tensorflow; quiet_tensorflow()
     from compare.runner import plan, run
     lenet, resnet = plan(["lenet5", "resnet8"], seeds=[0], dataset="shapes", limit=96, epochs=1,
                          width=0.25, batch_size=32)
@@ -195,7 +195,7 @@ def test_out_is_a_file_and_incompatible_store_keep_results(tiny_run, tmp_path, c
 
 MIRRORED = textwrap.dedent("""
     import sys
-    from zoo.cli import quiet_tensorflow; quiet_tensorflow()
+    from common.cli import quiet_tensorflow; quiet_tensorflow()
     import tensorflow as tf
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)

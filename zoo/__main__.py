@@ -6,11 +6,9 @@ import argparse
 import sys
 from typing import Sequence
 
-from zoo.cli import parse_shape, quiet_tensorflow, run_main
+from common.cli import parse_shape, quiet_tensorflow, run_main
+from common.conventions import CONVENTIONS
 
-CONVENTIONS = ("params = trainable parameters (BatchNorm moving statistics reported separately); "
-               "MACs = multiply-accumulates of conv and dense layers (FLOPs = 2 x MACs); "
-               "depth = weighted layers on the longest path")
 
 
 def _num(v) -> str:
