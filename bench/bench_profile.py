@@ -59,7 +59,7 @@ def run(pattern: str, repeats: int, skip_tf: bool) -> list[str]:
 
     lines = [f"Every registered model at its default input; profile s = median of {repeats} runs of "
              "compare.profile on the built model (the build is not timed in it).", "",
-             "| model | input | build s | profile s | layers | params | MACs | SPEC MACs |",
+             "| model | input | build s | profile s | layers | params | MACs | reference MACs |",
              "|---|---|---:|---:|---:|---:|---:|---|"]
     profile_seconds: dict[str, float] = {}
     for name in zoo.list_models(pattern):

@@ -6,6 +6,7 @@ one-line error contract (exit code 2, no traceback) for bad input.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import sys
@@ -13,6 +14,13 @@ from typing import Callable, Sequence
 
 EXIT_BAD_INPUT = 2
 SHAPE_FORM = "comma-separated positive integers such as 32,32,3"
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """Usage errors as one line, ``error: ... (see PROG --help)``, and exit code 2."""
+
+    def error(self, message: str):
+        self.exit(EXIT_BAD_INPUT, f"error: {message} (see {self.prog} --help)\n")
 
 
 def parse_shape(text: str) -> tuple[int, ...]:

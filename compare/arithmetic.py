@@ -1,6 +1,6 @@
 """Convolution arithmetic in pure Python: output sizes, fit checks, parameter counts, receptive fields.
 
-``O = (N - F + 2P) / S + 1`` (SPEC.md). With ``rounding="exact"`` a layer whose result is not an
+``O = (N - F + 2P) / S + 1`` (docs/reference.md). With ``rounding="exact"`` a layer whose result is not an
 integer does not fit its input and raises a ``ValueError`` that shows the arithmetic; ``"floor"``
 and ``"ceil"`` round on purpose (Caffe-era pooling uses ceil). ``"same"``/``"valid"`` padding follow
 Keras/TensorFlow. Dilation ``d`` widens a filter to ``d * (F - 1) + 1``.

@@ -1,7 +1,7 @@
 """Training recipes: the optimiser, learning-rate schedule and weight decay of a trial.
 
 ``default`` trains every zoo model well on small data on a CPU (Adam, cosine decay).
-``paper`` is each paper's own recipe (SPEC.md), scaled to the trial's epoch count: SGD with
+``paper`` is each paper's own recipe (the ``source`` of each entry names the paper and section), scaled to the trial's epoch count: SGD with
 momentum 0.9, the paper's initial learning rate, weight decay and schedule.
 """
 
@@ -30,7 +30,7 @@ class Recipe:
 DEFAULT = Recipe("default", "adam", 1e-3, schedule="cosine", batch_size=64,
                  source="project default: Adam 1e-3, cosine decay, no weight decay")
 
-# family -> the paper's recipe (SPEC.md "Recipe" lines; GoogLeNet and LeNet from their papers)
+# family -> the paper's recipe, each with its source
 PAPER = {
     "alexnet": Recipe("paper", "sgd", 0.01, 0.9, 5e-4, "plateau", batch_size=128,
                       source="Krizhevsky 2012: SGD m=0.9, batch 128, wd 5e-4, lr 0.01 /10 on plateau"),

@@ -2,7 +2,7 @@
 
 TensorFlow-specific: traces ``model`` at batch 1, freezes the variables into constants and runs
 ``tf.compat.v1.profiler`` (float_ops) on the frozen graph, silently. TensorFlow reports 2 x MACs,
-and counts a grouped ``Conv2D`` (``groups > 1``) as 0 FLOPs (SPEC.md, known traps): check grouped
+and counts a grouped ``Conv2D`` (``groups > 1``) as 0 FLOPs (seen with TensorFlow 2.21): check grouped
 convolutions against :mod:`compare.arithmetic`, this profiler only on ungrouped layers.
 """
 

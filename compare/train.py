@@ -78,10 +78,8 @@ def model_input_shape(card, ds_shape: tuple, input_size: int | None, extra: dict
         raise ValueError(f"{card.name} takes {card.input_shape[-1]}-plane inputs ({card.input_shape}); "
                          "it cannot be trained on image data")
     minimum = card.min_size
-    if extra.get("aux_logits"):
-        from zoo.googlenet import AUX_MIN_SIZE
-
-        minimum = max(minimum, AUX_MIN_SIZE)
+    if extra and card.training.min_size is not None:
+        minimum = max(minimum, card.training.min_size)
     if input_size is not None and input_size < minimum:
         raise ValueError(f"{card.name} needs inputs of at least {minimum}x{minimum}, got --input-size {input_size}")
     return datalib.input_shape_for(ds_shape, minimum, input_size, card.input_shape[-1])
@@ -89,7 +87,7 @@ def model_input_shape(card, ds_shape: tuple, input_size: int | None, extra: dict
 
 def build_extra(card) -> dict:
     """Family-specific build options for training (GoogLeNet trains with its auxiliary heads)."""
-    return {"aux_logits": True} if card.family == "googlenet" else {}
+    return dict(card.training.build)
 
 
 def _peak_reset() -> None:
@@ -207,7 +205,7 @@ def run_trial(config: dict, *, verbose: int = 0, save_path: str | None = None,
         n_out = len(model.outputs)
         losses = ["sparse_categorical_crossentropy"] * n_out
         model.compile(optimizer=make_optimizer(recipe, lr, steps, steps_per_epoch), loss=losses if n_out > 1 else losses[0],
-                      loss_weights=[1.0] + [0.3] * (n_out - 1) if n_out > 1 else None,
+                      loss_weights=list(card.training.loss_weights) if n_out > 1 else None,
                       metrics=[["accuracy"]] + [[]] * (n_out - 1) if n_out > 1 else ["accuracy"])
     train = datalib.make_pipeline(x_train, y_train, batch, shuffle=True, seed=int(cfg["seed"]), augment=cfg["augment"])
     val = datalib.make_pipeline(x_test, y_test, max(batch, 256), shuffle=False, seed=0)

@@ -4,7 +4,7 @@ Model figures (params, MACs, depth, published error) live on zoo's cards and are
 this module holds only what belongs to no single model.
 
 Reference: Russakovsky et al., ImageNet Large Scale Visual Recognition Challenge (2015), and the
-ILSVRC results pages 2010-2017, as tabulated in SPEC.md ("Published ILSVRC results").
+ILSVRC results pages 2010-2017 (image-net.org, "ILSVRC20xx results"), each entry with its paper.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ __all__ = ["IlsvrcEntry", "ILSVRC", "HUMAN_TOP5", "CONVENTIONS", "COLUMN_UNITS",
 class IlsvrcEntry:
     """One winning (or notable) ILSVRC classification entry.
 
-    ``layers`` is the number of weighted layers, or None for the entries SPEC.md marks
+    ``layers`` is the number of weighted layers, or None for the entries the results pages mark
     "shallow" (hand-engineered features and a linear classifier) or "ensemble" (a mixture of
     different networks, no single depth); ``kind`` says which.
     """

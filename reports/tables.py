@@ -161,7 +161,7 @@ def canonical(summary: pd.DataFrame) -> pd.DataFrame:
         try:
             c = zoo.card(model)
             row.update(card_input_shape=_shape_text(c.input_shape), card_classes=c.classes, card_params=c.params,
-                       card_non_trainable=c.non_trainable, card_macs=c.macs, card_depth=c.ref_depth,
+                       card_non_trainable=c.non_trainable, card_macs=c.macs, card_depth=c.depth,
                        card_top1_err=c.top1_err, card_top5_err=c.top5_err, card_err_dataset=c.err_dataset,
                        paper=c.paper, year=c.year)
         except KeyError:

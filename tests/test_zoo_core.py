@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 
 import zoo
+from zoo.families import lenet as lenet_mod
+from zoo.families.mlp import BINARY_INPUTS
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -21,51 +23,68 @@ def n_params(weights) -> int:
 
 # -- registry ---------------------------------------------------------------------------------
 
-def test_list_models_patterns_are_sorted_fnmatch():
+def test_list_models_patterns_sort_naturally_and_filter():
     assert zoo.list_models("vgg1?") == ["vgg11", "vgg13", "vgg16", "vgg19"]
     assert zoo.list_models("lenet*") == ["lenet5", "lenet5_1998"]
-    assert zoo.list_models("resnet*") == sorted(zoo.list_models("resnet*"))
+    assert zoo.list_models("resnet*", family="resnet_cifar") == [
+        "resnet8", "resnet14", "resnet20", "resnet32", "resnet44", "resnet56", "resnet110", "resnet1202"]
     assert zoo.list_models("RESNET5?") == ["resnet50", "resnet56"]
+    assert zoo.list_models(["vgg16*", "alexnet*"]) == ["alexnet", "alexnet_owt", "vgg16", "vgg16_bn", "vgg16_c"]
+    assert zoo.list_models("vgg16*,alexnet") == ["alexnet", "vgg16", "vgg16_bn", "vgg16_c"]
+    assert zoo.list_models("vgg*", exclude=["*_bn", "*_lrn"]) == ["vgg11", "vgg13", "vgg16", "vgg16_c", "vgg19"]
+    assert zoo.list_models(tag="batchnorm", family="vgg") == ["vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn"]
+    assert zoo.list_models(tag=["lrn", "grouped-conv"]) == ["alexnet"]
+    assert zoo.list_models(family="resnet", tag="plain") == ["plain18", "plain34"]
     assert zoo.list_models("nothing*") == []
     assert len(zoo.list_models()) == 42
+    with pytest.raises(ValueError, match="unknown family 'resnets'; accepted: alexnet, alphago, googlenet"):
+        zoo.list_models(family="resnets")
 
 
-def test_unknown_name_suggests_closest():
+def test_unknown_name_suggests_closest_or_the_family_pattern():
     with pytest.raises(zoo.UnknownModelError) as err:
         zoo.build("resnet57")
-    assert str(err.value).startswith("unknown model 'resnet57'; did you mean resnet56")
+    assert str(err.value) == "unknown model 'resnet57'; did you mean resnet56, resnet50, resnet152?"
     with pytest.raises(ValueError, match="see zoo.list_models"):
         zoo.card("xyzzy")
+    with pytest.raises(ValueError) as err:
+        zoo.card("resnet")
+    assert str(err.value) == ("unknown model 'resnet'; 13 models start with it: see zoo.list_models('resnet*') "
+                              "or python -m zoo list 'resnet*'")
 
 
 def test_card_fields():
     c = zoo.card("alexnet")
     assert (c.family, c.year, c.input_shape, c.min_size, c.classes) == ("alexnet", 2012, (227, 227, 3), 67, 1000)
-    assert (c.params, c.macs, c.ref_depth, c.top5_err) == (60_965_224, 724_406_816, 8, 16.4)
-    assert c.depth == 8
+    assert (c.params, c.non_trainable, c.macs, c.depth, c.top5_err) == (60_965_224, 0, 724_406_816, 8, 16.4)
     d = c.as_dict()
-    assert d["depth"] == 8 and d["paper"].startswith("Krizhevsky")
+    assert d["depth"] == 8 and d["paper"].startswith("Krizhevsky") and d["training"] == {}
+    g = zoo.card("googlenet").as_dict()["training"]
+    assert g == {"build": {"aux_logits": True}, "min_size": 65, "loss_weights": (1.0, 0.3, 0.3)}
 
 
-@pytest.mark.parametrize("name", zoo.list_models())
-def test_every_model_builds_at_default_and_small_input(name):
-    """Output shape at the default input, trainable/non-trainable counts equal the card, depth
-    measured on the graph equals the paper's; and a build at a small input with width 0.25."""
+def test_builders_are_module_functions_not_module_attributes():
+    """zoo.alexnet is the builder, zoo.families.alexnet the module; importing the module changes nothing."""
+    import inspect
+    import zoo.families.alexnet as alexnet_module
+
+    assert zoo.alexnet is alexnet_module.alexnet and inspect.ismodule(alexnet_module)
+    for name in zoo.list_models():
+        fn = zoo.builder(name)
+        source = inspect.getsource(inspect.getmodule(fn))
+        assert fn.__name__ == name and fn.__module__ == zoo.card(name).module
+        assert f"\ndef {name}(" in source, name  # a real, greppable definition
+    assert list(inspect.signature(zoo.resnet50).parameters) == ["stride_on", "kwargs"]
+
+
+@pytest.mark.parametrize("name", [n for n in zoo.list_models() if n != "resnet1202" and len(zoo.card(n).input_shape) == 3])
+def test_every_image_model_builds_at_a_small_input(name):
     c = zoo.card(name)
-    model = zoo.build(name)
-    assert model.output_shape == (None, c.classes)
-    assert model.name == name
-    if c.params is not None:
-        assert n_params(model.trainable_weights) == c.params
-    if c.non_trainable is not None:
-        assert n_params(model.non_trainable_weights) == c.non_trainable
-    assert zoo.depth(model) == c.ref_depth
-    if len(c.input_shape) == 3 and name != "resnet1202":
-        side = max(c.min_size, 9 if name == "alphago_policy" else c.min_size)
-        classes = side * side if name == "alphago_policy" else 10
-        kw = {} if name == "lenet5_1998" else {"width": 0.25}
-        small = zoo.build(name, input_shape=(side, side, c.input_shape[-1]), classes=classes, **kw)
-        assert small.output_shape == (None, classes)
+    side = max(c.min_size, 9 if name == "alphago_policy" else c.min_size)
+    classes = side * side if name == "alphago_policy" else 10
+    kw = {} if name == "lenet5_1998" else {"width": 0.25}
+    small = zoo.build(name, input_shape=(side, side, c.input_shape[-1]), classes=classes, **kw)
+    assert small.output_shape == (None, classes)
 
 
 # -- the common signature ---------------------------------------------------------------------
@@ -144,10 +163,10 @@ def test_lenet5_1998_is_the_paper_network():
     assert [m.get_layer(n).output.shape[1:] for n in ("c1", "s2", "c3", "s4", "c5")] == [
         (28, 28, 6), (14, 14, 6), (10, 10, 16), (5, 5, 16), (1, 1, 120)]
     # C3's table: maps 0-5 read 3 adjacent maps, 6-11 read 4 adjacent, 12-14 4 non-adjacent, 15 all
-    assert [len(t) for t in zoo.lenet.C3_TABLE] == [3] * 6 + [4] * 9 + [6]
-    assert zoo.lenet.C3_TABLE[12] == (0, 1, 3, 4)
+    assert [len(t) for t in lenet_mod.C3_TABLE] == [3] * 6 + [4] * 9 + [6]
+    assert lenet_mod.C3_TABLE[12] == (0, 1, 3, 4)
     x = np.linspace(-3, 3, 7).astype("float32")
-    np.testing.assert_allclose(np.asarray(zoo.lenet.scaled_tanh(x)), 1.7159 * np.tanh(2 * x / 3), rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(zoo.layers.scaled_tanh(x)), 1.7159 * np.tanh(2 * x / 3), rtol=1e-6)
     with pytest.raises(ValueError, match="lenet5_1998: width must be 1.0"):
         zoo.lenet5_1998(width=0.5)
 
@@ -164,7 +183,7 @@ def test_lenet5_partial_c3_reads_only_its_table():
     y = x.copy()
     y[..., 5] += 1.0
     changed = np.abs(probe.predict(y, verbose=0) - probe.predict(x, verbose=0)).max(axis=(0, 1, 2)) > 1e-6
-    expected = [5 in row for row in zoo.lenet.C3_TABLE]
+    expected = [5 in row for row in lenet_mod.C3_TABLE]
     assert changed.tolist() == expected
 
 
@@ -182,14 +201,35 @@ TRUTH_XOR = [0, 1, 1, 0]
 
 def test_perceptron_computes_and_with_spec_weights():
     p = zoo.perceptron(hand_weights=True)
-    assert p.predict(zoo.mlp.BINARY_INPUTS, verbose=0).ravel().tolist() == TRUTH_AND
+    assert p.predict(BINARY_INPUTS, verbose=0).ravel().tolist() == TRUTH_AND
     assert n_params(p.trainable_weights) == 3
+
+
+@pytest.mark.parametrize("truth", [TRUTH_AND, [0, 1, 1, 1]], ids=["AND", "OR"])
+def test_perceptron_rule_learns_and_and_or(truth):
+    p = zoo.perceptron()  # random start
+    mistakes = zoo.train_perceptron(p, BINARY_INPUTS, np.array(truth), epochs=50)
+    assert mistakes[-1] == 0 and len(mistakes) < 50
+    assert p.predict(BINARY_INPUTS, verbose=0).ravel().tolist() == truth
+
+
+def test_perceptron_rule_never_learns_xor_and_fit_says_why():
+    p = zoo.perceptron()
+    mistakes = zoo.train_perceptron(p, BINARY_INPUTS, np.array(TRUTH_XOR), epochs=50)
+    assert len(mistakes) == 50 and min(mistakes) >= 1
+    assert p.predict(BINARY_INPUTS, verbose=0).ravel().tolist() != TRUTH_XOR
+    p.compile(optimizer="sgd", loss="binary_crossentropy")
+    with pytest.raises(TypeError, match="perceptron: a step output has zero gradient, so gradient training "
+                                        r"\(fit\) cannot change its weights; train it with zoo.train_perceptron"):
+        p.fit(BINARY_INPUTS, np.array(TRUTH_XOR), verbose=0)
+    with pytest.raises(ValueError, match="train_perceptron: epochs must be an integer >= 1, got 0"):
+        zoo.train_perceptron(p, BINARY_INPUTS, np.array(TRUTH_AND), epochs=0)
 
 
 def test_no_single_perceptron_computes_xor():
     """Exhaustive over a grid: many (w1, w2, beta) compute AND, none computes XOR."""
     grid = np.arange(-2, 2.01, 0.25)
-    x = zoo.mlp.BINARY_INPUTS
+    x = BINARY_INPUTS
     found = {"and": 0, "xor": 0}
     for w1, w2, beta in itertools.product(grid, grid, grid):
         out = ((x @ np.array([w1, w2])) > beta).astype(int).tolist()
@@ -200,7 +240,7 @@ def test_no_single_perceptron_computes_xor():
 
 def test_mlp_xor_hand_weights_give_exactly_0110():
     m = zoo.mlp_xor(hand_weights=True)
-    assert m.predict(zoo.mlp.BINARY_INPUTS, verbose=0).ravel().tolist() == [0.0, 1.0, 1.0, 0.0]
+    assert m.predict(BINARY_INPUTS, verbose=0).ravel().tolist() == [0.0, 1.0, 1.0, 0.0]
     assert n_params(m.trainable_weights) == 9
 
 
@@ -212,7 +252,7 @@ def test_mlp_xor_learns_from_a_seeded_random_start():
     keras.utils.set_random_seed(1)
     m = zoo.mlp_xor(classifier_activation="sigmoid")
     m.compile(optimizer=keras.optimizers.Adam(0.05), loss="binary_crossentropy")
-    x = zoo.mlp.BINARY_INPUTS
+    x = BINARY_INPUTS
     y = np.array(TRUTH_XOR, dtype="float32")
     m.fit(np.tile(x, (500, 1)), np.tile(y, 500), epochs=1, batch_size=4, shuffle=False, verbose=0)
     assert (m.predict(x, verbose=0).ravel() > 0.5).astype(int).tolist() == TRUTH_XOR
@@ -277,8 +317,11 @@ def test_cli_list_in_process(capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[0].split()[:3] == ["name", "family", "year"]
     assert [line.split()[0] for line in out[1:5]] == ["vgg11", "vgg13", "vgg16", "vgg19"]
-    assert "138,357,544" in out[3] and "15,470,264,320" in out[3]
-    assert out[-1] == "4 model(s) match 'vgg1?'"
+    assert out[3].split()[4:8] == ["138,357,544", "0", "15,470,264,320", "16"]
+    assert out[-1] == "4 model(s) listed"
+    assert main(["list", "resnet*", "--exclude", "resnet1*", "--family", "resnet_cifar"]) == 0
+    names = [line.split()[0] for line in capsys.readouterr().out.splitlines()[1:-2]]
+    assert names == ["resnet8", "resnet20", "resnet32", "resnet44", "resnet56"]
 
 
 def test_cli_show_in_process(capsys):
@@ -286,8 +329,42 @@ def test_cli_show_in_process(capsys):
 
     assert main(["show", "resnet20", "--input-shape", "28,28,1"]) == 0
     out = capsys.readouterr().out
-    assert "depth: 20 weighted layers (measured on the graph; paper: 20)" in out
+    assert "           depth: 20 weighted layers on the longest path" in out
+    assert "          params: 269,722 trainable, 1,376 non-trainable" in out
+    assert "source top1_err: He et al. 2015, table 6" in out
     assert out.strip().splitlines()[-1] == "resnet20: 269,434 trainable + 1,376 non-trainable params, depth 20, input 28x28x1"
+
+
+def test_cli_metadata_commands_do_not_import_tensorflow():
+    code = ("import runpy, sys\n"
+            "for argv in (['list'], ['list', 'vgg*', '--tag', 'batchnorm'], ['show', 'resnet1202'], ['reference']):\n"
+            "    sys.argv = ['zoo', *argv]\n"
+            "    try:\n"
+            "        runpy.run_module('zoo', run_name='__main__')\n"
+            "    except SystemExit as e:\n"
+            "        assert e.code in (0, None), e.code\n"
+            "print('IMPORTED', 'tensorflow' in sys.modules, 'keras' in sys.modules, file=sys.stderr)\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == "IMPORTED False False"
+    assert "19,421,274 trainable, 89,632 non-trainable" in proc.stdout
+
+
+def test_cli_usage_errors_are_one_line():
+    for argv, message in ((["zoo"], "error: the following arguments are required: COMMAND (see python -m zoo --help)"),
+                          (["zoo", "show", "resnet20", "--classes", "x"],
+                           "error: argument --classes: invalid int value: 'x' (see python -m zoo show --help)"),
+                          (["zoo", "show", "resnet"], "error: unknown model 'resnet'; 13 models start with it: see "
+                           "zoo.list_models('resnet*') or python -m zoo list 'resnet*'")):
+        proc = subprocess.run([sys.executable, "-m", *argv], cwd=REPO, capture_output=True, text=True, timeout=120)
+        assert (proc.returncode, proc.stderr.strip(), proc.stdout) == (2, message, "")
+
+
+def test_reference_doc_is_rendered_from_the_cards():
+    from zoo.reference import render
+
+    with open(os.path.join(REPO, "docs", "reference.md")) as f:
+        assert f.read() == render(), "docs/reference.md is stale: python -m zoo reference > docs/reference.md"
 
 
 def test_cli_unknown_name_exit_2_one_line_no_traceback():

@@ -1,8 +1,8 @@
-"""GoogLeNet and ResNet families: exact params, MACs, shapes and depth against SPEC.md.
+"""GoogLeNet and ResNet families: exact params, MACs, shapes and depth against the papers and torchvision (docs/reference.md).
 
 Models are built once per module (fixture). resnet101, resnet1202 and some plain nets are
 checked against closed-form parameter counts instead of being built (resnet1202 alone takes
-~35 s to build), the closed forms being checked in turn against SPEC's figures.
+~35 s to build), the closed forms being checked in turn against the published figures.
 """
 
 from __future__ import annotations
@@ -13,21 +13,21 @@ import keras
 import pytest
 
 import zoo
-from zoo.resnet import cifar_resnet
+from zoo import cifar_resnet
 
-# Reference figures typed from SPEC.md (never read back from the cards).
-SPEC_PARAMS = {
+# Reference figures typed from the papers and torchvision (docs/reference.md), never read back from the cards.
+PAPER_PARAMS = {
     "googlenet": 6_998_552,
     "resnet18": 11_689_512, "resnet34": 21_797_672, "resnet50": 25_557_032,
     "resnet20": 269_722, "resnet32": 464_154, "resnet44": 658_586, "resnet56": 853_018,
 }
-SPEC_MACS = {
+PAPER_MACS = {
     "resnet18": 1_814_073_344, "resnet34": 3_663_761_408, "resnet50": 3_857_973_248,
     "resnet20": 40_551_040, "resnet56": 125_485_696,
 }
-SPEC_DEPTH = {"googlenet": 22, "resnet50": 50, "resnet20": 20}
-SPEC_CIFAR_ERR = {20: 8.75, 32: 7.51, 44: 7.17, 56: 6.97, 110: 6.43, 1202: 7.93}
-SPEC_IMAGENET_TOP1 = {"plain18": 27.94, "plain34": 28.54, "resnet18": 27.88, "resnet34": 25.03}
+PAPER_DEPTH = {"googlenet": 22, "resnet50": 50, "resnet20": 20}
+PAPER_CIFAR_ERR = {20: 8.75, 32: 7.51, 44: 7.17, 56: 6.97, 110: 6.43, 1202: 7.93}
+PAPER_IMAGENET_TOP1 = {"plain18": 27.94, "plain34": 28.54, "resnet18": 27.88, "resnet34": 25.03}
 
 IMAGENET = ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "plain18", "plain34"]
 CIFAR_RES = [8, 14, 20, 32, 44, 56, 110, 1202]
@@ -38,9 +38,7 @@ BUILT = ["googlenet", "resnet18", "resnet34", "resnet50", "resnet152", "plain18"
          "resnet20", "resnet32", "resnet44", "resnet56", "resnet110", "plain20", "plain56"]
 
 
-def card(name):
-    """The registered card without the registry's depth build (cheap)."""
-    return zoo.builder(name).card
+card = zoo.card
 
 
 def counts(model) -> tuple[int, int]:
@@ -49,7 +47,7 @@ def counts(model) -> tuple[int, int]:
 
 
 def macs(model) -> int:
-    """Conv and dense multiply-accumulates from the layers' output shapes (SPEC's formula)."""
+    """Conv and dense multiply-accumulates from the layers' output shapes (the convention in docs/reference.md)."""
     total = 0
     for layer in model.layers:
         if isinstance(layer, keras.layers.Conv2D):
@@ -87,21 +85,21 @@ def test_registered_names_and_families():
 
 
 def test_cards_carry_spec_figures():
-    for name, p in SPEC_PARAMS.items():
+    for name, p in PAPER_PARAMS.items():
         assert card(name).params == p, name
-    for name, m in SPEC_MACS.items():
+    for name, m in PAPER_MACS.items():
         assert card(name).macs == m, name
-    for name, d in SPEC_DEPTH.items():
-        assert card(name).ref_depth == d
-    for d, err in SPEC_CIFAR_ERR.items():
+    for name, d in PAPER_DEPTH.items():
+        assert card(name).depth == d
+    for d, err in PAPER_CIFAR_ERR.items():
         assert card(f"resnet{d}").top1_err == err and card(f"resnet{d}").err_dataset == "CIFAR-10 test"
-    for name, err in SPEC_IMAGENET_TOP1.items():
+    for name, err in PAPER_IMAGENET_TOP1.items():
         assert card(name).top1_err == err
     assert card("googlenet").top5_err == 6.67
     for name in IMAGENET:
-        assert card(name).ref_depth == int("".join(filter(str.isdigit, name)))
+        assert card(name).depth == int("".join(filter(str.isdigit, name)))
     for d in CIFAR_RES:
-        assert card(f"resnet{d}").ref_depth == d and card(f"resnet{d}").classes == 10
+        assert card(f"resnet{d}").depth == d and card(f"resnet{d}").classes == 10
         assert card(f"resnet{d}").input_shape == (32, 32, 3)
     assert all(card(n).min_size == 1 for n in ["googlenet", *IMAGENET, *CIFAR])
 
@@ -115,14 +113,14 @@ def test_built_counts_match_card(built, name):
     assert (trainable, non_trainable) == (c.params, c.non_trainable)
     assert non_trainable == bn_moving(m)  # moving mean + variance of every BN
     assert m.output_shape == (None, c.classes)
-    if name in SPEC_PARAMS:
-        assert trainable == SPEC_PARAMS[name]
+    if name in PAPER_PARAMS:
+        assert trainable == PAPER_PARAMS[name]
     if c.macs is not None:
         assert macs(m) == c.macs
 
 
 def test_spec_macs(built):
-    for name, expected in SPEC_MACS.items():
+    for name, expected in PAPER_MACS.items():
         assert macs(built[name]) == expected, name
     g = macs(built["googlenet"])
     assert g == card("googlenet").macs and abs(g - 1.58e9) < 0.005e9  # "about 1.58 G"
@@ -169,7 +167,7 @@ def _cifar_counts(n: int) -> tuple[int, int]:
 
 def _imagenet_counts(name: str) -> tuple[int, int]:
     depth = int("".join(filter(str.isdigit, name)))
-    kind, blocks = zoo.resnet.IMAGENET_BLOCKS[depth]
+    kind, blocks = zoo.cards.IMAGENET_BLOCKS[depth]
     stages = [(w, n, 1 if i == 0 else 2) for i, (w, n) in enumerate(zip((64, 128, 256, 512), blocks))]
     return _counts((147, 64), stages, kind, name.startswith("plain"), 1000)
 
@@ -181,7 +179,7 @@ def test_closed_forms_match_spec_and_cards():
         d = int("".join(filter(str.isdigit, name)))
         assert _cifar_counts((d - 2) // 6) == (card(name).params, card(name).non_trainable), name
     for name in ["resnet18", "resnet34", "resnet50"]:
-        assert _imagenet_counts(name)[0] == SPEC_PARAMS[name]
+        assert _imagenet_counts(name)[0] == PAPER_PARAMS[name]
     for name in IMAGENET:
         assert _imagenet_counts(name) == (card(name).params, card(name).non_trainable), name
 
@@ -192,7 +190,7 @@ def test_closed_forms_match_spec_and_cards():
                                            ("plain20", 20), ("resnet18", 18), ("plain34", 34),
                                            ("resnet110", 110)])
 def test_depth(built, name, expected):
-    assert zoo.depth(built[name]) == expected == card(name).ref_depth
+    assert zoo.depth(built[name]) == expected == card(name).depth
 
 
 # -- GoogLeNet ------------------------------------------------------------------------------------

@@ -3,42 +3,89 @@
     import zoo
     model = zoo.vgg16()
     model = zoo.build("resnet56", input_shape=(32, 32, 3), classes=10)
-    zoo.list_models("vgg*")
+    zoo.list_models("vgg*", exclude="*_bn")
     zoo.card("alexnet")
 
-Importing ``zoo`` is cheap: Keras is imported on first use of a builder, so command-line
-entry points can quiet TensorFlow first.
+Importing ``zoo`` is cheap: the cards and the registry need neither Keras nor TensorFlow, and a
+builder imports Keras on first use. Whenever Keras is imported in a process that imported zoo
+(before or after), zoo's custom layers and functions are registered with Keras' serialization,
+so a saved zoo model loads with ``keras.saving.load_model(path)`` (``safe_mode`` on), and Python's
+recursion limit is raised to what Keras' recursive graph walk needs for the deepest zoo model.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.abc
+import importlib.util
+import sys
 
-from .registry import Card, UnknownModelError, build, builder, card, list_models  # noqa: F401
+from .cards import CARDS, Card, Training
+from .registry import UnknownModelError, build, builder, card, list_models
+
+__all__ = ["Card", "Training", "UnknownModelError", "build", "builder", "card", "list_models",
+           "depth", "is_weighted", "to_fully_convolutional", "scale", "load_weights", "cifar_resnet",
+           "train_perceptron", "layers", *CARDS]
 
 _LAZY = {
-    "depth": ("zoo.graph", "depth"),
-    "is_weighted": ("zoo.graph", "is_weighted"),
-    "to_fully_convolutional": ("zoo.convert", "to_fully_convolutional"),
-    "scale": ("zoo.base", "scale"),
-    "load_weights": ("zoo.base", "load_weights"),
+    "depth": "zoo.graph",
+    "is_weighted": "zoo.graph",
+    "to_fully_convolutional": "zoo.convert",
+    "scale": "zoo.base",
+    "load_weights": "zoo.base",
+    "cifar_resnet": "zoo.families.resnet",
+    "train_perceptron": "zoo.families.mlp",
 }
 
 
 def __getattr__(name: str):
     if name in _LAZY:
-        module, attr = _LAZY[name]
-        return getattr(importlib.import_module(module), attr)
+        return getattr(importlib.import_module(_LAZY[name]), name)
     if name == "layers":
         return importlib.import_module("zoo.layers")
-    if not name.startswith("_"):
-        from .registry import _REGISTRY, _load_all
-
-        _load_all()
-        if name in _REGISTRY:
-            return _REGISTRY[name][1]
+    if name in CARDS:
+        return builder(name)
     raise AttributeError(f"module 'zoo' has no attribute {name!r}")
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_LAZY) | set(list_models()))
+    return sorted(set(globals()) | set(__all__))
+
+
+# -- Keras integration, on whichever comes second: `import zoo` or `import keras` -------------------
+
+def _keras_ready() -> None:
+    """Register zoo's custom objects with Keras and make room for deep graphs (idempotent)."""
+    from .graph import ensure_recursion_limit
+
+    importlib.import_module("zoo.layers")  # its decorators register every custom layer and function
+    ensure_recursion_limit()
+
+
+class _RegisterAfterKeras(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """A one-shot import hook: runs :func:`_keras_ready` right after ``keras`` finishes importing."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != "keras":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec("keras")
+        if spec is None or spec.loader is None:
+            return spec
+        self._loader = spec.loader
+        spec.loader = self
+        return spec
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module):
+        module.__spec__.loader = self._loader
+        self._loader.exec_module(module)
+        _keras_ready()
+
+
+if "keras" in sys.modules:
+    _keras_ready()
+else:
+    sys.meta_path.insert(0, _RegisterAfterKeras())

@@ -1,4 +1,8 @@
-"""python -m zoo list [PATTERN] | show NAME: the model cards on the command line."""
+"""python -m zoo list [PATTERN ...] | show NAME | reference: the model cards on the command line.
+
+``list``, ``show`` (the card) and ``reference`` read the cards only: no TensorFlow is imported.
+``show --summary`` (or any of its build options) builds the model and prints Keras' summary.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,8 @@ import argparse
 import sys
 from typing import Sequence
 
-from common.cli import parse_shape, quiet_tensorflow, run_main
+from common.cli import OneLineParser, parse_shape, quiet_tensorflow, run_main
 from common.conventions import CONVENTIONS
-
 
 
 def _num(v) -> str:
@@ -16,11 +19,7 @@ def _num(v) -> str:
 
 
 def _err(c) -> str:
-    parts = []
-    if c.top1_err is not None:
-        parts.append(f"top-1 {c.top1_err:g}%")
-    if c.top5_err is not None:
-        parts.append(f"top-5 {c.top5_err:g}%")
+    parts = [f"top-{k} {v:g}%" for k, v in ((1, c.top1_err), (5, c.top5_err)) if v is not None]
     return (", ".join(parts) + (f" ({c.err_dataset})" if c.err_dataset else "")) if parts else "-"
 
 
@@ -28,32 +27,43 @@ def _shape(shape) -> str:
     return "x".join(str(d) for d in shape)
 
 
+def _table(head: Sequence[str], rows: Sequence[Sequence[str]], right: set[int]) -> list[str]:
+    widths = [max(len(r[i]) for r in (head, *rows)) for i in range(len(head))]
+    return ["  ".join(v.rjust(w) if i in right else v.ljust(w) for i, (v, w) in enumerate(zip(r, widths))).rstrip()
+            for r in (head, *rows)]
+
+
 def cmd_list(args) -> int:
     import zoo
 
-    names = zoo.list_models(args.pattern)
+    names = zoo.list_models(args.pattern or "*", exclude=args.exclude, family=args.family, tag=args.tag)
     if not names:
-        raise ValueError(f"no model matches {args.pattern!r}; accepted: an fnmatch pattern such as 'resnet*' "
-                         f"({len(zoo.list_models())} models registered)")
+        raise ValueError(f"no model matches {' '.join(args.pattern or ['*'])!r} with the given filters; accepted: "
+                         f"fnmatch patterns such as 'resnet*' ({len(zoo.list_models())} models registered)")
     rows = []
-    for i, n in enumerate(names, 1):
-        if args.depth:
-            print(f"\r  measuring depth {i}/{len(names)}: {n:<16}", end="", file=sys.stderr, flush=True)
+    for n in names:
         c = zoo.card(n)
-        depth = c.depth if args.depth else c.ref_depth
-        rows.append((n, c.family, str(c.year), _shape(c.input_shape), _num(c.params), _num(c.macs),
-                     _num(depth), _err(c)))
-    if args.depth:
-        print("\r" + " " * 60 + "\r", end="", file=sys.stderr)
-    head = ("name", "family", "year", "input", "params", "MACs", "depth" if args.depth else "depth (paper)",
-            "published error")
-    widths = [max(len(r[i]) for r in (head, *rows)) for i in range(len(head))]
-    right = {4, 5, 6}
-    for r in (head, *rows):
-        print("  ".join(v.rjust(w) if i in right else v.ljust(w) for i, (v, w) in enumerate(zip(r, widths))).rstrip())
-    print(f"# {CONVENTIONS}; figures at the default input")
-    print(f"{len(names)} model(s) match {args.pattern!r}")
+        rows.append((n, c.family, str(c.year), _shape(c.input_shape), _num(c.params), _num(c.non_trainable),
+                     _num(c.macs), str(c.depth), _err(c)))
+    head = ("name", "family", "year", "input", "params", "non-trainable", "MACs", "depth", "published error")
+    print("\n".join(_table(head, rows, right={4, 5, 6, 7})))
+    print(f"# {CONVENTIONS} Figures at the default input; sources: python -m zoo show NAME, docs/reference.md")
+    print(f"{len(names)} model(s) listed")
     return 0
+
+
+def _print_card(c) -> None:
+    for key in ("name", "family", "variant", "paper", "year"):
+        print(f"{key:>16}: {getattr(c, key)}")
+    print(f"{'default input':>16}: {_shape(c.input_shape)} (minimum {c.min_size}x{c.min_size}), {c.classes} classes")
+    print(f"{'params':>16}: {_num(c.params)} trainable, {_num(c.non_trainable)} non-trainable")
+    print(f"{'MACs':>16}: {_num(c.macs)} at the default input (FLOPs = 2 x MACs)")
+    print(f"{'depth':>16}: {c.depth} weighted layers on the longest path")
+    print(f"{'published error':>16}: {_err(c)}")
+    print(f"{'tags':>16}: {', '.join(c.tags) or '-'}")
+    print(f"{'about':>16}: {c.description}")
+    for figure, source in c.sources.items():
+        print(f"{'source ' + figure:>16}: {source}")
 
 
 def cmd_show(args) -> int:
@@ -64,18 +74,19 @@ def cmd_show(args) -> int:
     if args.input_shape:
         overrides["input_shape"] = parse_shape(args.input_shape)
     if args.classes is not None:
+        if args.classes < 1:
+            raise ValueError(f"--classes must be an integer >= 1, got {args.classes}")
         overrides["classes"] = args.classes
     if args.width is not None:
+        if not args.width > 0:
+            raise ValueError(f"--width must be a number > 0, got {args.width:g}")
         overrides["width"] = args.width
+    _print_card(c)
+    if not (args.summary or overrides):
+        return 0
+    sys.stdout.flush()
+    quiet_tensorflow(args.verbose)
     model = zoo.build(args.name, **overrides)
-    for key in ("name", "family", "variant", "paper", "year"):
-        print(f"{key:>16}: {getattr(c, key)}")
-    print(f"{'default input':>16}: {_shape(c.input_shape)} (minimum {c.min_size}x{c.min_size})")
-    print(f"{'params':>16}: {_num(c.params)} trainable, {_num(c.non_trainable)} non-trainable (reference)")
-    print(f"{'MACs':>16}: {_num(c.macs)} (reference at the default input)")
-    print(f"{'depth':>16}: {c.depth} weighted layers (measured on the graph; paper: {_num(c.ref_depth)})")
-    print(f"{'published error':>16}: {_err(c)}")
-    print(f"{'about':>16}: {c.description}")
     model.summary(print_fn=lambda line, **kw: print(line))
     trainable = sum(int(w.numpy().size) for w in model.trainable_weights)
     frozen = sum(int(w.numpy().size) for w in model.non_trainable_weights)
@@ -84,26 +95,39 @@ def cmd_show(args) -> int:
     return 0
 
 
+def cmd_reference(args) -> int:
+    from zoo.reference import render
+
+    print(render(), end="")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m zoo", description="Classic CNNs, faithful to their papers.")
-    p.add_argument("--verbose", action="store_true", help="show TensorFlow's start-up logs")
-    sub = p.add_subparsers(dest="command", required=True)
-    ls = sub.add_parser("list", help="a table of the model cards")
-    ls.add_argument("pattern", nargs="?", default="*", help="fnmatch pattern, e.g. 'resnet*'")
-    ls.add_argument("--depth", action="store_true", help="measure depth on each built graph (slower)")
+    p = OneLineParser(prog="python -m zoo", description="Classic CNNs, faithful to their papers: the model cards.")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--verbose", action="store_true", help="show TensorFlow's start-up logs")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=OneLineParser)
+    ls = sub.add_parser("list", parents=[common], help="a table of the model cards (no TensorFlow)")
+    ls.add_argument("pattern", nargs="*", help="fnmatch patterns, e.g. 'resnet*' 'vgg1?' (default: all)")
+    ls.add_argument("--exclude", action="append", metavar="PATTERN", help="leave out names matching, e.g. '*_bn'")
+    ls.add_argument("--family", action="append", help="only this card family, e.g. resnet_cifar")
+    ls.add_argument("--tag", action="append", help="only models with this tag, e.g. imagenet, batchnorm, residual")
     ls.set_defaults(func=cmd_list)
-    sh = sub.add_parser("show", help="one card and the Keras summary")
-    sh.add_argument("name")
-    sh.add_argument("--input-shape", help="e.g. 32,32,3")
-    sh.add_argument("--classes", type=int)
-    sh.add_argument("--width", type=float)
+    sh = sub.add_parser("show", parents=[common], help="one card, its figures and their sources")
+    sh.add_argument("name", help="a registered model name (python -m zoo list)")
+    sh.add_argument("--summary", action="store_true", help="also build the model and print Keras' layer summary")
+    sh.add_argument("--input-shape", help="build at this input, e.g. 32,32,3 (implies --summary)")
+    sh.add_argument("--classes", type=int, help="build with this many outputs (implies --summary)")
+    sh.add_argument("--width", type=float, help="build with this channel multiplier, e.g. 0.25 (implies --summary)")
     sh.set_defaults(func=cmd_show)
+    ref = sub.add_parser("reference", parents=[common],
+                         help="print docs/reference.md (conventions, every card's figures and sources)")
+    ref.set_defaults(func=cmd_reference)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    quiet_tensorflow(args.verbose)
     return args.func(args)
 
 

@@ -11,14 +11,23 @@ below ``divisor``. ``width=1.0`` gives the paper's widths exactly.
 
 from __future__ import annotations
 
-import inspect
 import os
+import sys
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, TypedDict
 
 import keras
 
-from .registry import Card, register
+from .cards import Card
+from .graph import count_nodes, ensure_recursion_limit
+from .registry import card as _card
+
+if sys.version_info >= (3, 11):
+    from typing import Unpack
+else:  # pragma: no cover - Python 3.10
+    from typing_extensions import Unpack
+
+__all__ = ["BuildArgs", "Unpack", "Args", "args", "scale", "load_weights", "validate", "COMMON_DEFAULTS", "POOLINGS"]
 
 POOLINGS = (None, "avg", "max")
 
@@ -33,6 +42,27 @@ COMMON_DEFAULTS: dict[str, Any] = dict(
     name=None,
     width=1.0,
 )
+
+
+class BuildArgs(TypedDict, total=False):
+    """The common keyword arguments of every builder (defaults in ``COMMON_DEFAULTS``).
+
+    ``include_top``: the classifier head (else features, pooled by ``pooling``: None, "avg", "max");
+    ``input_tensor`` / ``input_shape``: the input (default: the card's); ``classes``: outputs
+    (default: the card's); ``classifier_activation``: of the last layer ("softmax"; None for logits);
+    ``weights``: None or a path to a ``.weights.h5`` / ``.keras`` file; ``name``: the model's name
+    (default: the registered name); ``width``: channel multiplier of every conv and hidden dense layer.
+    """
+
+    include_top: bool
+    input_tensor: Any
+    input_shape: "tuple[int | None, ...] | None"
+    pooling: "str | None"
+    classes: int
+    classifier_activation: "str | Callable | None"
+    weights: "str | os.PathLike | None"
+    name: "str | None"
+    width: float
 
 
 def scale(channels: int, width: float, divisor: int = 1) -> int:
@@ -82,8 +112,10 @@ class Args:
     def classifier(self, x, name: str = "predictions"):
         return keras.layers.Dense(self.classes, activation=self.classifier_activation, name=name)(x)
 
-    def finish(self, inputs, outputs) -> keras.Model:
-        model = keras.Model(inputs, outputs, name=self.name)
+    def finish(self, inputs, outputs, cls: type = keras.Model) -> keras.Model:
+        # Keras walks the graph recursively: make room for deep nets (resnet1202) first.
+        ensure_recursion_limit(count_nodes(outputs))
+        model = cls(inputs, outputs, name=self.name)
         if self.weights is not None:
             load_weights(model, self.weights)
         return model
@@ -178,36 +210,15 @@ def validate(card: Card, kw: dict, min_size: int | None = None) -> Args:
     )
 
 
-def zoo_model(card: Card, **extra: Any) -> Callable[[Callable], Callable]:
-    """Register ``body(args, **extra) -> keras.Model`` as the builder of ``card.name``.
+def args(name: str, kwargs: dict, **defaults: Any) -> Args:
+    """Validate a builder's common keyword arguments ``kwargs`` against the card of ``name``.
 
-    The public builder takes the common signature plus the family's ``extra`` keyword
-    arguments (with their defaults), validates them, and calls ``body``.
+    ``defaults`` overrides a common default for this model (the perceptron's step activation).
+    Unknown keywords raise ``TypeError`` listing the accepted ones, as Python would.
     """
-
-    def deco(body: Callable) -> Callable:
-        # A family may change a common default (e.g. the perceptron's step activation).
-        defaults = {**COMMON_DEFAULTS, "classes": card.classes,
-                    **{k: v for k, v in extra.items() if k in COMMON_DEFAULTS}}
-        own = {k: v for k, v in extra.items() if k not in COMMON_DEFAULTS}
-
-        def build_fn(**kw):
-            unknown = sorted(set(kw) - set(defaults) - set(own))
-            if unknown:
-                accepted = ", ".join([*defaults, *own])
-                raise TypeError(f"{card.name}() got unexpected argument(s) {', '.join(unknown)}; accepted: {accepted}")
-            merged = {**defaults, **own, **kw}
-            args = validate(card, {k: merged[k] for k in defaults})
-            return body(args, **{k: merged[k] for k in own})
-
-        params = [
-            inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=v)
-            for k, v in {**defaults, **own}.items()
-        ]
-        build_fn.__signature__ = inspect.Signature(params)
-        build_fn.__name__ = build_fn.__qualname__ = card.name
-        build_fn.__doc__ = f"{card.description}\n\nReference: {card.paper} ({card.year})."
-        register(card)(build_fn)
-        return build_fn
-
-    return deco
+    c = _card(name)
+    unknown = sorted(set(kwargs) - set(COMMON_DEFAULTS))
+    if unknown:
+        raise TypeError(f"{name}() got unexpected argument(s) {', '.join(unknown)}; "
+                        f"accepted: {', '.join(COMMON_DEFAULTS)} and the model's own (help(zoo.{name}))")
+    return validate(c, {**COMMON_DEFAULTS, "classes": c.classes, **defaults, **kwargs})

@@ -1,60 +1,20 @@
-"""Model registry: every builder registers here with its card.
+"""Model registry: names, cards and builders. Imports neither Keras nor TensorFlow.
 
-A card is the single source of truth for a model's facts: the CLI listing, the reports
-and the tests read it; no reference figure is typed twice.
+The cards (``zoo.cards``) are data; a builder is the function of the same name in the card's
+family module (``zoo.families.vgg.vgg16``), imported on first use.
 """
 
 from __future__ import annotations
 
 import difflib
 import fnmatch
-from dataclasses import asdict, dataclass, field
-from functools import lru_cache
-from typing import Callable
+import importlib
+import re
+from typing import Callable, Iterable
 
-__all__ = ["Card", "register", "list_models", "build", "card", "builder", "UnknownModelError"]
+from .cards import CARDS, Card
 
-
-@dataclass(frozen=True)
-class Card:
-    """Facts about one registered model.
-
-    ``params`` and ``macs`` are the reference figures at ``input_shape`` with ``classes``
-    outputs (trainable parameters; multiply-accumulates of conv and dense layers): the papers'
-    and torchvision's published numbers, or None where none is published. ``non_trainable``
-    counts BatchNorm moving statistics (and other fixed weights). ``ref_depth`` is the depth the
-    paper states; ``depth`` is always measured on the built graph (see ``zoo.depth``).
-    """
-
-    name: str
-    family: str
-    variant: str
-    paper: str
-    year: int
-    input_shape: tuple[int, ...]
-    min_size: int
-    classes: int = 1000
-    params: int | None = None
-    non_trainable: int | None = None
-    macs: int | None = None
-    ref_depth: int | None = None
-    top1_err: float | None = None
-    top5_err: float | None = None
-    err_dataset: str | None = None
-    description: str = ""
-    tags: tuple[str, ...] = field(default_factory=tuple)
-
-    @property
-    def depth(self) -> int:
-        """Weighted layers on the longest input-to-output path, measured on the built graph
-        (a cheap build: depth does not depend on width). Cached per model."""
-        return _graph_depth(self.name)
-
-    def as_dict(self, depth: bool = True) -> dict:
-        d = asdict(self)
-        if depth:
-            d["depth"] = self.depth
-        return d
+__all__ = ["list_models", "build", "card", "builder", "UnknownModelError"]
 
 
 class UnknownModelError(KeyError, ValueError):
@@ -64,82 +24,62 @@ class UnknownModelError(KeyError, ValueError):
         return str(self.args[0]) if self.args else ""
 
 
-_REGISTRY: dict[str, tuple[Card, Callable]] = {}
+def _natural_key(name: str) -> list:
+    """``resnet8 < resnet14 < resnet110 < resnet1202``: digit runs compare as numbers."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
-def register(card: Card) -> Callable[[Callable], Callable]:
-    """Decorator: register ``fn`` as the builder for ``card.name``."""
-
-    def deco(fn: Callable) -> Callable:
-        if card.name in _REGISTRY:
-            raise ValueError(f"model {card.name!r} is already registered")
-        _REGISTRY[card.name] = (card, fn)
-        fn.card = card
-        return fn
-
-    return deco
+def _patterns(value: str | Iterable[str] | None) -> list[str]:
+    if value is None:
+        return []
+    items = [value] if isinstance(value, str) else list(value)
+    return [p.strip().lower() for item in items for p in str(item).split(",") if p.strip()]
 
 
-# Family modules, imported on first use; importing one registers its builders.
-FAMILIES = ("lenet", "mlp", "alphago", "alexnet", "zfnet", "vgg", "googlenet", "resnet")
+def list_models(pattern: str | Iterable[str] = "*", exclude: str | Iterable[str] | None = None,
+                family: str | Iterable[str] | None = None, tag: str | Iterable[str] | None = None) -> list[str]:
+    """Registered model names, sorted naturally (resnet8, resnet14, ..., resnet1202).
 
-
-_loaded = False
-
-
-def _load_all() -> None:
-    global _loaded
-    if _loaded:
-        return
-    import importlib
-    import sys
-
-    for family in FAMILIES:
-        importlib.import_module(f"zoo.{family}")
-    # Importing zoo/alexnet.py set the package attribute ``zoo.alexnet`` to the module; the
-    # builder of the same name takes its place, so ``zoo.alexnet()`` builds AlexNet.
-    package = sys.modules["zoo"]
-    for name, (_, fn) in _REGISTRY.items():
-        setattr(package, name, fn)
-    _loaded = True
-
-
-def list_models(pattern: str = "*") -> list[str]:
-    """Registered model names matching an fnmatch ``pattern`` ("resnet*", "vgg1?"), sorted."""
-    _load_all()
-    return sorted(n for n in _REGISTRY if fnmatch.fnmatchcase(n, pattern.lower()))
-
-
-def _lookup(name: str) -> tuple[Card, Callable]:
-    _load_all()
-    if not isinstance(name, str) or name not in _REGISTRY:
-        close = difflib.get_close_matches(str(name).lower(), list(_REGISTRY), n=3, cutoff=0.5)
-        hint = f"; did you mean {', '.join(close)}?" if close else "; see zoo.list_models()"
-        raise UnknownModelError(f"unknown model {name!r}{hint}")
-    return _REGISTRY[name]
-
-
-@lru_cache(maxsize=None)
-def _graph_depth(name: str) -> int:
-    """Depth of ``name`` measured on a cheap build (depth does not depend on width)."""
-    from .graph import depth
-
-    fn = _lookup(name)[1]
-    try:
-        model = fn(width=1e-3)
-    except ValueError:  # a fixed-width model (lenet5_1998)
-        model = fn()
-    return depth(model)
+    ``pattern``: one fnmatch pattern or several (a list, or comma-separated: ``"vgg1?,resnet*"``);
+    a name matching any is kept. ``exclude``: patterns to drop (``exclude="*_bn"``).
+    ``family``: keep these card families (``"resnet_cifar"``); ``tag``: keep models carrying every
+    given tag (``tag="imagenet"``; see ``card(name).tags``). As timm's ``list_models``.
+    """
+    include, drop = _patterns(pattern) or ["*"], _patterns(exclude)
+    families, tags = set(_patterns(family)), set(_patterns(tag))
+    unknown = families - {c.family for c in CARDS.values()}
+    if unknown:
+        raise ValueError(f"unknown family {sorted(unknown)[0]!r}; accepted: "
+                         f"{', '.join(sorted({c.family for c in CARDS.values()}))}")
+    names = [
+        n for n, c in CARDS.items()
+        if any(fnmatch.fnmatchcase(n, p) for p in include)
+        and not any(fnmatch.fnmatchcase(n, p) for p in drop)
+        and (not families or c.family in families)
+        and tags <= set(c.tags)
+    ]
+    return sorted(names, key=_natural_key)
 
 
 def card(name: str) -> Card:
-    """The card of a registered model (``card.depth`` is measured on the built graph on first use)."""
-    return _lookup(name)[0]
+    """The card of a registered model; ``UnknownModelError`` (a ValueError) suggests close names."""
+    if isinstance(name, str) and name in CARDS:
+        return CARDS[name]
+    text = str(name).lower()
+    family = [n for n in CARDS if n.startswith(text)] if text else []
+    if len(family) > 1:
+        hint = (f"; {len(family)} models start with it: see zoo.list_models({text + '*'!r}) "
+                f"or python -m zoo list '{text}*'")
+    else:
+        close = difflib.get_close_matches(text, list(CARDS), n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join(close)}?" if close else "; see zoo.list_models()"
+    raise UnknownModelError(f"unknown model {name!r}{hint}")
 
 
 def builder(name: str) -> Callable:
-    """The builder function of a registered model."""
-    return _lookup(name)[1]
+    """The builder function of a registered model (imports its family module, hence Keras)."""
+    c = card(name)
+    return getattr(importlib.import_module(c.module), c.name)
 
 
 def build(name: str, **overrides):

@@ -10,39 +10,22 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from .base import Args, zoo_model
-from .layers import PACKAGE
-from .registry import Card
+from ..base import Args, BuildArgs, Unpack, args
+from ..layers import PositionBias
+
+__all__ = ["alphago_policy", "FILTERS", "HIDDEN_3X3"]
 
 FILTERS = 192
 HIDDEN_3X3 = 11
 
 
-@keras.saving.register_keras_serializable(package=PACKAGE)
-class PositionBias(layers.Layer):
-    """Adds a separate trainable bias to every spatial position of a one-channel map."""
-
-    def build(self, input_shape):
-        self.bias = self.add_weight(name="bias", shape=tuple(input_shape[1:]), initializer="zeros")
-
-    def call(self, x):
-        return x + self.bias
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def all_ops(self, input_shape, output_shape) -> int:
-        return int(self.bias.shape[0] * self.bias.shape[1] * self.bias.shape[2])
+def alphago_policy(**kwargs: Unpack[BuildArgs]) -> keras.Model:
+    """AlphaGo's SL policy network (k=192): 48 feature planes in, a probability per board point out;
+    ``classes`` must equal the number of points. Reference: Silver et al. (2016), Methods;
+    figures: ``zoo.card("alphago_policy")``."""
+    return _alphago_policy(args("alphago_policy", kwargs))
 
 
-# params: 5*5*48*192+192 + 11*(9*192*192+192) + 192 (1x1, no bias) + 361 position biases;
-# MACs: 361 * (5*5*48*192 + 11*9*192*192 + 192)
-@zoo_model(Card(name="alphago_policy", family="alphago", variant="SL policy network (k=192)",
-                paper="Silver et al., Mastering the game of Go with deep neural networks and tree search",
-                year=2016, input_shape=(19, 19, 48), min_size=1, classes=361, params=3_882_793,
-                macs=1_400_726_208, ref_depth=13,
-                description="13-layer fully convolutional policy net: 48 feature planes -> "
-                            "a probability for each of the 19x19 points."))
 def _alphago_policy(a: Args) -> keras.Model:
     h, w, _ = a.input_shape
     points = h * w

@@ -10,11 +10,10 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from .base import Args, zoo_model
-from .layers import LRN
-from .registry import Card
+from ..base import Args, BuildArgs, Unpack, args
+from ..layers import LRN
 
-PAPER = "Szegedy et al., Going Deeper with Convolutions"
+__all__ = ["googlenet", "inception", "aux_head", "INCEPTION", "STAGES", "AUX_HEADS"]
 
 # Inception columns (paper, table 1): #1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj.
 INCEPTION: dict[str, tuple[int, int, int, int, int, int]] = {
@@ -32,8 +31,6 @@ INCEPTION: dict[str, tuple[int, int, int, int, int, int]] = {
 STAGES: tuple[tuple[str, ...], ...] = (("3a", "3b"), ("4a", "4b", "4c", "4d", "4e"), ("5a", "5b"))
 # Auxiliary classifiers: (output name, module whose output they read).
 AUX_HEADS: tuple[tuple[str, str], ...] = (("aux1", "4a"), ("aux2", "4d"))
-# The aux heads' 5x5/3 average pool needs a 5x5 map at 4a, which is ceil(N / 16): N >= 65.
-AUX_MIN_SIZE = 65
 
 # LRN as in the reference Caffe model (bvlc_googlenet): local_size 5, alpha 1e-4 averaged over
 # the window (Caffe divides alpha by n), k = 1, beta 0.75.
@@ -69,21 +66,20 @@ def aux_head(x, a: Args, name: str):
     return a.classifier(x, name=name)
 
 
-@zoo_model(Card(name="googlenet", family="googlenet", variant="Inception v1 (paper: LRN, no BatchNorm)",
-                paper=PAPER, year=2014, input_shape=(224, 224, 3), min_size=1,
-                params=6_998_552, non_trainable=0, macs=1_582_671_872, ref_depth=22,
-                top5_err=6.67, err_dataset="ImageNet (ILSVRC 2014 test, 7-net ensemble)",
-                description="GoogLeNet: 7x7/2 conv, max-pool, LRN, 1x1 and 3x3 convs, LRN, max-pool, "
-                            "inception 3a-3b, max-pool, 4a-4e, max-pool, 5a-5b, global avg-pool, "
-                            "dropout 0.4, fc. aux_logits=True adds the two auxiliary classifiers "
-                            "(outputs predictions, aux1, aux2; input at least 65x65)."),
-           aux_logits=False)
+def googlenet(*, aux_logits: bool = False, **kwargs: Unpack[BuildArgs]) -> keras.Model:
+    """GoogLeNet (Inception v1) as in the paper; ``aux_logits=True`` adds the two auxiliary
+    classifiers (outputs ``predictions, aux1, aux2``; see ``zoo.card("googlenet").training``).
+    Reference: Szegedy et al. (2014), table 1 and figure 3; figures: ``zoo.card("googlenet")``."""
+    return _googlenet(args("googlenet", kwargs), aux_logits)
+
+
 def _googlenet(a: Args, aux_logits: bool) -> keras.Model:
     if aux_logits and not a.include_top:
         raise ValueError("googlenet: aux_logits=True needs include_top=True (the auxiliary heads are classifiers)")
-    if aux_logits and any(d is not None and d < AUX_MIN_SIZE for d in a.input_shape[:2]):
+    aux_min = a.card.training.min_size
+    if aux_logits and any(d is not None and d < aux_min for d in a.input_shape[:2]):
         raise ValueError(f"googlenet: input_shape {a.input_shape} is below the minimum "
-                         f"{AUX_MIN_SIZE}x{AUX_MIN_SIZE} for aux_logits=True (the auxiliary heads' 5x5/3 "
+                         f"{aux_min}x{aux_min} for aux_logits=True (the auxiliary heads' 5x5/3 "
                          f"average pool needs a 5x5 map at inception 4a)")
     inputs, x = a.inputs()
     x = _conv(x, a.ch(64), 7, "conv1_7x7", strides=2)

@@ -25,14 +25,11 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from ..base import Args, BuildArgs, Unpack, args
+from ..layers import LRN
 from .alexnet import LRN_ARGS, conv_relu, dense_head
-from .base import Args, zoo_model
-from .layers import LRN
-from .registry import Card
 
 __all__ = ["zfnet", "zfnet_cs231n", "ceil_max_pool"]
-
-PAPER = "Zeiler, Fergus, Visualizing and Understanding Convolutional Networks"
 
 
 def ceil_max_pool(x, name: str, size: int = 3, strides: int = 2):
@@ -68,33 +65,17 @@ def _zfnet(a: Args, widths: tuple[int, int, int], lrn: bool) -> keras.Model:
     return a.finish(inputs, dense_head(a, x))
 
 
-def _zfnet_paper(a: Args, lrn: bool = True) -> keras.Model:
-    return _zfnet(a, (384, 384, 256), lrn)
-
-
-def _zfnet_cs231n(a: Args, lrn: bool = True) -> keras.Model:
-    return _zfnet(a, (512, 1024, 512), lrn)
-
-
-# min_size: a ceil-mode 3x3/2 pool gives ceil((M - 3) / 2) + 1 >= 1 output for M >= 2, so pool5 needs
-# pool2 output >= 2 <- conv2 output >= 4 <- pool1 output >= 11 <- conv1 output >= 22
+# min_size (on the cards): a ceil-mode 3x3/2 pool gives ceil((M - 3) / 2) + 1 >= 1 output for M >= 2, so
+# pool5 needs pool2 output >= 2 <- conv2 output >= 4 <- pool1 output >= 11 <- conv1 output >= 22
 # <- floor((N + 2 - 7) / 2) + 1 >= 22 <=> N >= 47  (47 -> 22 -> 11 -> 4 -> 2 -> 2 -> 1).
-_FACTS = dict(family="zfnet", paper=PAPER, year=2013, input_shape=(224, 224, 3), min_size=47,
-              classes=1000, non_trainable=0, ref_depth=8)
 
-zfnet = zoo_model(Card(
-    name="zfnet", variant="paper (384-384-256 in layers 3-5), LRN after pools 1 and 2",
-    params=62_357_608, macs=1_168_032_896, top5_err=14.8,
-    err_dataset="ILSVRC-2012 test, top-5 of the paper's own best (6-net ensemble, table 2); "
-                "Clarifai's ILSVRC-2013 entry, built on it, reached 11.7",
-    description="AlexNet on one tower with a 7x7/2 first layer and a stride-2 second layer, "
-                "chosen by visualising features with a deconvnet; ILSVRC-2013's best approach.",
-    tags=("imagenet", "lrn", "ceil-pool", "dropout"),
-    **_FACTS), lrn=True)(_zfnet_paper)
+def zfnet(*, lrn: bool = True, **kwargs: Unpack[BuildArgs]) -> keras.Model:
+    """ZFNet as in the paper (384-384-256 in layers 3-5); ``lrn=False`` drops the normalisation after
+    pools 1 and 2. Reference: Zeiler & Fergus (2013); figures: ``zoo.card("zfnet")``."""
+    return _zfnet(args("zfnet", kwargs), (384, 384, 256), lrn)
 
-zfnet_cs231n = zoo_model(Card(
-    name="zfnet_cs231n", variant="CS231n lecture (512-1024-512 in layers 3-5), LRN after pools 1 and 2",
-    description="ZFNet as the CS231n lecture draws it: the paper's network with 512, 1024 and 512 "
-                "filters in layers 3-5.",
-    tags=("imagenet", "lrn", "ceil-pool", "dropout"),
-    **_FACTS), lrn=True)(_zfnet_cs231n)
+
+def zfnet_cs231n(*, lrn: bool = True, **kwargs: Unpack[BuildArgs]) -> keras.Model:
+    """ZFNet as the CS231n lecture draws it (512-1024-512 in layers 3-5).
+    Reference: Zeiler & Fergus (2013); CS231n; figures: ``zoo.card("zfnet_cs231n")``."""
+    return _zfnet(args("zfnet_cs231n", kwargs), (512, 1024, 512), lrn)

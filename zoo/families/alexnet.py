@@ -22,14 +22,10 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from .base import Args, zoo_model
-from .layers import LRN
-from .registry import Card
+from ..base import Args, BuildArgs, Unpack, args
+from ..layers import LRN
 
-__all__ = ["alexnet", "alexnet_owt", "dense_head", "conv_relu"]
-
-PAPER = "Krizhevsky, Sutskever, Hinton, ImageNet Classification with Deep Convolutional Neural Networks"
-OWT_PAPER = "Krizhevsky, One weird trick for parallelizing convolutional neural networks"
+__all__ = ["alexnet", "alexnet_owt", "dense_head", "conv_relu", "max_pool", "LRN_ARGS"]
 
 #: LRN constants of section 3.3 (k, n, alpha, beta), also used by ZFNet and VGG A-LRN.
 LRN_ARGS = dict(k=2.0, n=5, alpha=1e-4, beta=0.75)
@@ -51,7 +47,7 @@ def dense_head(a: Args, x, units: int = 4096, first: int = 6):
     """AlexNet's classifier: dropout 0.5 before each of the two hidden fc layers, then the output.
 
     Names ``flatten, drop6, fc6, drop7, fc7, predictions`` (``first`` numbers the hidden layers).
-    Dropout sits before fc6 and fc7 as in torchvision and SPEC.md; Caffe's ``bvlc_alexnet`` drops
+    Dropout sits before fc6 and fc7 as in torchvision and the paper's section 4.2; Caffe's ``bvlc_alexnet`` drops
     the outputs of fc6 and fc7 instead (before fc7 and fc8). Neither adds parameters or MACs.
     """
     x = layers.Flatten(name="flatten")(x)
@@ -100,25 +96,17 @@ def _alexnet_owt(a: Args) -> keras.Model:
     return a.finish(inputs, dense_head(a, x))
 
 
-# min_size: the final pool needs a 3x3 map, so conv5 >= 3 <- pool1 output >= 7 <- conv1 output >= 15.
-# alexnet: floor((N - 11) / 4) + 1 >= 15  <=>  N >= 67   (67 -> 15 -> 7 -> 3 -> 1)
-# alexnet_owt: floor((N + 4 - 11) / 4) + 1 >= 15  <=>  N >= 63   (63 -> 15 -> 7 -> 3 -> 1)
-alexnet = zoo_model(Card(
-    name="alexnet", family="alexnet", variant="two towers (grouped conv2, conv4, conv5), LRN",
-    paper=PAPER, year=2012, input_shape=(227, 227, 3), min_size=67, classes=1000,
-    params=60_965_224, non_trainable=0, macs=724_406_816, ref_depth=8,
-    top5_err=16.4, err_dataset="ILSVRC-2012 test, top-5 of the paper's ensemble of 5 CNNs "
-                               "(15.3 with 7 CNNs and extra training data)",
-    description="The ILSVRC-2012 winner: five convs (11x11/4, 5x5, three 3x3) with ReLU, LRN and "
-                "overlapping max-pools, split over two GPUs as grouped convolutions, then fc 4096-4096.",
-    tags=("imagenet", "lrn", "grouped-conv", "dropout"),
-))(_alexnet)
+# min_size (on the cards): the final pool needs a 3x3 map, so conv5 >= 3 <- pool1 output >= 7 <- conv1
+# output >= 15. alexnet: floor((N - 11) / 4) + 1 >= 15 <=> N >= 67 (67 -> 15 -> 7 -> 3 -> 1);
+# alexnet_owt: floor((N + 4 - 11) / 4) + 1 >= 15 <=> N >= 63 (63 -> 15 -> 7 -> 3 -> 1).
 
-alexnet_owt = zoo_model(Card(
-    name="alexnet_owt", family="alexnet", variant="single tower, no LRN (torchvision, 'one weird trick')",
-    paper=OWT_PAPER, year=2014, input_shape=(224, 224, 3), min_size=63, classes=1000,
-    params=61_100_840, non_trainable=0, macs=714_188_480, ref_depth=8,
-    description="AlexNet on one GPU as torchvision builds it: 64-192-384-256-256 filters, "
-                "no LRN, conv1 padded by 2 so a 224 input gives 55x55 maps.",
-    tags=("imagenet", "dropout"),
-))(_alexnet_owt)
+def alexnet(**kwargs: Unpack[BuildArgs]) -> keras.Model:
+    """AlexNet as in the 2012 paper: two towers as grouped convolutions, LRN, 227x227 input.
+    Reference: Krizhevsky, Sutskever, Hinton (2012); figures: ``zoo.card("alexnet")``."""
+    return _alexnet(args("alexnet", kwargs))
+
+
+def alexnet_owt(**kwargs: Unpack[BuildArgs]) -> keras.Model:
+    """torchvision's single-tower AlexNet (64-192-384-256-256, no LRN, 224x224 input).
+    Reference: Krizhevsky, One weird trick (2014); figures: ``zoo.card("alexnet_owt")``."""
+    return _alexnet_owt(args("alexnet_owt", kwargs))
