@@ -118,10 +118,9 @@ def test_comparison_table_sorted_by_error_with_mean_and_std(run, recounted):
     mean = {"lenet5": float(np.mean(lenet_errs)), "lenet5_1998": recounted[3].top1_mistakes / 160 * 100}
     assert table["model"].tolist() == sorted(mean, key=mean.get)
     rows = table.set_index("model")
-    assert rows.loc["lenet5", ["width", "input", "seeds", "params", "non-trainable", "MACs", "depth"]].tolist() == [
-        "0.5", "32x32x1", "2", "15,652", "0", "133,656", "5"]
-    assert rows.loc["lenet5_1998", ["width", "input", "seeds", "params", "non-trainable", "MACs", "depth"]].tolist() == [
-        "1", "32x32x1", "1", "60,000", "672", "327,928", "5"]
+    sizes = ["width", "input", "seeds", "params", "non-trainable", "MACs", "depth"]
+    assert rows.loc["lenet5", sizes].tolist() == ["0.5", "32x32x1", "2", "15,652", "0", "133,656", "5"]
+    assert rows.loc["lenet5_1998", sizes].tolist() == ["1", "32x32x1", "1", "60,000", "672", "327,928", "5"]
     shown_mean, shown_std = (float(v) for v in rows.loc["lenet5", "top-1 err (%)"].split(" ± "))
     assert abs(shown_mean - mean["lenet5"]) <= 0.005 + 1e-9  # shown to 2 decimals
     assert abs(shown_std - float(np.std(lenet_errs, ddof=1))) <= 0.005 + 1e-9  # sample std over the 2 seeds
