@@ -1,4 +1,5 @@
-"""Small builders of test files for tests/test_data.py (npz files, PNG folders, a fake Keras cache)."""
+"""Helpers of the data tests: builders of test files for tests/test_data_files.py (npz files, PNG
+folders, a fake Keras cache) and the stratified-split rule restated for both data test modules."""
 
 from __future__ import annotations
 
@@ -8,6 +9,17 @@ import tarfile
 from pathlib import Path
 
 import numpy as np
+
+
+def largest_remainder(counts, n_take):
+    """Independent restatement of the documented rule: floor of each quota, leftovers to the
+    largest fractional parts, ties to the lower class."""
+    quotas = [c * n_take / sum(counts) for c in counts]
+    out = [int(q) for q in quotas]
+    order = sorted(range(len(counts)), key=lambda i: (-(quotas[i] - out[i]), i))
+    for i in order[: n_take - sum(out)]:
+        out[i] += 1
+    return out
 
 
 def write_npz(path: Path, **arrays) -> Path:

@@ -4,13 +4,18 @@
 from __future__ import annotations
 
 import math
+import os
 import re
+import sys
 
 import pandas as pd
 import pytest
 
 from compare import depth
 from common.cli import run_main
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _independent import recount  # noqa: E402
 
 TINY = ["--dataset", "shapes", "--limit", "32", "--width", "0.25", "--epochs", "1", "--batch-size", "16", "--quiet"]
 
@@ -66,8 +71,7 @@ def test_plan_pairs_one_recipe_same_seeds_and_budget():
     assert all(len(v) == 1 for v in shared.values()), shared  # one recipe and budget for every trial
     c = configs[0]
     assert c["study"] == "depth" and c["dataset"] == "shapes"
-    assert (c["width"], c["limit"], c["epochs"]) == (depth.DEFAULT_BUDGET["width"], depth.DEFAULT_BUDGET["limit"],
-                                                     depth.DEFAULT_BUDGET["epochs"])
+    assert (c["width"], c["limit"], c["epochs"]) == (0.5, 2000, 8)  # the README's default budget
     assert depth.plan([8], width=0.25, epochs=2)[0]["width"] == 0.25
     assert depth.plan([8], limit=depth.ALL)[0]["limit"] is None
     with pytest.raises(ValueError, match="study"):
@@ -97,16 +101,25 @@ def test_tiny_run_stores_both_series(tiny_run):
         trials = store.trials()
     assert sorted(trials["model"]) == ["plain14", "plain8", "resnet14", "resnet8"]
     assert set(trials["study"]) == {"depth"} and set(trials["status"]) == {"done"}
-    for _, t in trials.iterrows():
-        assert 0.0 <= t["train_err_eval"] <= 1.0 and t["train_eval_s"] >= 0
+    # the stored errors are the saved models' mistakes on the 32 training and 32 test images
+    by_model = trials.set_index("model")
+    counted = {m: recount(out, by_model.loc[m]) for m in by_model.index}
+    for m, r in counted.items():
+        assert (r.n_train, r.n_test) == (32, 32), m
+        assert by_model.loc[m, "train_err_eval"] == pytest.approx(r.train_mistakes / 32, abs=1e-12), m
+        assert by_model.loc[m, "top1_err"] == pytest.approx(r.top1_mistakes / 32, abs=1e-12), m
     s = depth.summarise(trials)
     assert list(zip(s["depth"], s["kind"])) == [(8, "plain"), (8, "residual"), (14, "plain"), (14, "residual")]
-    for col in ("train_err", "train_err_eval", "test_err"):
-        assert s[col].between(0, 1).all(), col
-    row = trials[trials["model"] == "plain8"].iloc[0]
-    assert math.isclose(s.loc[0, "train_err"], 1 - row["history"]["accuracy"][-1])
-    assert math.isclose(s.loc[0, "test_err"], row["top1_err"])
-    assert s["params"].tolist()[0] == s["params"].tolist()[1]  # option-A shortcuts have no params
+    assert s["model"].tolist() == ["plain8", "resnet8", "plain14", "resnet14"]
+    for i, m in enumerate(s["model"]):  # one seed: the summary holds each trial's own errors
+        assert s.loc[i, "train_err"] == pytest.approx(1 - by_model.loc[m, "history"]["accuracy"][-1], abs=1e-12)
+        assert s.loc[i, "train_err_eval"] == pytest.approx(counted[m].train_mistakes / 32, abs=1e-12), m
+        assert s.loc[i, "test_err"] == pytest.approx(counted[m].top1_mistakes / 32, abs=1e-12), m
+    # width 0.25 (4, 8, 16 channels), 32x32x3 in, 8 classes; conv (no bias) + BN (2 trainable per
+    # channel) per layer: depth 8: 108+8 + 2x(144+8) + 288+576+2x16 + 1152+2304+2x32 + 16x8+8;
+    # depth 14: one more block per stage: + 2x(144+8) + 2x(576+16) + 2x(2304+32). Option-A
+    # shortcuts add no params, so plain and residual nets match.
+    assert s["params"].tolist() == [4_972, 4_972, 11_132, 11_132]
     c = depth.curves(trials)
     assert len(c) == 4 and set(c["epoch"]) == {1}
     # the command's printout: per-depth table and findings
@@ -163,8 +176,7 @@ def test_findings_in_numbers():
     assert "no degradation" in text and "above the plain net" in text
 
 
-def test_cifar10_reference_series_from_the_cards():
-    import zoo
+def test_cifar10_reference_series_is_the_papers():
     from reports.depth import plot_depth_errors
 
     depths = {20: 0.1, 32: 0.11, 56: 0.12}
@@ -172,7 +184,7 @@ def test_cifar10_reference_series_from_the_cards():
     ref = [ln for ln in fig.axes[1].get_lines() if "published" in str(ln.get_label())]
     assert len(ref) == 1
     assert list(ref[0].get_xdata()) == [20, 32, 56]
-    assert list(ref[0].get_ydata()) == [zoo.card(f"resnet{d}").top1_err for d in (20, 32, 56)]
+    assert list(ref[0].get_ydata()) == [8.75, 7.51, 6.97]  # He et al. 2015, table 6 (CIFAR-10 test error, %)
     fig = plot_depth_errors(_summary("mnist5k", depths, depths), "mnist5k", "s")
     assert not [ln for ln in fig.axes[1].get_lines() if "published" in str(ln.get_label())]
 

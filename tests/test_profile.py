@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import keras
 import pandas as pd
 import pytest
@@ -29,12 +31,55 @@ def test_totals_match_the_card_and_the_model(name):
     model = zoo.build(name)
     total = compare.profile.totals(compare.profile(model))
     assert total["macs"] == card.macs  # exact, SPEC.md's figure at the default input
-    assert total["flops"] == 2 * card.macs
     if card.params is not None:
         assert total["trainable"] == card.params
     if card.non_trainable is not None:
         assert total["non_trainable"] == card.non_trainable
     assert total["trainable"] + total["non_trainable"] == model.count_params()
+
+
+def test_lenet5_and_resnet20_macs_and_flops_by_hand():
+    """MACs = output elements x kernel volume; FLOPs = 2 x MACs (SPEC.md), worked out by hand."""
+    df = compare.profile(zoo.build("lenet5"))  # 32x32x1, 10 classes
+    r = _rows(df)
+    # c1: 28x28x6 outputs x 5x5x1; c3: 10x10x16 x 5x5x6; c5: 400 -> 120; f6: 120 -> 84; output 84 -> 10
+    assert {n: (r[n].macs, r[n].flops) for n in ("c1", "c3", "c5", "f6", "predictions")} == {
+        "c1": (117_600, 235_200), "c3": (240_000, 480_000), "c5": (48_000, 96_000), "f6": (10_080, 20_160),
+        "predictions": (840, 1_680)}
+    assert (r["s2"].macs, r["s2"].flops, r["s4"].macs, r["s4"].flops) == (0, 0, 0, 0)  # pooling: not MACs
+    total = compare.profile.totals(df)
+    assert (total["macs"], total["flops"]) == (416_520, 833_040)
+    # ResNet-20 at 32x32x3: conv1 3x3x3->16 at 32x32; 3x3 convs 16->16 at 32x32 (6), 16->32 stride 2 at
+    # 16x16 then 32->32 (5), 32->64 at 8x8 then 64->64 (5); dense 64 -> 10; option-A shortcuts: 0
+    df = compare.profile(zoo.build("resnet20"))
+    stage = {p: int(df.loc[df["name"].str.startswith(p), "macs"].sum()) for p in ("conv1", "conv2", "conv3", "conv4")}
+    assert stage == {"conv1": 9 * 3 * 16 * 1024, "conv2": 6 * 9 * 16 * 16 * 1024,
+                     "conv3": 9 * 16 * 32 * 256 + 5 * 9 * 32 * 32 * 256,
+                     "conv4": 9 * 32 * 64 * 64 + 5 * 9 * 64 * 64 * 64}
+    assert stage == {"conv1": 442_368, "conv2": 14_155_776, "conv3": 12_976_128, "conv4": 12_976_128}
+    assert _rows(df)["predictions"].macs == 640
+    total = compare.profile.totals(df)
+    assert (total["macs"], total["flops"]) == (40_551_040, 81_102_080)
+
+
+# Weighted layers (conv + dense) of each model: its depth, plus the 1x1 projection convolutions of
+# the ImageNet ResNets (4: one per stage); the CIFAR nets' option-A shortcuts have no weights.
+WEIGHTED_LAYERS = {"lenet5_1998": 5, "plain8": 8, "plain14": 14, "plain32": 32, "plain44": 44, "plain110": 110,
+                   "resnet8": 8, "resnet14": 14, "resnet32": 32, "resnet44": 44, "resnet110": 110,
+                   "plain18": 18, "plain34": 34, "resnet101": 101 + 4, "resnet152": 152 + 4, "vgg13": 13,
+                   "vgg13_bn": 13, "vgg16_c": 16, "zfnet_cs231n": 8}
+# LeNet-5 (1998)'s own layers, by hand: subsampling 1 multiply per output, C3's 60 connected 5x5
+# kernels at 10x10, the RBF output's 84 x 10 distances
+LENET_1998_CUSTOM_MACS = {"s2": 14 * 14 * 6, "c3": 60 * 25 * 100, "s4": 5 * 5 * 16, "rbf": 84 * 10}
+
+
+def _conv_dense_macs_by_formula(layer) -> int:
+    """kh x kw x (Cin / groups) x Cout x output positions; Dense: inputs x units x positions."""
+    positions = math.prod(layer.output.shape[1:-1])
+    if type(layer) is layers.Dense:
+        return layer.input.shape[-1] * layer.units * positions
+    kh, kw = layer.kernel_size
+    return kh * kw * (layer.input.shape[-1] // layer.groups) * layer.filters * positions
 
 
 # resnet1202 is left out for time (25 s to build its 1,202 layers); resnet110 runs the same code.
@@ -48,8 +93,19 @@ def test_params_equal_the_models_own_count(name):
     total = compare.profile.totals(df)
     assert total["trainable"] + total["non_trainable"] == model.count_params()
     assert total["trainable"] == sum(int(w.numpy().size) for w in model.trainable_weights)
-    assert (df["flops"] == 2 * df["macs"]).all()
-    assert total["macs"] > 0 and total["weighted"] > 0
+    # every row's MACs and FLOPs from the layer's own shapes by the formula (0 for every other layer)
+    leaves = {l.name: l for l in _leaf_layers(model)}
+    custom = LENET_1998_CUSTOM_MACS if name == "lenet5_1998" else {}
+    for row in df.itertuples():
+        layer = leaves[row.name]
+        if row.name in custom:
+            expected = custom[row.name]
+        elif type(layer) in (layers.Conv2D, layers.Dense):
+            expected = _conv_dense_macs_by_formula(layer)
+        else:
+            expected = 0
+        assert (row.macs, row.flops) == (expected, 2 * expected), row.name
+    assert total["weighted"] == WEIGHTED_LAYERS[name]
 
 
 # -- TensorFlow's profiler ------------------------------------------------------------------------
@@ -136,7 +192,9 @@ def test_counting_rules_for_each_layer_kind():
     assert (r["bn"].trainable, r["bn"].non_trainable) == (8, 8)
     assert r["sep"].output_shape == (6, 6, 6) and r["sep"].act_elems == 216 and r["sep"].act_bytes == 864
     assert not df["uncounted"].any()
-    assert (df["flops"] == 2 * df["macs"]).all()
+    assert {n: r[n].flops for n in df["name"]} == {
+        "gconv": 18_432, "dw": 10_368, "sep": 17_280, "tr": 6_912, "bn": 0, "mp": 0, "a": 1_152, "add": 0,
+        "mul": 0, "cat": 0, "dense4d": 2_880, "gap": 0, "reshape": 0, "drop": 0, "out": 30}
     total = compare.profile.totals(df)
     assert total["trainable"] + total["non_trainable"] == model.count_params()
     assert total["macs"] == sum(expected_macs.values())
@@ -282,7 +340,10 @@ def test_multi_input_model_and_callable_module():
     assert _rows(compare.profile(model, input_shape=[(6,), (6,)]))["d"].macs == 24
     import compare.profile as module
 
-    assert callable(module) and compare.profile is module and compare.totals is module.totals
+    # the module itself is the function: calling it profiles (Dense 10 -> 2: 20 MACs)
+    df = module(model, input_shape=[(5,), (5,)])
+    assert _rows(df)["d"].macs == 20 and module.totals(df)["macs"] == 20
+    assert compare.profile is module and compare.totals is module.totals
 
 
 class _Subclassed(keras.Model):

@@ -39,10 +39,61 @@ def test_schedules():
     assert lr_at(opt, 1000) == pytest.approx(0.0, abs=1e-9)
 
 
-def test_paper_recipe_trial_records_its_source():
+def test_recipe_paper_from_the_command_line_reaches_the_trials_optimizer(monkeypatch, tmp_path):
+    """`python -m compare run --recipe paper` plans trials with recipe "paper"; the trial compiles its
+    model with SGD, momentum 0.9, He et al.'s weight decay 1e-4 and the /10-at-50%-and-75% schedule,
+    and trains with those rates step by step."""
+    import keras
+
+    from compare import run_cli
+    from compare.__main__ import main
     from compare.train import run_trial
 
-    r = run_trial(dict(model="resnet8", dataset="shapes", limit=64, epochs=1, width=0.25, batch_size=32,
-                       recipe="paper"))
-    assert r.metrics["recipe_source"].startswith("He 2015 sec. 4.2: SGD m=0.9")
-    assert r.metrics["lr"] == 0.1 and r.metrics["batch_size"] == 32
+    planned = []
+    monkeypatch.setattr(run_cli, "execute", lambda configs, out, args: planned.extend(configs) or 0)
+    assert main(["run", "--models", "resnet8", "--recipe", "paper", "--dataset", "shapes", "--limit", "64",
+                 "--width", "0.25", "--batch-size", "32", "--epochs", "4", "--out", str(tmp_path / "o")]) == 0
+    assert [(c["model"], c["recipe"], c["epochs"], c["batch_size"], c["lr"]) for c in planned] == [
+        ("resnet8", "paper", 4, 32, None)]
+    assert not (tmp_path / "o").exists()  # planned only
+
+    class Rates(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.rates = []
+
+        def on_train_batch_begin(self, batch, logs=None):
+            self.rates.append(float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)))
+
+    rates = Rates()
+    result = run_trial(planned[0], callbacks=[rates])
+    opt = result.model.optimizer
+    assert type(opt) is keras.optimizers.SGD
+    assert (opt.momentum, opt.nesterov, opt.weight_decay) == (0.9, False, 1e-4)
+    schedule = opt.get_config()["learning_rate"]["config"]
+    # 64 images / batch 32 = 2 steps per epoch, 8 steps: lr 0.1, /10 after step int(8 x 0.5) = 4 and again
+    # after int(8 x 0.75) = 6 (a boundary step still has the rate before it)
+    assert schedule["boundaries"] == [4, 6]
+    assert schedule["values"] == pytest.approx([0.1, 0.01, 0.001], rel=1e-12)
+    assert rates.rates == pytest.approx([0.1] * 5 + [0.01] * 2 + [0.001], rel=1e-6)
+    assert int(opt.iterations.numpy()) == 8
+    assert (result.metrics["lr"], result.metrics["batch_size"]) == (0.1, 32)
+    assert result.metrics["recipe_source"] == ("He 2015 sec. 4.2: SGD m=0.9, batch 128, lr 0.1 /10 at 32k and 48k "
+                                               "of 64k iterations")
+
+
+def test_paper_plateau_recipe_for_alexnet():
+    """AlexNet's recipe as a trial builds it (its card's family): SGD m=0.9, wd 5e-4, lr 0.01 held
+    constant in the optimizer, divided by 10 by a plateau callback on the validation loss."""
+    import keras
+    import zoo
+
+    from compare.recipes import callbacks_for
+
+    recipe = get_recipe("paper", zoo.card("alexnet").family)
+    opt = make_optimizer(recipe, recipe.lr, steps=1000, steps_per_epoch=10)
+    assert type(opt) is keras.optimizers.SGD
+    assert (opt.momentum, opt.weight_decay, recipe.batch_size) == (0.9, 5e-4, 128)
+    assert float(opt.learning_rate) == pytest.approx(0.01, rel=1e-6)  # no schedule in the optimizer
+    (plateau,) = callbacks_for(recipe)
+    assert type(plateau) is keras.callbacks.ReduceLROnPlateau
+    assert (plateau.monitor, plateau.factor, plateau.patience) == ("val_loss", 0.1, 2)

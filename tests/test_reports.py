@@ -20,6 +20,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).parent))
 import _report_fixture as fixture  # noqa: E402
+from _independent import recount  # noqa: E402
 
 from reports.__main__ import main  # noqa: E402
 from common.cli import run_main  # noqa: E402
@@ -49,6 +50,16 @@ def run(tmp_path_factory) -> dict:
                 html=(out / "report.html").read_text())
 
 
+@pytest.fixture(scope="module")
+def recounted(run) -> dict:
+    """Trial id -> the mistakes of its saved model, counted apart from the store (tests/_independent.py)."""
+    from compare.store import Store
+
+    with Store(run["dir"] / "results.sqlite") as store:
+        done = store.trials("done")
+    return {int(row["id"]): recount(run["dir"], row) for _, row in done.iterrows()}
+
+
 def _md_table(md: str, title_start: str) -> pd.DataFrame:
     """The Markdown table under the heading that starts with ``title_start``."""
     block = md.split(f"### {title_start}", 1)[1].split("\n### ", 1)[0]
@@ -67,7 +78,7 @@ def test_cli_writes_report_and_one_line_summary(run):
         assert (run["dir"] / name).stat().st_size > 0
 
 
-def test_results_csv_and_json_are_tidy(run):
+def test_results_csv_and_json_are_tidy(run, recounted):
     csv = pd.read_csv(run["dir"] / "results.csv")
     records = json.loads((run["dir"] / "results.json").read_text())
     assert len(csv) == len(records) == 4 and csv["id"].tolist() == [1, 2, 3, 4]
@@ -80,28 +91,40 @@ def test_results_csv_and_json_are_tidy(run):
     lenet = csv[(csv["model"] == "lenet5") & (csv["status"] == "done")]
     assert lenet["params"].tolist() == [LENET_HALF_PARAMS] * 2 == [15_652] * 2
     assert lenet["macs"].tolist() == [LENET_HALF_MACS] * 2 == [133_656] * 2
-    assert (lenet["flops"] == 2 * lenet["macs"]).all() and (lenet["depth"] == 5).all()
+    assert lenet["flops"].tolist() == [267_312] * 2 and (lenet["depth"] == 5).all()  # FLOPs = 2 x 133,656
     assert lenet["input_shape"].tolist() == ["32x32x1"] * 2
-    assert records[0]["params"] == 15_652 and isinstance(records[0]["params"], int)
+    assert records[0]["params"] == 15_652
+    # counts are written as JSON integers (15652, not 15652.0); the failed trial has none
+    text = (run["dir"] / "results.json").read_text()
+    assert re.findall(r'"params": ([^,]+),', text) == ["15652", "15652", "60000", "null"]
     assert records[2]["model"] == "lenet5_1998" and records[2]["params"] == 60_000  # grey input; the RBF head is fixed (non-trainable)
     assert records[2]["non_trainable"] == 8 * 84  # the RBF output's fixed codes
-    done = csv[csv["status"] == "done"]
-    assert ((done["top1_err"] > 0) & (done["top1_err"] < 1)).all()
-    assert np.allclose(done["top1_err"] + done["top1_acc"], 1)
+    # every stored error is the saved model's mistakes on the 160 test images, counted independently
+    assert sorted(recounted) == [1, 2, 3] and {r.n_test for r in recounted.values()} == {160}
+    done = csv[csv["status"] == "done"].set_index("id")
+    for tid, r in recounted.items():
+        assert done.loc[tid, "top1_err"] == pytest.approx(r.top1_mistakes / 160, abs=1e-12), tid
+        assert done.loc[tid, "top1_acc"] == pytest.approx(1 - r.top1_mistakes / 160, abs=1e-12), tid
+        assert done.loc[tid, "top5_err"] == pytest.approx(r.top5_mistakes / 160, abs=1e-12), tid
 
 
-def test_comparison_table_sorted_by_error_with_mean_and_std(run):
+def test_comparison_table_sorted_by_error_with_mean_and_std(run, recounted):
     table = _md_table(run["md"], "shapes: one row per model")
-    assert table.columns[:4].tolist() == ["model", "width", "input", "seeds"]
-    assert {"params", "MACs", "depth", "top-1 err (%)", "top-5 err (%)", "train (s)", "infer b1 (ms/img)"} <= set(table)
-    csv = pd.read_csv(run["dir"] / "results.csv")
-    mean = csv[csv["status"] == "done"].groupby("model")["top1_err"].mean().sort_values()
-    assert table["model"].tolist() == mean.index.tolist()
-    lenet = table.set_index("model").loc["lenet5"]
-    assert lenet["seeds"] == "2" and lenet["params"] == "15,652" and lenet["MACs"] == "133,656"
-    std = csv[csv["model"] == "lenet5"]["top1_err"].dropna().std() * 100
-    assert lenet["top-1 err (%)"] == f"{mean['lenet5'] * 100:.2f} ± {std:.2f}"
-    assert "±" not in table.set_index("model").loc["lenet5_1998", "top-1 err (%)"]
+    assert table.columns.tolist() == [
+        "model", "width", "input", "seeds", "params", "non-trainable", "MACs", "depth", "top-1 err (%)",
+        "top-5 err (%)", "train (s)", "train (img/s)", "infer b1 (ms/img)", "infer b32 (ms/img)"]
+    # lenet5: trials 1 and 2 (seeds 0, 1); lenet5_1998: trial 3; errors from the recount, in %
+    lenet_errs = [recounted[t].top1_mistakes / 160 * 100 for t in (1, 2)]
+    mean = {"lenet5": float(np.mean(lenet_errs)), "lenet5_1998": recounted[3].top1_mistakes / 160 * 100}
+    assert table["model"].tolist() == sorted(mean, key=mean.get)
+    rows = table.set_index("model")
+    sizes = ["width", "input", "seeds", "params", "non-trainable", "MACs", "depth"]
+    assert rows.loc["lenet5", sizes].tolist() == ["0.5", "32x32x1", "2", "15,652", "0", "133,656", "5"]
+    assert rows.loc["lenet5_1998", sizes].tolist() == ["1", "32x32x1", "1", "60,000", "672", "327,928", "5"]
+    shown_mean, shown_std = (float(v) for v in rows.loc["lenet5", "top-1 err (%)"].split(" ± "))
+    assert abs(shown_mean - mean["lenet5"]) <= 0.005 + 1e-9  # shown to 2 decimals
+    assert abs(shown_std - float(np.std(lenet_errs, ddof=1))) <= 0.005 + 1e-9  # sample std over the 2 seeds
+    assert abs(float(rows.loc["lenet5_1998", "top-1 err (%)"]) - mean["lenet5_1998"]) <= 0.005 + 1e-9  # one seed: no ±
 
 
 def test_canonical_failed_and_profile_tables(run):
@@ -121,10 +144,15 @@ def test_canonical_failed_and_profile_tables(run):
 
 def test_every_table_states_the_counting_conventions(run):
     blocks = run["md"].split("\n### ")[1:]
-    assert len(blocks) >= 6
+    titles = [b.split("\n", 1)[0] for b in blocks]
+    # comparison, paper sizes, failed trials, one profile per model (2), the columns of results.csv
+    assert sorted(titles) == sorted([
+        "shapes: one row per model, sorted by top-1 error", "Paper-size figures beside the run's",
+        "Trials that did not finish: 1", "lenet5_1998 (trial 3)", "lenet5 (trial 1)",
+        "Columns of results.csv / results.json"])
     for block in blocks:
         assert "params = trainable parameters" in block and "FLOPs = 2 x MACs" in block, block[:60]
-    assert run["html"].count('<p class="note">') == run["html"].count("<table>") == len(blocks)
+    assert run["html"].count('<p class="note">') == run["html"].count("<table>") == 6
 
 
 def test_every_figure_is_a_valid_png_and_svg(run):
@@ -163,24 +191,58 @@ def test_every_html_and_markdown_link_resolves(run):
     assert all((run["dir"] / link).is_file() for link in md_links)
 
 
-def test_plot_functions_take_frames_and_return_figures(run):
-    from matplotlib.figure import Figure
+def _scatter_points(ax) -> list[tuple[float, float]]:
+    """(x, y) of the non-empty scatter on ``ax`` (the legend's size samples are empty scatters)."""
+    from matplotlib.collections import PathCollection
 
+    sets = [c.get_offsets() for c in ax.collections if isinstance(c, PathCollection) and len(c.get_offsets())]
+    assert len(sets) == 1, len(sets)
+    return sorted((float(x), float(y)) for x, y in sets[0])
+
+
+def test_plot_functions_take_frames_and_return_figures(run, recounted):
     import reports
+    from compare.store import Store
 
     data = reports.ReportData(run["dir"], reports.load_trials(run["dir"]))
-    assert data.main["model"].tolist() == ["lenet5", "lenet5_1998"] or data.main["model"].tolist() == [
-        "lenet5_1998", "lenet5"]
-    figs = [reports.plot_error_vs_macs(data.main), reports.plot_error_vs_depth(data.main),
-            reports.plot_training_curves(data.curves, "loss"), reports.plot_size(data.main, data.canonical),
-            reports.plot_ilsvrc()]
-    assert all(isinstance(f, Figure) for f in figs)
-    ilsvrc = figs[-1].axes[0]
+    assert sorted(data.main["model"]) == ["lenet5", "lenet5_1998"]
+    err = {"lenet5": (recounted[1].top1_mistakes + recounted[2].top1_mistakes) / 320 * 100,
+           "lenet5_1998": recounted[3].top1_mistakes / 160 * 100}
+    # error vs MACs: one bubble per model at (MACs, mean top-1 error %)
+    fig = reports.plot_error_vs_macs(data.main)
+    points = _scatter_points(fig.axes[0])
+    assert [p[0] for p in points] == [133_656, 327_928]
+    assert [p[1] for p in points] == pytest.approx([err["lenet5"], err["lenet5_1998"]], abs=1e-9)
+    assert fig.axes[0].get_xlabel().startswith("MACs per image")
+    # error vs depth: both at depth 5, beside the ILSVRC panel
+    fig = reports.plot_error_vs_depth(data.main)
+    points = _scatter_points(fig.axes[0])
+    assert [p[0] for p in points] == [5, 5]
+    assert sorted(p[1] for p in points) == pytest.approx(sorted(err.values()), abs=1e-9)
+    # training loss: one panel per model, a training and a validation line of 2 epochs each; the
+    # lenet5 line is the mean over its two seeds of the per-epoch losses Keras returned
+    fig = reports.plot_training_curves(data.curves, "loss")
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in panels] == ["lenet5 (2 seeds)", "lenet5_1998"]
+    assert [[list(line.get_xdata()) for line in ax.get_lines()] for ax in panels] == [[[1, 2], [1, 2]]] * 2
+    with Store(run["dir"] / "results.sqlite") as store:
+        hist = store.trials("done").set_index("id")["history"]
+    for split, line in zip(("loss", "val_loss"), panels[0].get_lines()):
+        expected = np.mean([hist[1][split], hist[2][split]], axis=0)
+        assert list(line.get_ydata()) == pytest.approx(expected.tolist(), rel=1e-12), split
+    # sizes: this run's bars beside the paper's (lenet5_1998 has no card MACs: a zero-length bar)
+    fig = reports.plot_size(data.main, data.canonical)
+    params_ax, macs_ax = fig.axes
+    assert [t.get_text() for t in params_ax.get_yticklabels()] == ["lenet5", "lenet5_1998"]
+    widths = lambda ax: [p.get_width() for p in ax.patches]  # noqa: E731  (run bars, then paper bars)
+    assert widths(params_ax) == [15_652, 60_000, 61_706, 60_000]
+    assert widths(macs_ax) == [133_656, 327_928, 416_520, 0]
+    # the ILSVRC history alone
+    ilsvrc = reports.plot_ilsvrc().axes[0]
     assert [t.get_text() for t in ilsvrc.get_xticklabels()] == ["shallow", "8", "22", "152", "ensemble"]
     assert ilsvrc.get_ylabel() == "top-5 error (%)"
     labels = {t.get_text() for t in ilsvrc.texts}
     assert {"2012 AlexNet (16.4)", "2016 Trimps-Soushen (2.99)", "2017 SENet (2.251)"} <= labels
-    assert figs[0].axes[0].get_xlabel().startswith("MACs per image")
     assert len(data.curves[(data.curves["model"] == "lenet5") & (data.curves["split"] == "val")]) == 2 * 2 * 2
 
 
@@ -266,7 +328,12 @@ def test_import_is_lazy():
     code = "import sys, reports; print(sorted(m for m in ('keras', 'matplotlib', 'pandas') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
-    assert callable(__import__("reports").write_report)
+    # the first use of a name loads its module then, and gives that module's object
+    code = ("import sys, reports; f = reports.write_report; "
+            "loaded = [m in sys.modules for m in ('reports.render', 'matplotlib')]; import reports.render as r; "
+            "print(*loaded, f is r.write_report)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "True", "True"]
 
 
 def test_a_figure_that_cannot_be_drawn_becomes_a_note(run, tmp_path):

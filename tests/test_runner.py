@@ -18,6 +18,9 @@ from compare.runner import plan, run
 from compare.store import Store
 from common.cli import run_main
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _independent import recount  # noqa: E402
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = dict(dataset="shapes", limit=96, epochs=1, width=0.25, batch_size=32)
 
@@ -54,8 +57,9 @@ def test_run_stores_one_row_per_trial(tiny_run):
     for key in ("top1_acc", "top1_err", "top5_acc", "train_loss", "train_acc", "train_s", "train_img_per_s",
                 "infer_ms_b1", "infer_ms_b32", "macs", "flops", "depth", "peak_mem_mb", "versions"):
         assert key in df.columns, key
-    assert lenet["flops"] == 2 * lenet["macs"] and lenet["depth"] == 5
-    assert abs(lenet["top1_err"] + lenet["top1_acc"] - 1) < 1e-12
+    # FLOPs = 2 x the hand-counted 62,998 MACs above; depth: c1, c3, c5, f6, output
+    assert lenet["flops"] == 125_996 and lenet["depth"] == 5
+    assert df["num_replicas_in_sync"].tolist() == [1, 1]  # no strategy: one replica
     assert len(lenet["history"]["loss"]) == 1 and len(lenet["history"]["val_accuracy"]) == 1
     assert (out / lenet["weights_path"]).is_file()
     # read back with pandas.read_sql, as the issue promises
@@ -64,6 +68,19 @@ def test_run_stores_one_row_per_trial(tiny_run):
     with sqlite3.connect(out / "results.sqlite") as conn:
         raw = pd.read_sql("SELECT model, status FROM trials ORDER BY id", conn)
     assert raw.values.tolist() == [["lenet5", "done"], ["resnet8", "done"]]
+
+
+def test_stored_errors_are_the_saved_models_mistakes(tiny_run):
+    """The stored errors equal the mistakes of the saved model, counted here on the trial's data."""
+    out, _, _, _ = tiny_run
+    df = Store(out / "results.sqlite").trials()
+    for _, row in df.iterrows():
+        r = recount(out, row)
+        assert (r.n_test, r.n_train) == (96, 96)  # --limit 96 of each split
+        assert row["top1_err"] == pytest.approx(r.top1_mistakes / 96, abs=1e-12), row["model"]
+        assert row["top1_acc"] == pytest.approx((96 - r.top1_mistakes) / 96, abs=1e-12), row["model"]
+        assert row["top5_err"] == pytest.approx(r.top5_mistakes / 96, abs=1e-12), row["model"]
+        assert row["train_err_eval"] == pytest.approx(r.train_mistakes / 96, abs=1e-12), row["model"]
 
 
 def test_params_and_macs_are_the_models_own(tiny_run):
@@ -121,18 +138,47 @@ KILLER = textwrap.dedent("""
 """)
 
 
+def running_trials(path) -> list[int]:
+    """Ids of the rows marked running in the store at ``path``, read without writing to it
+    ([] while the file or its tables do not exist yet)."""
+    if not os.path.exists(path):
+        return []
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        try:
+            return [r[0] for r in conn.execute("SELECT id FROM trials WHERE status = 'running' ORDER BY id")]
+        finally:
+            conn.close()
+    except sqlite3.Error:  # created but not yet initialised by the writer
+        return []
+
+
+def wait_for_running(path, trial_id: int, proc, deadline_s: float = 240.0) -> None:
+    """Poll the store until trial ``trial_id`` is recorded as running (the trial is in flight)."""
+    end = time.monotonic() + deadline_s
+    while running_trials(path) != [trial_id]:
+        assert proc.poll() is None, f"the run ended (code {proc.returncode}) before trial {trial_id} started"
+        assert time.monotonic() < end, f"trial {trial_id} not running after {deadline_s:.0f} s"
+        time.sleep(0.05)
+
+
 def test_sigkill_loses_only_the_trial_in_flight_and_resumes(tmp_path):
     script = tmp_path / "killer.py"
     script.write_text(KILLER)
     env = {**os.environ, "PYTHONPATH": REPO}
     proc = subprocess.Popen([sys.executable, str(script), str(tmp_path / "out")], stdout=subprocess.PIPE,
                             text=True, env=env, cwd=REPO)
-    for line in proc.stdout:
-        if line.strip() == "start 3":
-            time.sleep(0.5)  # building, preparing and three epochs take several seconds
-            break
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=60)
+    try:
+        for line in proc.stdout:
+            if line.strip() == "start 3":
+                break
+        # the third trial (three epochs of resnet8) is in flight once its row says running
+        wait_for_running(tmp_path / "out" / "results.sqlite", 3, proc)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=60)
+        proc.stdout.close()
+    assert proc.returncode == -signal.SIGKILL
     store = Store(tmp_path / "out" / "results.sqlite")
     df = store.trials()
     assert df["status"].tolist() == ["done", "done", "running"]
@@ -199,25 +245,32 @@ MIRRORED = textwrap.dedent("""
     import tensorflow as tf
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-    from compare.train import run_trial
-    r = run_trial(dict(model="lenet5", dataset="shapes", limit=64, epochs=1, width=0.25, batch_size=32,
-                       strategy="mirrored"))
-    print("replicas", tf.distribute.MirroredStrategy(devices=["/cpu:0", "/cpu:1"]).num_replicas_in_sync)
-    print("acc", r.metrics["top1_acc"], "params", r.metrics["params"])
+    from compare.runner import plan, run
+    configs = plan(["lenet5"], seeds=[0], dataset="shapes", limit=64, epochs=1, width=0.25, batch_size=32,
+                   strategy="mirrored")
+    summary = run(configs, sys.argv[1])
+    print(summary.line())
+    sys.exit(0 if summary.done == 1 else 1)
 """)
 
 
 def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
+    """The trial records how many replicas trained it: the process splits its CPU into two logical
+    devices, so MirroredStrategy must have trained on 2."""
     script = tmp_path / "mirrored.py"
     script.write_text(MIRRORED)
-    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300,
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, str(script), str(out)], capture_output=True, text=True, timeout=300,
                           env={**os.environ, "PYTHONPATH": REPO}, cwd=REPO)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    lines = proc.stdout.strip().splitlines()
-    assert "replicas 2" in lines
-    acc = [l for l in lines if l.startswith("acc")][0].split()
+    assert proc.returncode == 0, proc.stdout[-1000:] + proc.stderr[-2000:]
+    df = Store(out / "results.sqlite").trials()
+    assert df["status"].tolist() == ["done"] and df["strategy"].tolist() == ["mirrored"]
+    row = df.iloc[0]
+    assert row["num_replicas_in_sync"] == 2
     # lenet5 at width 0.25 on 32x32x1 shapes, 8 classes: the same 4,113 params as without a strategy
-    assert 0.0 <= float(acc[1]) <= 1.0 and int(acc[3]) == 4_113
+    assert (row["params"], row["macs"], row["n_train"], row["n_test"]) == (4_113, 62_998, 64, 64)
+    r = recount(out, row)  # the model trained under the strategy, saved and loaded back without one
+    assert row["top1_err"] == pytest.approx(r.top1_mistakes / 64, abs=1e-12)
 
 
 def test_ctrl_c_stops_after_saving_what_is_done(tmp_path):
@@ -226,11 +279,16 @@ def test_ctrl_c_stops_after_saving_what_is_done(tmp_path):
            "--limit", "96", "--width", "0.25", "--batch-size", "32", "--epochs", "1", "--quiet", "--no-report",
            "--out", str(out)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
-    for line in proc.stdout:
-        if line.startswith("[2/2] resnet8") and "training" in line:
-            time.sleep(1.0)
-            proc.send_signal(signal.SIGINT)
-            break
+    try:
+        for line in proc.stdout:
+            if line.startswith("[2/2] resnet8") and "training" in line:
+                break
+        wait_for_running(out / "results.sqlite", 2, proc)  # resnet8's row is written: it is in flight
+    except BaseException:
+        proc.kill()
+        proc.communicate()
+        raise
+    proc.send_signal(signal.SIGINT)
     rest, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err[-500:]
     assert rest.strip().splitlines()[-1].startswith("interrupted: 1 trained, 0 already done, 0 failed of 2 trial(s)")
@@ -246,3 +304,24 @@ def test_ctrl_c_stops_after_saving_what_is_done(tmp_path):
 def test_repeated_models_and_seeds_plan_one_trial_each():
     configs = plan(["lenet5", "resnet8", "lenet5"], seeds=[0, 0, 1], **TINY)
     assert [(c["model"], c["seed"]) for c in configs] == [("lenet5", 0), ("lenet5", 1), ("resnet8", 0), ("resnet8", 1)]
+
+
+def test_datasets_are_loaded_once_per_effective_seed(monkeypatch):
+    """A trial's dataset comes from a per-process cache: one load per (name, effective seed, limit);
+    only the synthetic set depends on the seed."""
+    from compare import data as datalib
+    from compare import train
+
+    calls = []
+    real = datalib.load_dataset
+    monkeypatch.setattr(datalib, "load_dataset", lambda name, **kw: calls.append((name, kw)) or real(name, **kw))
+    train._load_cached.cache_clear()
+    try:
+        digits0, digits5 = train.cached_dataset("digits", 0, None), train.cached_dataset("digits", 5, None)
+        shapes3, again3 = train.cached_dataset("shapes", 3, 40), train.cached_dataset("shapes", 3, 40)
+        shapes4 = train.cached_dataset("shapes", 4, 40)
+    finally:
+        train._load_cached.cache_clear()
+    assert digits5 is digits0 and again3 is shapes3 and shapes4 is not shapes3
+    assert calls == [("digits", {"seed": 0, "limit": None}), ("shapes", {"seed": 3, "limit": 40}),
+                     ("shapes", {"seed": 4, "limit": 40})]

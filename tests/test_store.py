@@ -58,7 +58,9 @@ def test_round_trip(store):
     assert tid == 1 and store.status(CONFIG) == "running"
     metrics = {**METRICS, "top1_acc": np.float64(0.981), "params": np.int64(269722),
                "train_loss": float("nan"), "input_shape": (28, 28, 1)}
+    before = datetime.now(timezone.utc).replace(microsecond=0)  # the store keeps whole seconds
     store.finish(tid, metrics, {**HISTORY, "loss": list(np.array([0.9, 0.3, 0.1]))})
+    after = datetime.now(timezone.utc)
     assert store.status(CONFIG) == "done"
     row = store.trials().iloc[0]
     assert (row["id"], row["model"], row["dataset"], row["seed"], row["status"]) == (1, "resnet20", "mnist5k", 0, "done")
@@ -70,7 +72,7 @@ def test_round_trip(store):
     assert row["reason"] is None and row["pid"] == os.getpid()
     started = datetime.fromisoformat(row["started_at"])
     assert started.tzinfo is not None and started.utcoffset().total_seconds() == 0
-    assert datetime.fromisoformat(row["finished_at"]) <= datetime.now(timezone.utc)
+    assert before <= datetime.fromisoformat(row["finished_at"]) <= after  # stamped by finish(), in UTC
     # plain SQL readers see the same row
     with sqlite3.connect(store.path) as conn:
         df = pd.read_sql("SELECT * FROM trials", conn)
@@ -79,7 +81,7 @@ def test_round_trip(store):
                                 "metrics", "history", "started_at", "finished_at", "pid"]
     assert json.loads(df.loc[0, "metrics"])["params"] == 269722
     assert meta["schema_version"] == str(SCHEMA_VERSION) == "1"
-    assert meta["created_with"].startswith("cnn-zoo ")
+    assert meta["created_with"] == "cnn-zoo 0.1.0"  # pyproject.toml's version
 
 
 def test_trials_columns_and_name_rule(store):
@@ -161,13 +163,15 @@ def test_corrupt_and_foreign_files(tmp_path):
     conn.close()
     with pytest.raises(StoreError, match=rf"{foreign} is a SQLite file without the results table\(s\) meta"):
         Store(foreign)
-    with pytest.raises(StoreError, match="is a directory"):
+    with pytest.raises(StoreError, match=rf"{tmp_path} is a directory; pass the path of a .sqlite file"):
         Store(tmp_path)
     empty = tmp_path / "empty.sqlite"
     empty.write_bytes(b"")
     with Store(empty) as s:                                   # zero-byte file: a new store
-        assert s.done_keys() == set()
-    assert issubclass(StoreError, ValueError)
+        assert s.done_keys() == set() and len(s.trials()) == 0
+    # callers that catch ValueError (the CLIs' bad-input path: exit code 2) catch the store's errors
+    with pytest.raises(ValueError, match=rf"{garbage} is not a SQLite database"):
+        Store(garbage)
 
 
 CHILD = textwrap.dedent("""
