@@ -10,11 +10,11 @@ import argparse
 import sys
 from typing import Sequence
 
-from common.cli import EXIT_BAD_INPUT, quiet_tensorflow, run_main
+from common.cli import EXIT_BAD_INPUT, Parser, quiet_tensorflow, run_main
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m reports",
+    p = Parser(prog="python -m reports",
                                 description="Write report.md, report.html, results.csv, results.json and "
                                             "figures/ into a run directory made by `python -m compare`.")
     p.add_argument("run_dir", help="run directory holding results.sqlite")
