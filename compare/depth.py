@@ -23,9 +23,10 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas is imported on use: the CLI's --help and argument checks stay light
+    import pandas as pd
 
 __all__ = ["STUDY", "DEFAULT_DEPTHS", "DEFAULT_BUDGET", "ALL", "accepted_depths", "parse_depths", "plan",
            "summarise", "curves", "latest_setting", "findings"]
@@ -126,6 +127,8 @@ def _setting(config: dict) -> str:
 
 def _depth_rows(trials: pd.DataFrame) -> pd.DataFrame:
     """Finished depth-study trials of plainN/resnetN with depth, kind and setting columns."""
+    import pandas as pd
+
     if trials.empty or "status" not in trials.columns:
         return pd.DataFrame()
     cfg = trials["config"] if "config" in trials.columns else pd.Series([{}] * len(trials), index=trials.index)
@@ -161,6 +164,8 @@ def summarise(trials: pd.DataFrame) -> pd.DataFrame:
     rows other than finished depth-study trials of ``plainN``/``resnetN`` are ignored.
     Sorted by dataset, setting, depth, kind (plain first).
     """
+    import pandas as pd
+
     rows = _depth_rows(trials)
     if rows.empty:
         return pd.DataFrame(columns=SUMMARY_COLUMNS)
@@ -184,6 +189,8 @@ def summarise(trials: pd.DataFrame) -> pd.DataFrame:
 def curves(trials: pd.DataFrame) -> pd.DataFrame:
     """Per-epoch training error (1 - history ``accuracy``: running mean, training mode) and test
     error (1 - ``val_accuracy``) of each finished depth-study trial, in long form."""
+    import pandas as pd
+
     rows = _depth_rows(trials)
     out: list[dict] = []
     for _, r in rows.iterrows():
@@ -214,6 +221,8 @@ def findings(summary: pd.DataFrame, measure: str = "train_err_eval", test: bool 
     compared; ``train_err`` or ``train_err_eval``): the degradation of the plain nets (deepest vs
     depth 20, or the shallowest when 20 is absent), the deepest ResNet vs the deepest plain net,
     and (``test``) the test errors at those depths."""
+    import pandas as pd
+
     if summary.empty:
         return ["No finished depth-study trial."]
     name = {"train_err": "final training error (last epoch, training mode)",

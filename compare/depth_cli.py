@@ -64,8 +64,7 @@ def cmd_depth(args: argparse.Namespace) -> int:
     """Plan, run (with progress), report, then print the per-depth errors and the findings."""
     from . import depth
     from .run_cli import _int_list, execute, settings_from
-    from .runner import STORE_NAME
-    from .store import Store
+    from .store import STORE_NAME, Store
 
     depths = depth.parse_depths(args.depths)
     no_cap = args.limit is not None and args.limit.strip().lower() == ALL

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from .store import STORE_NAME
 from .train import CONFIG_DEFAULTS, build_extra, cached_dataset, model_input_shape, normalise_config
 
-STORE_NAME = "results.sqlite"
 INTERRUPTED = "interrupted by the user (Ctrl-C); it runs again on resume"
 
 #: The main job: one model of each family at CPU scale on the embedded MNIST digits. Widths,
