@@ -95,10 +95,12 @@ def parse_depths(value: str | Iterable[int]) -> list[int]:
     return sorted(set(depths))
 
 
-def plan(depths: Iterable[int] = DEFAULT_DEPTHS, *, seeds: Iterable[int] = (0,), **settings) -> list[dict]:
+def plan(depths: Iterable[int] = DEFAULT_DEPTHS, *, seeds: Iterable[int] = (0,), download: bool = False,
+         **settings) -> list[dict]:
     """Runner configs: ``plainN`` then ``resnetN`` for each depth (ascending) and seed, all with
     ``study="depth"`` and the same settings. A ``None`` setting takes :data:`DEFAULT_BUDGET`'s
-    value (then the trial default); ``limit=ALL`` trains on every image. Checked before any training."""
+    value (then the trial default); ``limit=ALL`` trains on every image. Checked before any training.
+    ``download``: as in :func:`compare.runner.plan`."""
     from .runner import plan as runner_plan
 
     depths = parse_depths(list(depths))
@@ -109,7 +111,7 @@ def plan(depths: Iterable[int] = DEFAULT_DEPTHS, *, seeds: Iterable[int] = (0,),
     if merged.get("limit") == ALL:
         merged.pop("limit")  # no cap: the trial default (limit None)
     models = [f"{kind}{d}" for d in depths for kind in ("plain", "resnet")]
-    return runner_plan(models, seeds=list(seeds), study=STUDY, **merged)
+    return runner_plan(models, seeds=list(seeds), study=STUDY, download=download, **merged)
 
 
 # -- reading the results back ----------------------------------------------------------------------
