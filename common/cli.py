@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import sys
 import warnings
@@ -41,6 +42,34 @@ def parse_shape(text: str) -> tuple[int, ...]:
     if not dims or any(d < 1 for d in dims):
         raise ValueError(f"--input-shape {text!r} is not a shape; use {SHAPE_FORM}")
     return dims
+
+
+def parse_count(text: str | None, what: str) -> int | None:
+    """An option that is an integer >= 1 (``--epochs 3``); None stays None. A ValueError such as
+    ``--epochs must be an integer >= 1, got '2.5'`` otherwise."""
+    if text is None:
+        return None
+    try:
+        value = int(str(text).strip())
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"{what} must be an integer >= 1, got {str(text)!r}")
+    return value
+
+
+def parse_positive(text: str | None, what: str) -> float | None:
+    """An option that is a finite number > 0 (``--width 0.5``); None stays None. A ValueError such
+    as ``--width must be a number > 0, got '-1'`` otherwise."""
+    if text is None:
+        return None
+    try:
+        value = float(str(text).strip())
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{what} must be a number > 0, got {str(text)!r}")
+    return value
 
 
 # -- quiet TensorFlow ------------------------------------------------------------------------------

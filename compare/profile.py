@@ -30,6 +30,7 @@ import keras
 import pandas as pd
 
 from common.conventions import CONVENTIONS as BASE_CONVENTIONS
+from common.text import human_count
 from zoo.graph import is_weighted
 
 __all__ = ["profile", "totals", "summary", "rebuild", "COLUMNS", "CONVENTIONS"]
@@ -383,17 +384,10 @@ def totals(df: pd.DataFrame) -> pd.Series:
     return pd.Series(out, name="total", dtype="int64")
 
 
-def _si(n: float) -> str:
-    for unit, size in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
-        if abs(n) >= size:
-            return f"{n / size:.2f} {unit}"
-    return f"{n:g}"
-
-
 def summary(df: pd.DataFrame, name: str | None = None) -> str:
-    """One line: "resnet20: 269,722 params, 40.55 M MACs, 20 weighted layers"."""
+    """One line: "resnet20: 269,722 params, 40.6 M MACs, 20 weighted layers"."""
     t = totals(df)
-    text = (f"{name or df.attrs.get('model', 'model')}: {t['trainable']:,} params, {_si(t['macs'])} MACs, "
+    text = (f"{name or df.attrs.get('model', 'model')}: {t['trainable']:,} params, {human_count(t['macs'])} MACs, "
             f"{t['weighted']} weighted layers")
     if t["non_trainable"]:
         text += f" ({t['non_trainable']:,} non-trainable params)"
