@@ -29,14 +29,14 @@ import keras  # noqa: E402
 import zoo  # noqa: E402
 from compare import data as datalib  # noqa: E402
 from compare.recipes import get_recipe, make_optimizer  # noqa: E402
-from compare.train import build_extra, cached_dataset, model_input_shape, run_trial  # noqa: E402
+from compare.train import cached_dataset, model_input_shape, run_trial  # noqa: E402
 
 
 def bare_fit(cfg: dict) -> float:
     """images/s of model.fit on numpy arrays, with the runner's model, data, batch and optimizer."""
     card = zoo.card(cfg["model"])
     ds = cached_dataset(cfg["dataset"], 0, None)
-    shape = model_input_shape(card, ds.shape, cfg.get("input_size"), build_extra(card))
+    shape = model_input_shape(card, ds.shape, cfg.get("input_size"))
     x, mean, std = datalib.prepare(ds.x_train, shape)
     y = ds.y_train.astype("int32")
     keras.utils.set_random_seed(cfg["seed"])

@@ -1,26 +1,35 @@
 """Command-line plumbing shared by the ``python -m zoo|compare|reports`` entry points.
 
-Only ``__main__`` modules print; this module gives them quiet TensorFlow start-up and the
-one-line error contract (exit code 2, no traceback) for bad input.
+Only ``__main__`` modules print; this module gives them the one-line error contract (exit code 2,
+no traceback) for bad input, an argument parser that keeps to it, and quiet TensorFlow start-up
+that costs nothing until TensorFlow is actually imported.
+
+Imports nothing heavy: ``--help`` and every argument check run without TensorFlow.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import sys
+import warnings
 from typing import Callable, Sequence
 
 EXIT_BAD_INPUT = 2
 SHAPE_FORM = "comma-separated positive integers such as 32,32,3"
 
 
-class OneLineParser(argparse.ArgumentParser):
-    """Usage errors as one line, ``error: ... (see PROG --help)``, and exit code 2."""
+class Parser(argparse.ArgumentParser):
+    """An ``argparse.ArgumentParser`` whose usage errors are one line on stderr,
+    ``error: MESSAGE (see PROG --help)``, with exit code 2 (the bad-input contract).
+
+    Subparsers made with ``add_subparsers().add_parser`` are of this class too.
+    """
 
     def error(self, message: str):
-        self.exit(EXIT_BAD_INPUT, f"error: {message} (see {self.prog} --help)\n")
+        self.exit(EXIT_BAD_INPUT, f"error: {' '.join(message.split())} (see {self.prog} --help)\n")
 
 
 def parse_shape(text: str) -> tuple[int, ...]:
@@ -35,28 +44,98 @@ def parse_shape(text: str) -> tuple[int, ...]:
     return dims
 
 
-def quiet_tensorflow(verbose: bool = False) -> None:
-    """Silence TensorFlow's C++ start-up logs and Python warnings unless ``verbose``.
+def parse_count(text: str | None, what: str) -> int | None:
+    """An option that is an integer >= 1 (``--epochs 3``); None stays None. A ValueError such as
+    ``--epochs must be an integer >= 1, got '2.5'`` otherwise."""
+    if text is None:
+        return None
+    try:
+        value = int(str(text).strip())
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"{what} must be an integer >= 1, got {str(text)!r}")
+    return value
 
-    Must run before TensorFlow is imported. The absl "log messages before InitializeLog"
-    line is written straight to file descriptor 2, so stderr is muted while TF loads.
+
+def parse_positive(text: str | None, what: str) -> float | None:
+    """An option that is a finite number > 0 (``--width 0.5``); None stays None. A ValueError such
+    as ``--width must be a number > 0, got '-1'`` otherwise."""
+    if text is None:
+        return None
+    try:
+        value = float(str(text).strip())
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{what} must be a number > 0, got {str(text)!r}")
+    return value
+
+
+# -- quiet TensorFlow ------------------------------------------------------------------------------
+
+def quiet_tensorflow(verbose: bool = False) -> None:
+    """Hide TensorFlow's C++ start-up logs and Keras' Python warnings, unless ``verbose``.
+
+    Cheap: it does not import TensorFlow. It sets ``TF_CPP_MIN_LOG_LEVEL=3`` (unless already set)
+    and arranges that whenever TensorFlow is first imported in this process (by a command that
+    needs it, possibly through Keras or the zoo), file descriptor 2 is muted while it loads: the
+    absl "log messages before InitializeLog" lines are written there directly, whatever the log
+    level. Call it once, early in ``main``; commands that never import TensorFlow never pay for it.
+    If TensorFlow is already imported, only its Python logger is set to ERROR.
     """
+    hooks = [f for f in sys.meta_path if isinstance(f, _QuietTensorFlowImport)]
     if verbose:
+        for hook in hooks:
+            sys.meta_path.remove(hook)
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    if "tensorflow" in sys.modules:
-        return
-    with _muted_stderr():
-        try:
-            import tensorflow as tf  # noqa: F401
-
-            tf.get_logger().setLevel("ERROR")
-        except ImportError:
-            pass
-    import warnings
-
     warnings.filterwarnings("ignore", category=UserWarning, module="keras")
+    if "tensorflow" in sys.modules:
+        _quiet_logger(sys.modules["tensorflow"])
+    elif not hooks:
+        sys.meta_path.insert(0, _QuietTensorFlowImport())
+
+
+def _quiet_logger(tf) -> None:
+    get_logger = getattr(tf, "get_logger", None)
+    if callable(get_logger):
+        get_logger().setLevel("ERROR")
+
+
+class _QuietTensorFlowImport:
+    """A one-shot meta path finder: the first import of ``tensorflow`` runs with stderr muted."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != "tensorflow":
+            return None
+        import importlib.util
+
+        with contextlib.suppress(ValueError):
+            sys.meta_path.remove(self)  # one shot; and the real finders answer the lookup below
+        spec = importlib.util.find_spec(fullname)
+        if spec is not None and hasattr(spec.loader, "exec_module"):
+            spec.loader = _QuietLoader(spec.loader)
+        return spec
+
+
+class _QuietLoader:
+    """Wraps a module loader: ``exec_module`` runs with file descriptor 2 muted."""
+
+    def __init__(self, loader) -> None:
+        self._loader = loader
+
+    def __getattr__(self, name: str):
+        return getattr(self._loader, name)
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module) -> None:
+        with _muted_stderr():
+            self._loader.exec_module(module)
+        _quiet_logger(module)
 
 
 @contextlib.contextmanager
@@ -78,18 +157,21 @@ def _muted_stderr():
         os.close(devnull)
 
 
+# -- the bad-input contract ------------------------------------------------------------------------
+
 def run_main(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None) -> int:
-    """Call ``main``; turn bad input (ValueError, KeyError, FileNotFoundError) into one line on
-    stderr and exit code 2; Ctrl-C into exit code 130."""
-    prog = os.path.basename(sys.argv[0]) if argv is None else "cli"
+    """Call ``main``; turn bad input (ValueError, KeyError, FileNotFoundError, ...) into one line
+    on stderr and exit code 2; Ctrl-C into exit code 130."""
     try:
         return int(main(argv) or 0)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`... | head`): stop quietly, as shell tools do
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error when Python flushes
+        return 141
     except (ValueError, KeyError, FileNotFoundError, NotADirectoryError, IsADirectoryError) as exc:
         msg = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
-        msg = " ".join(msg.split())  # one line
-        print(f"error: {msg}", file=sys.stderr)
-        del prog
+        print(f"error: {' '.join(msg.split())}", file=sys.stderr)  # one line
         return EXIT_BAD_INPUT

@@ -14,23 +14,16 @@ import argparse
 import sys
 from typing import Sequence
 
-from common.cli import quiet_tensorflow, run_main
+from common.cli import Parser, quiet_tensorflow, run_main
 
 from . import depth_cli, profile_cli, run_cli
-
-
-class _Parser(argparse.ArgumentParser):
-    """Usage errors as one line and exit code 2 (the CLI's bad-input contract)."""
-
-    def error(self, message: str):
-        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser: one subparser per command, each with ``--verbose``."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--verbose", action="store_true", help="show TensorFlow's start-up logs and warnings")
-    parser = _Parser(prog="python -m compare", description="Measure and compare models. With no command: "
+    parser = Parser(prog="python -m compare", description="Measure and compare models. With no command: "
                      "the main job (python -m compare run --preset main --out runs/main).")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run_cli.add_run_parser(sub, [common])
@@ -41,12 +34,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Parse ``argv``, quiet TensorFlow (unless --verbose), run the command; returns the exit code."""
+    """Parse ``argv`` and run the command; returns the exit code.
+
+    TensorFlow is not imported here: each command checks its arguments first and imports it
+    only for the work that needs it (quietly, unless --verbose), so ``--help``, ``arith`` and
+    every argument error answer at once.
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
         argv = ["run", *argv]  # the main job, e.g. `python -m compare --quiet`
     args = build_parser().parse_args(argv)
-    quiet_tensorflow(args.verbose)
+    quiet_tensorflow(args.verbose)  # cheap: takes effect if and when TensorFlow is imported
     return int(args.func(args) or 0)
 
 

@@ -26,23 +26,30 @@ import numpy as np
 
 from compare.datasets_io import (
     SPLIT_SEED,
-    DatasetUnavailableError,
+    folder_path,
     load_digits8,
     load_folder,
-    load_keras,
     load_mnist5k,
     load_npz,
+    npz_path,
     stratified_subset,
+)
+from compare.keras_cache import (
+    DOWNLOAD_HINT,
+    KERAS_DATASETS,
+    DatasetUnavailableError,
+    check_cached,
+    fetch_keras,
+    load_keras,
 )
 
 __all__ = [
-    "DATASETS", "AUGMENTATIONS", "Dataset", "DatasetUnavailableError", "load_dataset",
+    "DATASETS", "AUGMENTATIONS", "Dataset", "DatasetUnavailableError", "load_dataset", "check_dataset", "fetch_dataset",
     "make_shapes", "input_shape_for", "prepare", "make_pipeline",
 ]
 
 DATASETS = ("mnist5k", "digits", "mnist", "fashion_mnist", "cifar10", "cifar100", "shapes")
 PREFIXES = ("folder:", "npz:")
-KERAS_DATASETS = ("mnist", "fashion_mnist", "cifar10", "cifar100")
 AUGMENTATIONS = (None, "crop", "crop_flip")
 SHAPE_CLASSES = ["circle", "square", "triangle", "cross", "ring", "bar", "diamond", "frame"]
 SHAPES_TRAIN, SHAPES_TEST, SHAPES_SIZE = 1200, 400, 32
@@ -89,34 +96,65 @@ def _unknown(name: str) -> ValueError:
     return ValueError(f"unknown dataset {name!r}; {hint}accepted: {', '.join(DATASETS)}, folder:PATH, npz:PATH")
 
 
-def load_dataset(name: str, *, seed: int = 0, limit: int | None = None, download: bool = False) -> Dataset:
-    """Load a dataset by name (see the module docstring). ``download=True`` lets keras.datasets
-    fetch a dataset that is not cached; nothing else reaches the network."""
+def _parse_name(name: str) -> tuple[str, str]:
+    """``(key, path)``: key ``"folder"``/``"npz"`` with the path, or a name of :data:`DATASETS` and ""."""
     if not isinstance(name, str) or not name.strip():
         raise _unknown(str(name))
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1):
-        raise ValueError(f"limit must be a positive integer or None, got {limit!r}")
     raw = name.strip()
     prefix, _, rest = raw.partition(":")
     if rest and prefix.lower() + ":" in PREFIXES:
-        arrays = load_folder(rest) if prefix.lower() == "folder" else load_npz(rest)
+        return prefix.lower(), rest
+    key = raw.lower().replace("-", "_")
+    if key not in DATASETS:
+        raise _unknown(raw)
+    return key, ""
+
+
+def check_dataset(name: str, *, download: bool = False, hint: str = DOWNLOAD_HINT) -> None:
+    """Check ``name`` without loading anything (cheap, for argument checks before any work): a
+    known name or ``folder:PATH``/``npz:PATH`` whose path exists, and a Keras dataset that is in
+    the local cache unless ``download`` (``hint`` says how to allow the download). Raises the
+    ValueError that :func:`load_dataset` would raise for the same problem."""
+    key, path = _parse_name(name)
+    if key == "folder":
+        folder_path(path)
+    elif key == "npz":
+        npz_path(path)
+    elif key in KERAS_DATASETS:
+        check_cached(key, download=download, hint=hint)
+
+
+def fetch_dataset(name: str) -> None:
+    """Download a Keras dataset (mnist, fashion_mnist, cifar10, cifar100) into the local Keras
+    cache unless it is there already; other names need no download (nothing happens)."""
+    key, _ = _parse_name(name)
+    if key in KERAS_DATASETS:
+        fetch_keras(key)
+
+
+def load_dataset(name: str, *, seed: int = 0, limit: int | None = None, download: bool = False) -> Dataset:
+    """Load a dataset by name (see the module docstring). ``download=True`` lets keras.datasets
+    fetch a dataset that is not cached; nothing else reaches the network."""
+    key, path = _parse_name(name)
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1):
+        raise ValueError(f"limit must be a positive integer or None, got {limit!r}")
+    raw = name.strip() if path else key
+    if key == "folder":
+        arrays = load_folder(path)
+    elif key == "npz":
+        arrays = load_npz(path)
+    elif key == "mnist5k":
+        arrays = load_mnist5k()
+    elif key == "digits":
+        arrays = load_digits8()
+    elif key == "shapes":
+        n_train = SHAPES_TRAIN if limit is None else min(int(limit), SHAPES_TRAIN)
+        n_test = SHAPES_TEST if limit is None else min(int(limit), SHAPES_TEST)
+        xtr, ytr = make_shapes(n_train, seed=seed, split=0)
+        xte, yte = make_shapes(n_test, seed=seed, split=1)
+        arrays = (xtr, ytr, xte, yte, list(SHAPE_CLASSES))
     else:
-        key = raw.lower().replace("-", "_")
-        if key == "mnist5k":
-            arrays = load_mnist5k()
-        elif key == "digits":
-            arrays = load_digits8()
-        elif key == "shapes":
-            n_train = SHAPES_TRAIN if limit is None else min(int(limit), SHAPES_TRAIN)
-            n_test = SHAPES_TEST if limit is None else min(int(limit), SHAPES_TEST)
-            xtr, ytr = make_shapes(n_train, seed=seed, split=0)
-            xte, yte = make_shapes(n_test, seed=seed, split=1)
-            arrays = (xtr, ytr, xte, yte, list(SHAPE_CLASSES))
-        elif key in KERAS_DATASETS:
-            arrays = load_keras(key, download=download)
-        else:
-            raise _unknown(raw)
-        raw = key
+        arrays = load_keras(key, download=download)
     xtr, ytr, xte, yte, names = arrays
     if limit is not None:
         tr, te = stratified_subset(ytr, int(limit), SPLIT_SEED), stratified_subset(yte, int(limit), SPLIT_SEED)

@@ -1,5 +1,6 @@
-"""Readers behind :func:`compare.data.load_dataset`: packaged digits, the Keras cache, .npz
-files, image folders, and the seeded synthetic ``shapes`` set.
+"""Readers behind :func:`compare.data.load_dataset`: the stratified splits, the packaged digits,
+.npz files and image folders (the Keras cache readers are in :mod:`compare.keras_cache`, and their
+names are importable from here too).
 
 Every reader returns ``(x_train, y_train, x_test, y_test, class_names)`` with ``x`` uint8
 ``(N, H, W, C)`` and ``y`` int64 ``(N,)``. Nothing here touches the network unless the caller
@@ -8,26 +9,26 @@ passes ``download=True``; errors are :class:`ValueError` subclasses with one lin
 
 from __future__ import annotations
 
-import gzip
 import os
-import pickle
-import tarfile
 from collections import Counter
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]
+from compare.keras_cache import (  # noqa: F401  (re-exported: the Keras cache readers live there)
+    CIFAR10_NAMES,
+    FASHION_NAMES,
+    OFFLINE_CHOICES,
+    Arrays,
+    DatasetUnavailableError,
+    keras_cache_dirs,
+    load_keras,
+)
 
 SPLIT_SEED = 20240601  # fixed: the train/test split never depends on the trial seed
 TEST_FRACTION = 0.2
-OFFLINE_CHOICES = "mnist5k, digits, shapes (or folder:PATH, npz:PATH)"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
-
-
-class DatasetUnavailableError(ValueError):
-    """A Keras dataset is not in the local cache and no download was requested (or it failed)."""
 
 
 # --------------------------------------------------------------------------- stratified splits
@@ -146,148 +147,6 @@ def load_digits8() -> Arrays:
     return xtr, ytr, xte, yte, [str(i) for i in range(10)]
 
 
-# --------------------------------------------------------------------------- Keras cache
-
-_KERAS_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
-_FASHION_FILES = (
-    "train-images-idx3-ubyte.gz",
-    "train-labels-idx1-ubyte.gz",
-    "t10k-images-idx3-ubyte.gz",
-    "t10k-labels-idx1-ubyte.gz",
-)
-FASHION_NAMES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                 "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
-CIFAR10_NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
-# name -> (inner folder of the archive, keras 3 extraction dir, original archive name, url)
-_CIFAR = {
-    "cifar10": ("cifar-10-batches-py", "cifar-10-batches-py-target", "cifar-10-python.tar.gz",
-                "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"),
-    "cifar100": ("cifar-100-python", "cifar-100-python-target", "cifar-100-python.tar.gz",
-                 "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"),
-}
-
-
-def keras_cache_dirs() -> list[Path]:
-    """Where keras 3.15 keeps datasets: ``$KERAS_HOME/datasets`` or ``~/.keras/datasets``, and
-    ``/tmp/.keras/datasets`` when that home is not writable (keras's own fallback).
-
-    Read from the environment at call time (keras itself fixes the home at import time).
-    """
-    home = Path(os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras"))
-    dirs = [home / "datasets"]
-    if home.exists() and not os.access(home, os.W_OK):
-        dirs.append(Path("/tmp/.keras/datasets"))
-    return dirs
-
-
-def _unavailable(name: str, place: str, where: Path) -> DatasetUnavailableError:
-    return DatasetUnavailableError(
-        f"dataset {name!r} is not in the local Keras cache: place {place} in {where}/ "
-        f"or pass download=True; offline alternatives: {OFFLINE_CHOICES}"
-    )
-
-
-def _read_mnist_npz(path: Path) -> Arrays:
-    with np.load(path, allow_pickle=False) as f:
-        xtr, ytr, xte, yte = (f[k] for k in ("x_train", "y_train", "x_test", "y_test"))
-    return xtr[..., None], ytr.astype(np.int64), xte[..., None], yte.astype(np.int64), [str(i) for i in range(10)]
-
-
-def _read_idx(folder: Path) -> Arrays:
-    out = []
-    for images, labels in ((_FASHION_FILES[0], _FASHION_FILES[1]), (_FASHION_FILES[2], _FASHION_FILES[3])):
-        with gzip.open(folder / labels, "rb") as f:
-            y = np.frombuffer(f.read(), np.uint8, offset=8).astype(np.int64)
-        with gzip.open(folder / images, "rb") as f:
-            x = np.frombuffer(f.read(), np.uint8, offset=16).reshape(len(y), 28, 28, 1)
-        out += [x, y]
-    return out[0], out[1], out[2], out[3], list(FASHION_NAMES)
-
-
-def _unpickle(blob: bytes) -> dict:
-    return pickle.loads(blob, encoding="bytes")  # the CIFAR files are Python pickles by design
-
-
-def _read_cifar(name: str, read) -> Arrays:
-    """``read(member)`` returns the bytes of ``<inner>/<member>`` from a folder or an archive."""
-    label_key = b"labels" if name == "cifar10" else b"fine_labels"
-    parts = [f"data_batch_{i}" for i in range(1, 6)] if name == "cifar10" else ["train"]
-
-    def batch(member: str) -> tuple[np.ndarray, np.ndarray]:
-        d = _unpickle(read(member))
-        x = np.asarray(d[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
-        return x, np.asarray(d[label_key], dtype=np.int64)
-
-    train = [batch(p) for p in parts]
-    xte, yte = batch("test_batch" if name == "cifar10" else "test")
-    if name == "cifar10":
-        names = list(CIFAR10_NAMES)
-    else:
-        try:
-            names = [n.decode() for n in _unpickle(read("meta"))[b"fine_label_names"]]
-        except (KeyError, OSError):
-            names = [f"class_{i}" for i in range(100)]
-    xtr = np.concatenate([b[0] for b in train])
-    ytr = np.concatenate([b[1] for b in train])
-    return np.ascontiguousarray(xtr), ytr, np.ascontiguousarray(xte), yte, names
-
-
-def _cached(name: str) -> Arrays | None:
-    """Read ``name`` from the first Keras cache that holds it, else None."""
-    for d in keras_cache_dirs():
-        if name == "mnist" and (d / "mnist.npz").is_file():
-            return _read_mnist_npz(d / "mnist.npz")
-        if name == "fashion_mnist" and all((d / "fashion-mnist" / f).is_file() for f in _FASHION_FILES):
-            return _read_idx(d / "fashion-mnist")
-        if name in _CIFAR:
-            inner, target, original, _ = _CIFAR[name]
-            for folder in (d / target / inner, d / inner):  # keras 3 and tf.keras 2 extraction dirs
-                if (folder / "test_batch" if name == "cifar10" else folder / "test").is_file():
-                    return _read_cifar(name, lambda m, folder=folder: (folder / m).read_bytes())
-            for archive in (d / f"{target}_archive", d / original, d / f"{inner}.tar.gz"):
-                if archive.is_file():
-                    with tarfile.open(archive, "r:*") as tar:
-                        return _read_cifar(name, lambda m, tar=tar: tar.extractfile(f"{inner}/{m}").read())
-    return None
-
-
-def load_keras(name: str, download: bool = False) -> Arrays:
-    """mnist, fashion_mnist, cifar10, cifar100 from the local Keras cache; keras.datasets is
-    asked to download only when ``download=True``."""
-    try:
-        cached = _cached(name)
-    except (OSError, EOFError, KeyError, ValueError, pickle.UnpicklingError, tarfile.TarError) as exc:
-        raise DatasetUnavailableError(
-            f"dataset {name!r}: the cached file in {keras_cache_dirs()[0]} is unreadable ({type(exc).__name__}: "
-            f"{' '.join(str(exc).split())}); delete it and place a fresh copy"
-        ) from exc
-    if cached is not None:
-        return cached
-    where = keras_cache_dirs()[0]
-    if not download:
-        if name == "mnist":
-            raise _unavailable(name, f"mnist.npz ({_KERAS_URL}mnist.npz)", where)
-        if name == "fashion_mnist":
-            raise _unavailable(name, f"{', '.join(_FASHION_FILES)} ({_KERAS_URL})", where / "fashion-mnist")
-        inner, _, original, url = _CIFAR[name]
-        raise _unavailable(name, f"{original} ({url})", where)
-    import keras
-
-    try:
-        (xtr, ytr), (xte, yte) = getattr(keras.datasets, name).load_data()
-    except Exception as exc:  # urllib, hash mismatch, extraction, ... -> one clear line
-        raise DatasetUnavailableError(
-            f"download of dataset {name!r} failed ({type(exc).__name__}: {' '.join(str(exc).split())[:200]}); "
-            f"offline alternatives: {OFFLINE_CHOICES}"
-        ) from exc
-    if xtr.ndim == 3:
-        xtr, xte = xtr[..., None], xte[..., None]
-    cached = _cached(name)  # class names (cifar100 meta) when keras cached where we look
-    names = cached[4] if cached else {"mnist": [str(i) for i in range(10)], "fashion_mnist": FASHION_NAMES,
-                                      "cifar10": CIFAR10_NAMES}.get(name, [f"class_{i}" for i in range(100)])
-    return xtr, ytr.reshape(-1).astype(np.int64), xte, yte.reshape(-1).astype(np.int64), list(names)
-
-
 # --------------------------------------------------------------------------- user files
 
 
@@ -331,11 +190,26 @@ def _as_labels(y: np.ndarray, path: Path, key: str) -> np.ndarray:
     return y.astype(np.int64)
 
 
-def load_npz(path: str | os.PathLike) -> Arrays:
-    """Arrays from an .npz with keys x_train, y_train, x_test, y_test (optional class_names)."""
+def npz_path(path: str | os.PathLike) -> Path:
+    """``path`` of an ``npz:PATH`` dataset, checked to be a file (cheap; nothing is read)."""
     path = Path(path).expanduser()
     if not path.is_file():
-        raise ValueError(f"npz file not found: {path}")
+        raise ValueError(f"{path} is a folder, not an .npz file" if path.exists() else f"npz file not found: {path}")
+    return path
+
+
+def folder_path(path: str | os.PathLike) -> Path:
+    """``path`` of a ``folder:PATH`` dataset, checked to be a folder (cheap; nothing is read)."""
+    root = Path(path).expanduser()
+    if not root.is_dir():
+        raise ValueError(f"{root} is a file, not a folder of class sub-folders" if root.exists()
+                         else f"image folder not found: {root}")
+    return root
+
+
+def load_npz(path: str | os.PathLike) -> Arrays:
+    """Arrays from an .npz with keys x_train, y_train, x_test, y_test (optional class_names)."""
+    path = npz_path(path)
     try:
         f = np.load(path, allow_pickle=False)
     except Exception as exc:
@@ -370,10 +244,7 @@ def load_folder(path: str | os.PathLike) -> Arrays:
     """One sub-folder per class of image files; resized to the most common size; split 80/20."""
     from PIL import Image
 
-    root = Path(path).expanduser()
-    if not root.is_dir():
-        raise ValueError(f"{root} is a file, not a folder of class sub-folders" if root.exists()
-                         else f"image folder not found: {root}")
+    root = folder_path(path)
     classes = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not classes:
         raise ValueError(f"{root} has no class sub-folders; accepted: one sub-folder of images per class")

@@ -23,9 +23,10 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas is imported on use: the CLI's --help and argument checks stay light
+    import pandas as pd
 
 __all__ = ["STUDY", "DEFAULT_DEPTHS", "DEFAULT_BUDGET", "ALL", "accepted_depths", "parse_depths", "plan",
            "summarise", "curves", "latest_setting", "findings"]
@@ -94,10 +95,12 @@ def parse_depths(value: str | Iterable[int]) -> list[int]:
     return sorted(set(depths))
 
 
-def plan(depths: Iterable[int] = DEFAULT_DEPTHS, *, seeds: Iterable[int] = (0,), **settings) -> list[dict]:
+def plan(depths: Iterable[int] = DEFAULT_DEPTHS, *, seeds: Iterable[int] = (0,), download: bool = False,
+         **settings) -> list[dict]:
     """Runner configs: ``plainN`` then ``resnetN`` for each depth (ascending) and seed, all with
     ``study="depth"`` and the same settings. A ``None`` setting takes :data:`DEFAULT_BUDGET`'s
-    value (then the trial default); ``limit=ALL`` trains on every image. Checked before any training."""
+    value (then the trial default); ``limit=ALL`` trains on every image. Checked before any training.
+    ``download``: as in :func:`compare.runner.plan`."""
     from .runner import plan as runner_plan
 
     depths = parse_depths(list(depths))
@@ -108,7 +111,7 @@ def plan(depths: Iterable[int] = DEFAULT_DEPTHS, *, seeds: Iterable[int] = (0,),
     if merged.get("limit") == ALL:
         merged.pop("limit")  # no cap: the trial default (limit None)
     models = [f"{kind}{d}" for d in depths for kind in ("plain", "resnet")]
-    return runner_plan(models, seeds=list(seeds), study=STUDY, **merged)
+    return runner_plan(models, seeds=list(seeds), study=STUDY, download=download, **merged)
 
 
 # -- reading the results back ----------------------------------------------------------------------
@@ -126,6 +129,8 @@ def _setting(config: dict) -> str:
 
 def _depth_rows(trials: pd.DataFrame) -> pd.DataFrame:
     """Finished depth-study trials of plainN/resnetN with depth, kind and setting columns."""
+    import pandas as pd
+
     if trials.empty or "status" not in trials.columns:
         return pd.DataFrame()
     cfg = trials["config"] if "config" in trials.columns else pd.Series([{}] * len(trials), index=trials.index)
@@ -161,6 +166,8 @@ def summarise(trials: pd.DataFrame) -> pd.DataFrame:
     rows other than finished depth-study trials of ``plainN``/``resnetN`` are ignored.
     Sorted by dataset, setting, depth, kind (plain first).
     """
+    import pandas as pd
+
     rows = _depth_rows(trials)
     if rows.empty:
         return pd.DataFrame(columns=SUMMARY_COLUMNS)
@@ -184,6 +191,8 @@ def summarise(trials: pd.DataFrame) -> pd.DataFrame:
 def curves(trials: pd.DataFrame) -> pd.DataFrame:
     """Per-epoch training error (1 - history ``accuracy``: running mean, training mode) and test
     error (1 - ``val_accuracy``) of each finished depth-study trial, in long form."""
+    import pandas as pd
+
     rows = _depth_rows(trials)
     out: list[dict] = []
     for _, r in rows.iterrows():
@@ -214,6 +223,8 @@ def findings(summary: pd.DataFrame, measure: str = "train_err_eval", test: bool 
     compared; ``train_err`` or ``train_err_eval``): the degradation of the plain nets (deepest vs
     depth 20, or the shallowest when 20 is absent), the deepest ResNet vs the deepest plain net,
     and (``test``) the test errors at those depths."""
+    import pandas as pd
+
     if summary.empty:
         return ["No finished depth-study trial."]
     name = {"train_err": "final training error (last epoch, training mode)",

@@ -11,7 +11,9 @@ from __future__ import annotations
 import argparse
 import os
 
-from .depth import ALL, DEFAULT_BUDGET, DEFAULT_DEPTHS
+from common.text import text_table
+
+from .depth import DEFAULT_BUDGET, DEFAULT_DEPTHS
 
 DEFAULT_OUT = os.path.join("runs", "depth")
 _BUDGET_TEXT = (f"Default budget (any of it can be overridden): width {DEFAULT_BUDGET['width']:g} (8-16-32 filters "
@@ -44,38 +46,37 @@ def add_depth_parser(sub, parents: list[argparse.ArgumentParser]) -> None:
 
 
 def _table_lines(summary) -> list[str]:
-    """The per-depth errors as aligned text lines (percent)."""
+    """The per-depth errors as a text table (percent)."""
     def pct(v) -> str:
-        return "   -  " if v != v else f"{100 * v:5.1f}%"
+        return "-" if v != v else f"{100 * v:.1f}%"
 
-    lines = ["depth  plain: train(last) train(infer)  test   | resnet: train(last) train(infer)  test"]
+    head = ["depth", "plain train(last)", "plain train(infer)", "plain test",
+            "resnet train(last)", "resnet train(infer)", "resnet test"]
+    rows = []
     for d in sorted(summary["depth"].unique()):
-        cells = []
+        row = [str(int(d))]
         for kind in ("plain", "residual"):
             r = summary[(summary["depth"] == d) & (summary["kind"] == kind)]
             r = r.iloc[0] if not r.empty else None
             vals = [float("nan")] * 3 if r is None else [r["train_err"], r["train_err_eval"], r["test_err"]]
-            cells.append(f"{pct(vals[0]):>13} {pct(vals[1]):>12} {pct(vals[2]):>6}")
-        lines.append(f"{int(d):>5}  {cells[0]}   |        {cells[1]}")
-    return lines
+            row += [pct(v) for v in vals]
+        rows.append(row)
+    return text_table(head, rows)
 
 
 def cmd_depth(args: argparse.Namespace) -> int:
-    """Plan, run (with progress), report, then print the per-depth errors and the findings."""
+    """Check the arguments (cheap), plan, run (with progress), report, then print the per-depth
+    errors and the findings."""
     from . import depth
-    from .run_cli import _int_list, execute, settings_from
-    from .runner import STORE_NAME
-    from .store import Store
+    from .run_cli import _int_list, check_out, execute, settings_from
+    from .store import STORE_NAME, Store
 
-    depths = depth.parse_depths(args.depths)
-    no_cap = args.limit is not None and args.limit.strip().lower() == ALL
-    if no_cap:
-        args.limit = None
     settings = settings_from(args)
-    if no_cap:
-        settings["limit"] = ALL
-    configs = depth.plan(depths, seeds=_int_list(args.seeds, "--seeds"), **settings)
+    seeds = _int_list(args.seeds, "--seeds")
     out = args.out or DEFAULT_OUT
+    check_out(out)
+    depths = depth.parse_depths(args.depths)
+    configs = depth.plan(depths, seeds=seeds, download=args.download, **settings)
     code = execute(configs, out, args)
     store_path = os.path.join(out, STORE_NAME)
     if not os.path.isfile(store_path):

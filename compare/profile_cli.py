@@ -1,6 +1,6 @@
 """Bodies of ``python -m compare profile`` and ``python -m compare arith`` (they print; library code does not).
 
-Nothing here imports Keras at module level: ``__main__`` quiets TensorFlow first, then calls a command.
+Nothing here imports Keras at module level; a command checks its arguments before it loads anything.
 """
 
 from __future__ import annotations
@@ -9,9 +9,12 @@ import argparse
 import json
 import os
 import sys
+import zipfile
+
+from common.cli import SHAPE_FORM, parse_count, parse_positive, parse_shape
+from common.text import text_table
 
 FORMATS = ("table", "markdown", "csv", "json")
-from common.cli import SHAPE_FORM, parse_shape  # noqa: F401  (parse_shape: used by _load)
 
 
 def add_profile_parser(sub, parents: list[argparse.ArgumentParser]) -> None:
@@ -19,8 +22,8 @@ def add_profile_parser(sub, parents: list[argparse.ArgumentParser]) -> None:
                        description="Per-layer profile of a registered model or a saved .keras file.")
     p.add_argument("model", metavar="NAME|PATH.keras", help="registered model name or a saved .keras model")
     p.add_argument("--input-shape", metavar="H,W,C", help=f"input shape without batch axis ({SHAPE_FORM})")
-    p.add_argument("--classes", type=int, help="number of classes (registered models only)")
-    p.add_argument("--width", type=float, help="channel width multiplier (registered models only)")
+    p.add_argument("--classes", help="number of classes (registered models only)")
+    p.add_argument("--width", help="channel width multiplier (registered models only)")
     p.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
     p.set_defaults(func=cmd_profile)
 
@@ -43,25 +46,45 @@ def add_arith_parser(sub, parents: list[argparse.ArgumentParser]) -> None:
 
 
 # -- profile -----------------------------------------------------------------------------------
-def _load(args):
-    """The model named by ``args.model``: a registered builder or a saved .keras file."""
-    import zoo
+def _is_file_spec(spec: str) -> bool:
+    return spec.endswith(".keras") or os.sep in spec or os.path.exists(spec)
 
+
+def _check(args) -> dict:
+    """The profile's arguments, checked without loading anything: the input shape, --classes and
+    --width, and a model file that exists and is a .keras archive. Returns the builder overrides."""
     spec = args.model
     shape = parse_shape(args.input_shape) if args.input_shape is not None else None
-    if spec.endswith(".keras") or os.sep in spec or os.path.exists(spec):
-        if args.classes is not None or args.width is not None:
+    classes, width = parse_count(args.classes, "--classes"), parse_positive(args.width, "--width")
+    if _is_file_spec(spec):
+        if classes is not None or width is not None:
             raise ValueError("--classes and --width apply to registered model names, not to a saved model file")
         if not os.path.isfile(spec):
             raise FileNotFoundError(f"no such model file {spec!r} (expected a registered name or a .keras file)")
+        if spec.endswith(".keras") and not zipfile.is_zipfile(spec):
+            what = "is empty" if os.path.getsize(spec) == 0 else "is not a zip archive"
+            raise ValueError(f"model file {spec!r} {what}: not a valid .keras file (accepted: a file written by "
+                             "model.save('NAME.keras'))")
+    return {k: v for k, v in (("input_shape", shape), ("classes", classes), ("width", width)) if v is not None}
+
+
+def _load(args, overrides: dict):
+    """The model named by ``args.model`` (checked by :func:`_check`): a registered builder or a
+    saved .keras file; and the input shape to profile a saved model at (None: its own)."""
+    import zoo
+
+    spec = args.model
+    if _is_file_spec(spec):
         import keras
 
         zoo.list_models()  # registers the zoo's custom layers for deserialisation
-        model = keras.saving.load_model(spec, compile=False)
-        return model, shape
+        try:
+            model = keras.saving.load_model(spec, compile=False)
+        except Exception as exc:  # a damaged archive, a missing custom layer, ... -> one line
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise ValueError(f"cannot load model file {spec!r}: {first}") from None
+        return model, overrides.get("input_shape")
     zoo.card(spec)  # an unknown name raises, listing the closest names (as python -m zoo does)
-    overrides = {k: v for k, v in (("input_shape", shape), ("classes", args.classes), ("width", args.width))
-                 if v is not None}
     return zoo.build(spec, **overrides), None
 
 
@@ -93,17 +116,6 @@ def _cells(df, total) -> tuple[list[str], list[list[str]]]:
     return head, rows
 
 
-def _text_table(head: list[str], rows: list[list[str]]) -> list[str]:
-    widths = [max(len(x) for x in col) for col in zip(head, *rows)]
-    left = {0, 1, 2, len(head) - 1} if head[-1] == "branch" else {0, 1, 2}
-
-    def line(cells):
-        return "  ".join(c.ljust(w) if i in left else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
-
-    rule = "-" * len(line(head))
-    return [line(head), rule, *(line(r) for r in rows[:-1]), rule, line(rows[-1])]
-
-
 def _markdown(head: list[str], rows: list[list[str]]) -> list[str]:
     out = ["| " + " | ".join(head) + " |", "|" + "|".join("---" if i < 3 else "---:" for i in range(len(head))) + "|"]
     out += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows[:-1]]
@@ -132,14 +144,16 @@ def render(df, fmt: str, title: str) -> str:
     if fmt == "markdown":
         lines = [f"**{title}** (input {shape}, per sample)", "", f"> {conv}", "", *_markdown(head, rows), ""]
     else:
-        lines = [f"{title}: input {shape}, per sample", f"conventions: {conv}", "", *_text_table(head, rows)]
+        lines = [f"{title}: input {shape}, per sample", f"conventions: {conv}", "",
+                 *text_table(head, rows[:-1], footer=rows[-1:])]
     return "\n".join(lines) + "\n"
 
 
 def cmd_profile(args: argparse.Namespace) -> int:
+    overrides = _check(args)  # before anything loads Keras
     from . import profile as prof
 
-    model, shape = _load(args)
+    model, shape = _load(args, overrides)
     df = prof.profile(model, input_shape=shape)
     title = args.model if not args.model.endswith(".keras") else model.name
     sys.stdout.write(render(df, args.format, title))

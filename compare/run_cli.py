@@ -8,6 +8,11 @@ import subprocess
 import sys
 import time
 
+from common.cli import parse_count, parse_positive
+from common.text import human_count
+
+from .depth import ALL
+
 DEFAULT_OUT = os.path.join("runs", "main")
 
 
@@ -18,16 +23,16 @@ def _int_list(text: str, what: str) -> list[int]:
         raise ValueError(f"{what} {text!r} must be integers separated by commas, e.g. 0,1,2") from None
 
 
-def _positive(text: str | None, what: str, kind=int):
+def _limit(text: str | None) -> int | str | None:
+    """``--limit``: an integer >= 1, or ``all`` (no cap, returned as :data:`compare.depth.ALL`)."""
     if text is None:
         return None
+    if text.strip().lower() == ALL:
+        return ALL
     try:
-        value = kind(text)
+        return parse_count(text, "--limit")
     except ValueError:
-        value = None
-    if value is None or value <= 0:
-        raise ValueError(f"{what} must be a number > 0, got {text!r}")
-    return value
+        raise ValueError(f"--limit must be an integer >= 1 or '{ALL}' (no cap), got {text!r}") from None
 
 
 def add_run_parser(sub, parents: list[argparse.ArgumentParser]) -> None:
@@ -52,21 +57,40 @@ def add_training_options(p: argparse.ArgumentParser, out_default: str | None = N
     p.add_argument("--lr", help="initial learning rate (default: the recipe's)")
     p.add_argument("--recipe", choices=("default", "paper"), help="training recipe")
     p.add_argument("--augment", choices=("crop", "crop_flip"), help="pad-crop(-flip) augmentation")
-    p.add_argument("--limit", help="cap train/test images per split (quick runs)")
+    p.add_argument("--limit", help=f"cap train/test images per split (quick runs; '{ALL}' = no cap)")
     p.add_argument("--strategy", choices=("mirrored", "multiworker"), help="tf.distribute strategy")
+    p.add_argument("--download", action="store_true",
+                   help="let keras.datasets download mnist, fashion_mnist, cifar10 or cifar100 when it is not in "
+                        "~/.keras/datasets (without it nothing reaches the network)")
     p.add_argument("--out", default=out_default, help=f"run directory (default {out_default or DEFAULT_OUT})")
     p.add_argument("--quiet", action="store_true", help="no per-epoch bars: one line per trial (for logs)")
     p.add_argument("--no-report", action="store_true", help="do not write the report at the end")
 
 
 def settings_from(args: argparse.Namespace) -> dict:
-    """Validated config settings from the command line (None = keep the default)."""
+    """Validated config settings from the command line (None = keep the default; ``limit`` may be
+    :data:`compare.depth.ALL`). Cheap: checks the values and the dataset (its name, its path, the
+    Keras cache) without loading anything, so bad input is rejected before any work."""
+    if args.dataset is not None:
+        from .data import check_dataset
+
+        check_dataset(args.dataset, download=args.download, hint="rerun with --download")
     return dict(
-        dataset=args.dataset, epochs=_positive(args.epochs, "--epochs"), width=_positive(args.width, "--width", float),
-        input_size=_positive(args.input_size, "--input-size"), batch_size=_positive(args.batch_size, "--batch-size"),
-        lr=_positive(args.lr, "--lr", float), recipe=args.recipe, augment=args.augment,
-        limit=_positive(args.limit, "--limit"), strategy=args.strategy,
+        dataset=args.dataset, epochs=parse_count(args.epochs, "--epochs"),
+        width=parse_positive(args.width, "--width"), input_size=parse_count(args.input_size, "--input-size"),
+        batch_size=parse_count(args.batch_size, "--batch-size"), lr=parse_positive(args.lr, "--lr"),
+        recipe=args.recipe, augment=args.augment, limit=_limit(args.limit), strategy=args.strategy,
     )
+
+
+def check_out(out: str) -> None:
+    """``--out`` can take the results: not a file, and any store in it is one this version uses.
+    Changes nothing (run it before any work)."""
+    from .store import STORE_NAME, Store
+
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise ValueError(f"--out {out!r} is a file; accepted: a directory (created if missing)")
+    Store.check(os.path.join(out, STORE_NAME))
 
 
 def _fmt_eta(seconds: float | None) -> str:
@@ -87,19 +111,18 @@ def printer(quiet: bool):
                   flush=True)
         elif event == "done":
             m = info["metrics"]
-            print(f"{tag}: top-1 {m['top1_acc'] * 100:.2f}%, {m['params']:,} params, {m['macs'] / 1e6:.1f} M MACs, "
-                  f"{info['seconds']:.0f} s", flush=True)
+            print(f"{tag}: top-1 {m['top1_acc'] * 100:.2f}%, {m['params']:,} params, "
+                  f"{human_count(m['macs'])} MACs, {info['seconds']:.0f} s", flush=True)
         elif event == "failed":
             print(f"{tag}: FAILED: {info['reason']}", flush=True)
     return progress
 
 
 def execute(configs: list[dict], out: str, args: argparse.Namespace) -> int:
-    """Run ``configs`` into ``out`` with progress, write the report, print the summary line."""
+    """Run ``configs`` into ``out`` (checked first with :func:`check_out`) with progress, write the
+    report, print the summary line."""
     from .runner import run
 
-    if os.path.exists(out) and not os.path.isdir(out):
-        raise ValueError(f"--out {out!r} is a file; accepted: a directory (created if missing)")
     verbose = 0 if args.quiet else (1 if sys.stdout.isatty() else 2)
     print(f"{len(configs)} trial(s) -> {out}", flush=True)
     summary = run(configs, out, verbose=verbose, progress=printer(args.quiet))
@@ -124,11 +147,19 @@ def write_report(out: str, verbose: bool) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    """Check every argument (cheap: no TensorFlow), plan the trials (models and data), run them."""
+    models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models is not None else None
+    if models == []:
+        raise ValueError(f"--models {args.models!r} names no model; accepted: names from python -m zoo list, "
+                         "comma-separated")
+    settings = settings_from(args)
+    if settings["limit"] == ALL:
+        settings["limit"] = None  # no cap: the trial default
+    seeds = _int_list(args.seeds, "--seeds")
+    out = args.out or DEFAULT_OUT
+    check_out(out)
     from .runner import plan
 
-    models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
-    preset = args.preset if models is None else None
-    if models is None and preset is None:
-        preset = "main"
-    configs = plan(models, preset=preset, seeds=_int_list(args.seeds, "--seeds"), **settings_from(args))
-    return execute(configs, args.out or DEFAULT_OUT, args)
+    preset = None if models is not None else (args.preset or "main")
+    configs = plan(models, preset=preset, seeds=seeds, download=args.download, **settings)
+    return execute(configs, out, args)

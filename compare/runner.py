@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .train import CONFIG_DEFAULTS, build_extra, cached_dataset, model_input_shape, normalise_config
+from .store import STORE_NAME
+from .train import CONFIG_DEFAULTS, cached_dataset, model_input_shape, normalise_config
 
-STORE_NAME = "results.sqlite"
 INTERRUPTED = "interrupted by the user (Ctrl-C); it runs again on resume"
 
 #: The main job: one model of each family at CPU scale on the embedded MNIST digits. Widths,
@@ -63,11 +63,13 @@ class RunSummary:
 
 
 def plan(models: list[str] | None = None, *, preset: str | None = None, seeds: list[int] = (0,),
-         **settings) -> list[dict]:
+         download: bool = False, **settings) -> list[dict]:
     """Trial configs for ``models`` (or a ``preset``) x ``seeds``; ``settings`` are config keys
     (dataset, epochs, width, input_size, recipe, batch_size, lr, augment, limit, strategy, study)
     applied to every trial; a ``None`` setting keeps the preset's or the default value.
-    Everything is checked here, so bad input fails before any training."""
+    Everything is checked here, so bad input fails before any training. ``download=True`` lets
+    keras.datasets download a Keras dataset (mnist, fashion_mnist, cifar10, cifar100) that is not
+    in the local cache; otherwise nothing reaches the network."""
     import zoo
 
     if (models is None) == (preset is None):
@@ -97,18 +99,17 @@ def plan(models: list[str] | None = None, *, preset: str | None = None, seeds: l
             if Store.key(cfg) not in seen:  # `--seeds 0,0` or `--models a,a`: one trial each
                 seen.add(Store.key(cfg))
                 configs.append(cfg)
-    _check_data(configs)
+    _check_data(configs, download)
     return configs
 
 
-def _check_data(configs: list[dict]) -> None:
+def _check_data(configs: list[dict], download: bool) -> None:
     """Every model can take the dataset (loads each dataset once; unknown names raise)."""
     import zoo
 
     for cfg in configs:
-        ds = cached_dataset(cfg["dataset"], int(cfg["seed"]), cfg["limit"])
-        card = zoo.card(cfg["model"])
-        model_input_shape(card, ds.shape, cfg["input_size"], build_extra(card))
+        ds = cached_dataset(cfg["dataset"], int(cfg["seed"]), cfg["limit"], download)
+        model_input_shape(zoo.card(cfg["model"]), ds.shape, cfg["input_size"])
 
 
 def run(configs: list[dict], out_dir: str | os.PathLike, *, verbose: int = 0,

@@ -16,6 +16,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+#: The results store's file name inside a run directory (``OUT/results.sqlite``).
+STORE_NAME = "results.sqlite"
 SCHEMA_VERSION = 1
 STATUSES = ("running", "done", "failed")
 BASE_COLUMNS = ["id", "key", "model", "dataset", "seed", "status", "reason", "started_at",
@@ -116,18 +118,85 @@ def _pid_alive(pid: int | None) -> bool:
         return True
 
 
+def _check_file(path: Path) -> bool:
+    """False when ``path`` is missing or empty (a new store); True for a SQLite file; StoreError else."""
+    if path.is_dir():
+        raise StoreError(f"{path} is a directory; pass the path of a .sqlite file")
+    if not path.is_file() or path.stat().st_size == 0:
+        return False
+    with open(path, "rb") as f:
+        if f.read(16) != _SQLITE_MAGIC:
+            raise StoreError(f"{path} is not a SQLite database (corrupt or another file type)")
+    return True
+
+
+def _check_schema(conn: sqlite3.Connection, path: Path, tables: set[str]) -> None:
+    """StoreError unless ``conn`` holds the results tables at this version's schema."""
+    missing = {"meta", "trials"} - tables
+    if missing:
+        raise StoreError(f"{path} is a SQLite file without the results table(s) "
+                         f"{', '.join(sorted(missing))}; not a results store")
+    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    if row is None or row[0] != str(SCHEMA_VERSION):
+        found = "none" if row is None else row[0]
+        raise StoreError(f"{path} has schema version {found}; this version reads schema "
+                         f"{SCHEMA_VERSION} (use a new store file or the matching version)")
+
+
+def _tables(conn: sqlite3.Connection) -> set[str]:
+    return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
+def run_store(run_dir: str | os.PathLike) -> Path:
+    """The results store of the run directory ``run_dir``, checked without changing anything.
+
+    Raises FileNotFoundError for a missing directory or store, NotADirectoryError when
+    ``run_dir`` is a file, and StoreError (a ValueError) for a store that cannot be read; each
+    names the path. Cheap: no pandas, no TensorFlow.
+    """
+    run = Path(run_dir)
+    if not run.exists():
+        raise FileNotFoundError(f"run directory {str(run)!r} does not exist")
+    if not run.is_dir():
+        raise NotADirectoryError(f"{str(run)!r} is not a run directory (expected a directory holding {STORE_NAME})")
+    path = run / STORE_NAME
+    if not path.is_file():
+        raise FileNotFoundError(f"no results store in {str(run)!r} (expected {str(path)!r}; "
+                                "run `python -m compare` first)")
+    try:
+        Store.check(path)
+    except StoreError as exc:
+        raise StoreError(f"cannot read results store {str(path)!r}: {exc}") from None
+    return path
+
+
 class Store:
     """SQLite results database at ``path`` (created with its parent folder when new)."""
 
+    @staticmethod
+    def check(path: str | os.PathLike) -> None:
+        """Raise StoreError if ``path`` exists but is not a results store this version can use
+        (another file type, a corrupt database, a foreign SQLite file, another schema version).
+        A missing or empty file passes (it becomes a new store). Changes nothing: run it before
+        any work, so bad input is rejected before anything is printed or computed."""
+        path = Path(path).expanduser()
+        if not _check_file(path):
+            return
+        try:
+            conn = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{path} is not a usable SQLite database ({exc})") from None
+        try:
+            _check_schema(conn, path, _tables(conn))
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{path} is not a usable SQLite database ({exc})") from None
+        finally:
+            conn.close()
+
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path).expanduser()
-        if self.path.is_dir():
-            raise StoreError(f"{self.path} is a directory; pass the path of a .sqlite file")
+        _check_file(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        if self.path.is_file() and self.path.stat().st_size > 0:
-            with open(self.path, "rb") as f:
-                if f.read(16) != _SQLITE_MAGIC:
-                    raise StoreError(f"{self.path} is not a SQLite database (corrupt or another file type)")
         self._conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
         try:
             self._open()
@@ -141,7 +210,7 @@ class Store:
     def _open(self) -> None:
         conn = self._conn
         conn.execute("PRAGMA busy_timeout = 30000")
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        tables = _tables(conn)
         if not tables:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("BEGIN IMMEDIATE")
@@ -157,15 +226,7 @@ class Store:
                 conn.execute("ROLLBACK")
                 raise
             tables = {"meta", "trials"}
-        missing = {"meta", "trials"} - tables
-        if missing:
-            raise StoreError(f"{self.path} is a SQLite file without the results table(s) "
-                             f"{', '.join(sorted(missing))}; not a results store")
-        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        if row is None or row[0] != str(SCHEMA_VERSION):
-            found = "none" if row is None else row[0]
-            raise StoreError(f"{self.path} has schema version {found}; this version reads schema "
-                             f"{SCHEMA_VERSION} (use a new store file or the matching version)")
+        _check_schema(conn, self.path, tables)
         conn.execute("PRAGMA synchronous = NORMAL")
 
     # ------------------------------------------------------------------ plumbing

@@ -59,8 +59,11 @@ def normalise_config(config: dict) -> dict:
     return cfg
 
 
-def cached_dataset(name: str, seed: int, limit: int | None) -> datalib.Dataset:
-    """Datasets are loaded once per process (only the synthetic set depends on the seed)."""
+def cached_dataset(name: str, seed: int, limit: int | None, download: bool = False) -> datalib.Dataset:
+    """Datasets are loaded once per process (only the synthetic set depends on the seed).
+    ``download=True`` lets keras.datasets fetch a Keras dataset that is not cached yet."""
+    if download:
+        datalib.fetch_dataset(name)
     return _load_cached(name, seed if name == "shapes" else 0, limit)
 
 
@@ -69,25 +72,46 @@ def _load_cached(name: str, seed: int, limit: int | None) -> datalib.Dataset:
     return datalib.load_dataset(name, seed=seed, limit=limit)
 
 
-def model_input_shape(card, ds_shape: tuple, input_size: int | None, extra: dict) -> tuple:
+def build_extra(card) -> dict:
+    """The builder options a model is trained with: its card's ``training.build`` (GoogLeNet
+    trains with its auxiliary heads, ``{"aux_logits": True}``; most models with none)."""
+    return dict(card.training.build)
+
+
+def min_input_size(card, training: bool = True) -> int:
+    """The smallest input side of ``card``'s model, built for training (with :func:`build_extra`)
+    or not."""
+    if training and card.training.min_size is not None:
+        return card.training.min_size
+    return card.min_size
+
+
+def model_input_shape(card, ds_shape: tuple, input_size: int | None, training: bool = True) -> tuple:
     """The input the model gets: max(native, the model's minimum) or ``input_size``, with the
-    channels the model was designed for (grey -> RGB for ImageNet nets)."""
+    channels the model was designed for (grey -> RGB for ImageNet nets). ``training``: the model
+    is built with its training options (:func:`build_extra`), whose minimum may be larger."""
     if len(card.input_shape) != 3:
         raise ValueError(f"{card.name} takes {card.input_shape} inputs, not images; it cannot be trained on image data")
     if card.input_shape[-1] not in (1, 3):
         raise ValueError(f"{card.name} takes {card.input_shape[-1]}-plane inputs ({card.input_shape}); "
                          "it cannot be trained on image data")
-    minimum = card.min_size
-    if extra and card.training.min_size is not None:
-        minimum = max(minimum, card.training.min_size)
+    minimum = min_input_size(card, bool(training))
     if input_size is not None and input_size < minimum:
         raise ValueError(f"{card.name} needs inputs of at least {minimum}x{minimum}, got --input-size {input_size}")
     return datalib.input_shape_for(ds_shape, minimum, input_size, card.input_shape[-1])
 
 
-def build_extra(card) -> dict:
-    """Family-specific build options for training (GoogLeNet trains with its auxiliary heads)."""
-    return dict(card.training.build)
+def loss_weights(card, n_outputs: int) -> list[float] | None:
+    """Per-output loss weights for a model with ``n_outputs`` outputs (output 0 = the main head),
+    from the card's ``training.loss_weights``; None for one output or when the card gives none
+    (Keras then weighs every output 1)."""
+    weights = card.training.loss_weights
+    if n_outputs == 1 or weights is None:
+        return None
+    if len(weights) != n_outputs:
+        raise ValueError(f"{card.name}: its card gives {len(weights)} training loss weights but the model built "
+                         f"for training has {n_outputs} outputs")
+    return [float(w) for w in weights]
 
 
 def _peak_reset() -> None:
@@ -186,7 +210,7 @@ def run_trial(config: dict, *, verbose: int = 0, save_path: str | None = None,
     recipe = get_recipe(cfg["recipe"], card.family)
     ds = cached_dataset(cfg["dataset"], int(cfg["seed"]), cfg["limit"])
     extra = build_extra(card)
-    shape = model_input_shape(card, ds.shape, cfg["input_size"], extra)
+    shape = model_input_shape(card, ds.shape, cfg["input_size"])
     batch = cfg["batch_size"] or recipe.batch_size
     lr = recipe.lr if cfg["lr"] is None else cfg["lr"]
 
@@ -205,7 +229,7 @@ def run_trial(config: dict, *, verbose: int = 0, save_path: str | None = None,
         n_out = len(model.outputs)
         losses = ["sparse_categorical_crossentropy"] * n_out
         model.compile(optimizer=make_optimizer(recipe, lr, steps, steps_per_epoch), loss=losses if n_out > 1 else losses[0],
-                      loss_weights=list(card.training.loss_weights) if n_out > 1 else None,
+                      loss_weights=loss_weights(card, n_out),
                       metrics=[["accuracy"]] + [[]] * (n_out - 1) if n_out > 1 else ["accuracy"])
     train = datalib.make_pipeline(x_train, y_train, batch, shuffle=True, seed=int(cfg["seed"]), augment=cfg["augment"])
     val = datalib.make_pipeline(x_test, y_test, max(batch, 256), shuffle=False, seed=0)
@@ -241,8 +265,6 @@ def run_trial(config: dict, *, verbose: int = 0, save_path: str | None = None,
         "peak_mem_mb": _peak_mb(), "input_shape": list(shape), "classes": ds.num_classes,
         "n_train": int(len(x_train)), "n_test": int(len(x_test)), "batch_size": batch, "lr": lr,
         "recipe_source": recipe.source, "versions": versions(),
-        # replicas that trained the model: 1 without a strategy, the strategy's replica count with one
-        "num_replicas_in_sync": int(strategy.num_replicas_in_sync) if strategy is not None else 1,
     }
     metrics.update(train_error_eval(net, x_train, y_train))
     metrics.update(measure(net))

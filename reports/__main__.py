@@ -10,11 +10,11 @@ import argparse
 import sys
 from typing import Sequence
 
-from common.cli import EXIT_BAD_INPUT, quiet_tensorflow, run_main
+from common.cli import EXIT_BAD_INPUT, Parser, quiet_tensorflow, run_main
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m reports",
+    p = Parser(prog="python -m reports",
                                 description="Write report.md, report.html, results.csv, results.json and "
                                             "figures/ into a run directory made by `python -m compare`.")
     p.add_argument("run_dir", help="run directory holding results.sqlite")
@@ -26,14 +26,26 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def check_export(target: str) -> None:
+    """``--export`` names a directory or a path where one can be made (checked before any work)."""
+    import os
+
+    if os.path.exists(target) and not os.path.isdir(target):
+        raise ValueError(f"--export {target!r} is a file; accepted: a directory (created if missing)")
+    parent = os.path.dirname(os.path.abspath(target))
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise ValueError(f"--export {target!r} is inside {parent!r}, which is a file; accepted: a directory")
+
+
 def export(run_dir, target) -> int:
     """Copy report.md and figures/ of ``run_dir`` to ``target`` (the repository's example report)."""
     import shutil
     from pathlib import Path
 
     src, dst = Path(run_dir), Path(target)
-    if dst.exists() and not dst.is_dir():
-        raise ValueError(f"--export {str(dst)!r} is a file; accepted: a directory")
+    check_export(target)
     (dst / "figures").mkdir(parents=True, exist_ok=True)
     shutil.copy2(src / "report.md", dst / "report.md")
     n = 0
@@ -45,8 +57,14 @@ def export(run_dir, target) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Check the arguments (cheap: no TensorFlow, nothing written), build the report, export it."""
     args = _parser().parse_args(argv)
-    quiet_tensorflow(args.verbose)
+    quiet_tensorflow(args.verbose)  # cheap: takes effect if and when TensorFlow is imported
+    if args.export:
+        check_export(args.export)
+    from compare.store import run_store
+
+    run_store(args.run_dir)  # a missing directory or store, or a corrupt one: before any work
     from reports.render import build_report
 
     rep = build_report(args.run_dir, figures=not args.no_figures, profiles=not args.no_profiles)
@@ -55,8 +73,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for note in rep.notes:
             print(f"note: {note}", file=sys.stderr)
     if rep.done == 0:
-        print(f"error: no trial in {args.run_dir} finished ({rep.failed} failed, {rep.running} still running or interrupted); "
-              f"the reasons are listed in {md}", file=sys.stderr)
+        print(f"error: no trial in {args.run_dir} finished ({rep.failed} failed, {rep.running} still running or "
+              f"interrupted); the reasons are listed in {md}", file=sys.stderr)
         return EXIT_BAD_INPUT
     notes = f", {len(rep.notes)} notes" if rep.notes else ""
     if args.export:

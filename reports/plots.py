@@ -22,6 +22,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
+from common.text import human_count
+
 from .labels import label_points, repel  # noqa: F401  (repel: re-exported)
 from .reference import HUMAN_TOP5, ilsvrc_frame
 
@@ -42,17 +44,6 @@ def new_figure(width: float, height: float, ncols: int = 1, nrows: int = 1, **kw
     FigureCanvasAgg(fig)
     axes = fig.subplots(nrows, ncols, squeeze=False, **kw)
     return fig, axes
-
-
-def si(value: float) -> str:
-    """A count in short form: 760 -> "760", 61706 -> "61.7k", 1.58e9 -> "1.58G"."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    v = float(value)
-    for unit, size in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(v) >= size:
-            return f"{v / size:.3g}{unit}"
-    return f"{v:.3g}"
 
 
 def model_colors(models: Sequence[str]) -> dict[str, tuple]:
@@ -154,8 +145,8 @@ def plot_error_vs_macs(summary: pd.DataFrame, metric: str = "top1_err") -> Figur
     _set_ylim(ax, y, df.get(f"{metric}_std"))
     ax.grid(True, which="major", alpha=0.3)
     sizes = sorted({pmax, pmax / 10, pmax / 100}, reverse=True)
-    handles = [ax.scatter([], [], s=area(p), color="0.7", edgecolors="k", linewidths=0.6, label=f"{si(p)} params")
-               for p in sizes if p >= 1]
+    handles = [ax.scatter([], [], s=area(p), color="0.7", edgecolors="k", linewidths=0.6,
+                          label=f"{human_count(p)} params") for p in sizes if p >= 1]
     ax.legend(handles=handles, title="bubble area\n= params", loc="upper left", bbox_to_anchor=(1.02, 1.0),
               fontsize=8, title_fontsize=8, labelspacing=2.2, borderpad=1.2, frameon=False,
               handlelength=4.0, handletextpad=1.0)
@@ -307,11 +298,11 @@ def plot_size(summary: pd.DataFrame, canonical: pd.DataFrame | None = None) -> F
         h = 0.38 if both else 0.7
         run = ax.barh(ypos + (h / 2 if both else 0), df[col].fillna(0), height=h, color="tab:blue",
                       label="this run (CPU scale)")
-        ax.bar_label(run, labels=[si(v) for v in df[col]], fontsize=7, padding=2)
+        ax.bar_label(run, labels=[human_count(v) for v in df[col]], fontsize=7, padding=2)
         if both:
             paper = ax.barh(ypos - h / 2, df[card_col].fillna(0), height=h, color="tab:gray",
                             label="paper size (zoo card)")
-            ax.bar_label(paper, labels=[si(v) for v in df[card_col]], fontsize=7, padding=2)
+            ax.bar_label(paper, labels=[human_count(v) for v in df[card_col]], fontsize=7, padding=2)
         values = pd.concat([df[col], df[card_col]] if both else [df[col]]).dropna()
         values = values[values > 0]
         ax.set_xscale("log")

@@ -21,6 +21,8 @@ from typing import Any, Callable
 import pandas as pd
 from matplotlib.figure import Figure
 
+from compare.store import STORE_NAME
+
 from . import depth as depth_study
 from . import plots, tables
 from .reference import COLUMN_UNITS, CONVENTIONS
@@ -231,7 +233,7 @@ def _overview(data: ReportData, rep: Report) -> list[Block]:
         ("p", f"{len(r)} trials: {rep.done} done, {rep.failed} failed"
               + (f", {rep.running} still marked running (in progress, or interrupted)" if rep.running else "")
               + f". {rep.models} models; datasets: {datasets or '-'}; seeds: {seeds or '-'}. "
-              f"Generated {_dt.datetime.now().isoformat(timespec='seconds')} from {tables.STORE_NAME}."),
+              f"Generated {_dt.datetime.now().isoformat(timespec='seconds')} from {STORE_NAME}."),
     ]
     if rep.done == 0:
         blocks.append(("p", f"No trial finished: all {len(r)} trials failed or were interrupted; "
@@ -288,15 +290,12 @@ def _files(written: list[str]) -> list[Block]:
             ("table", Table("Columns of results.csv / results.json", ["column", "meaning and unit"], rows))]
 
 
-def _appendix(data: ReportData, rep: Report) -> list[Block]:
+def _appendix(data: ReportData) -> list[Block]:
     blocks: list[Block] = [("h2", "Appendix: per-layer profiles")]
     if not data.models:
         return blocks + [("p", "No trained model file in the run to profile.")]
     for model, (trial_id, keras_model) in data.models.items():
-        table, note = tables.profile_table(keras_model, f"{model} (trial {trial_id})")
-        if note and note not in rep.notes:
-            rep.notes.append(note)
-        blocks.append(("table", table))
+        blocks.append(("table", tables.profile_table(keras_model, f"{model} (trial {trial_id})")))
     return blocks
 
 
@@ -368,7 +367,7 @@ def build_report(run_dir: str | Path, *, figures: bool = True, profiles: bool = 
     blocks += _canonical(data) + _failures(data)
     if profiles and rep.done:
         try:
-            blocks += _appendix(data, rep)
+            blocks += _appendix(data)
         except Exception as exc:
             rep.notes.append(f"per-layer profiles left out: {_first_line(exc)}")
     md_path, html_path = run / "report.md", run / "report.html"

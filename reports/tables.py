@@ -18,12 +18,10 @@ import pandas as pd
 from .reference import CONVENTIONS
 
 __all__ = [
-    "STORE_NAME", "ID_COLUMNS", "METRIC_COLUMNS", "Table",
+    "ID_COLUMNS", "METRIC_COLUMNS", "Table",
     "load_trials", "tidy", "summarize", "curves", "canonical", "failures", "display",
-    "layer_profile", "profile_table",
+    "profile_table",
 ]
-
-STORE_NAME = "results.sqlite"
 
 ID_COLUMNS: tuple[str, ...] = (
     "id", "study", "dataset", "model", "width", "input_size", "input_shape", "seed", "status", "reason",
@@ -49,18 +47,11 @@ def load_trials(run_dir: str | Path) -> pd.DataFrame:
     Raises FileNotFoundError for a missing directory or store, ValueError for an empty store or
     a corrupt one (the store's StoreError is a ValueError), each naming the path.
     """
-    run = Path(run_dir)
-    if not run.exists():
-        raise FileNotFoundError(f"run directory {str(run)!r} does not exist")
-    if not run.is_dir():
-        raise NotADirectoryError(f"{str(run)!r} is not a run directory (expected a directory holding {STORE_NAME})")
-    path = run / STORE_NAME
-    if not path.is_file():
-        raise FileNotFoundError(f"no results store in {str(run)!r} (expected {str(path)!r}; run `python -m compare` first)")
     import sqlite3
 
-    from compare.store import Store, StoreError
+    from compare.store import Store, StoreError, run_store
 
+    path = run_store(run_dir)
     try:
         with Store(path) as store:
             trials = store.trials(status=None)
@@ -326,33 +317,15 @@ PROFILE_COLUMNS: tuple[Column, ...] = (
 )
 
 
-def layer_profile(model) -> tuple[pd.DataFrame, str]:
-    """``compare.profile(model)`` and an empty note; if compare.profile cannot be imported, a
-    Keras-only fallback (name, type, output_shape, trainable, non_trainable: no MACs) and a note
-    saying so."""
-    try:
-        import compare.profile as profiler
-    except ImportError as exc:
-        rows = [dict(name=layer.name, type=type(layer).__name__,
-                     output_shape=tuple(getattr(layer, "output", None).shape[1:]) if hasattr(layer, "output") else "",
-                     trainable=sum(math.prod(w.shape) for w in layer.trainable_weights),
-                     non_trainable=sum(math.prod(w.shape) for w in layer.non_trainable_weights))
-                for layer in model.layers]
-        return pd.DataFrame(rows), (f"per-layer MACs left out: compare.profile is not available ({exc}); "
-                                    "the appendix shows Keras' own per-layer shapes and weights")
-    return profiler.profile(model), ""
+def profile_table(model, title: str) -> Table:
+    """The per-layer profile of ``model`` (``compare.profile``) as a :class:`Table` with a totals row."""
+    import compare.profile as profiler
 
-
-def profile_table(model, title: str) -> tuple[Table, str]:
-    """The per-layer profile of ``model`` as a :class:`Table` with a totals row, and a note (empty
-    unless the fallback was used)."""
-    df, note = layer_profile(model)
-    df = df.copy()
+    df = profiler.profile(model).copy()
     df["output_shape"] = df["output_shape"].map(_shape_text)
-    counted = [c for c in ("trainable", "non_trainable", "macs", "flops", "all_ops", "act_elems") if c in df.columns]
+    counted = ["trainable", "non_trainable", "macs", "flops", "all_ops", "act_elems"]
     total = {c: df[c].sum() for c in counted}
-    table = display(pd.concat([df, pd.DataFrame([{"name": "total", **total}])], ignore_index=True),
-                    PROFILE_COLUMNS, title,
-                    CONVENTIONS + " Other ops (bias, BatchNorm, activations, pooling, add, concat) are "
-                    "counted apart and never mixed into MACs; activations = output elements per image.")
-    return table, note
+    return display(pd.concat([df, pd.DataFrame([{"name": "total", **total}])], ignore_index=True),
+                   PROFILE_COLUMNS, title,
+                   CONVENTIONS + " Other ops (bias, BatchNorm, activations, pooling, add, concat) are "
+                   "counted apart and never mixed into MACs; activations = output elements per image.")

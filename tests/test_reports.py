@@ -246,18 +246,6 @@ def test_plot_functions_take_frames_and_return_figures(run, recounted):
     assert len(data.curves[(data.curves["model"] == "lenet5") & (data.curves["split"] == "val")]) == 2 * 2 * 2
 
 
-def test_profile_fallback_when_compare_profile_is_missing(run, monkeypatch):
-    from reports import tables
-    from reports.filters import load_trained_model
-
-    model = load_trained_model(run["dir"], "models/1_lenet5.keras")
-    monkeypatch.setitem(sys.modules, "compare.profile", None)  # import now raises ImportError
-    table, note = tables.profile_table(model, "lenet5")
-    assert "compare.profile is not available" in note
-    assert table.columns == ["layer", "type", "output shape", "params", "non-trainable"]
-    assert table.rows[-1][:1] + table.rows[-1][3:] == ["total", "15,652", "0"]
-
-
 # -- bad input: one line, exit code 2 --------------------------------------------------------------
 
 def _one_error_line(code: int, out: str, err: str) -> str:

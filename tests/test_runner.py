@@ -201,8 +201,8 @@ def test_sigkill_loses_only_the_trial_in_flight_and_resumes(tmp_path):
     (["run", "--models", "lenet5", "--dataset", "imagenet"], "error: unknown dataset 'imagenet'; accepted: mnist5k"),
     (["run", "--models", "alphago_policy"], "error: alphago_policy takes 48-plane inputs"),
     (["run", "--models", "alexnet", "--input-size", "32"], "error: alexnet needs inputs of at least 67x67, got --input-size 32"),
-    (["run", "--models", "lenet5", "--epochs", "0"], "error: --epochs must be a number > 0, got '0'"),
-    (["run", "--models", "lenet5", "--batch-size", "-4"], "error: --batch-size must be a number > 0, got '-4'"),
+    (["run", "--models", "lenet5", "--epochs", "0"], "error: --epochs must be an integer >= 1, got '0'"),
+    (["run", "--models", "lenet5", "--batch-size", "-4"], "error: --batch-size must be an integer >= 1, got '-4'"),
     (["run", "--models", "lenet5", "--seeds", "1,x"], "error: --seeds '1,x' must be integers separated by commas"),
 ])
 def test_bad_input_one_line_exit_2(argv, message, capsys, tmp_path):

@@ -316,11 +316,11 @@ def test_cli_list_in_process(capsys):
     assert main(["list", "vgg1?"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].split()[:3] == ["name", "family", "year"]
-    assert [line.split()[0] for line in out[1:5]] == ["vgg11", "vgg13", "vgg16", "vgg19"]
-    assert out[3].split()[4:8] == ["138,357,544", "0", "15,470,264,320", "16"]
+    assert [line.split()[0] for line in out[2:6]] == ["vgg11", "vgg13", "vgg16", "vgg19"]
+    assert out[4].split()[4:8] == ["138,357,544", "0", "15,470,264,320", "16"]
     assert out[-1] == "4 model(s) listed"
     assert main(["list", "resnet*", "--exclude", "resnet1*", "--family", "resnet_cifar"]) == 0
-    names = [line.split()[0] for line in capsys.readouterr().out.splitlines()[1:-2]]
+    names = [line.split()[0] for line in capsys.readouterr().out.splitlines()[2:-2]]
     assert names == ["resnet8", "resnet20", "resnet32", "resnet44", "resnet56"]
 
 

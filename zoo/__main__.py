@@ -10,8 +10,9 @@ import argparse
 import sys
 from typing import Sequence
 
-from common.cli import OneLineParser, parse_shape, quiet_tensorflow, run_main
+from common.cli import Parser, parse_shape, quiet_tensorflow, run_main
 from common.conventions import CONVENTIONS
+from common.text import text_table
 
 
 def _num(v) -> str:
@@ -27,12 +28,6 @@ def _shape(shape) -> str:
     return "x".join(str(d) for d in shape)
 
 
-def _table(head: Sequence[str], rows: Sequence[Sequence[str]], right: set[int]) -> list[str]:
-    widths = [max(len(r[i]) for r in (head, *rows)) for i in range(len(head))]
-    return ["  ".join(v.rjust(w) if i in right else v.ljust(w) for i, (v, w) in enumerate(zip(r, widths))).rstrip()
-            for r in (head, *rows)]
-
-
 def cmd_list(args) -> int:
     import zoo
 
@@ -46,7 +41,7 @@ def cmd_list(args) -> int:
         rows.append((n, c.family, str(c.year), _shape(c.input_shape), _num(c.params), _num(c.non_trainable),
                      _num(c.macs), str(c.depth), _err(c)))
     head = ("name", "family", "year", "input", "params", "non-trainable", "MACs", "depth", "published error")
-    print("\n".join(_table(head, rows, right={4, 5, 6, 7})))
+    print("\n".join(text_table(head, rows)))
     print(f"# {CONVENTIONS} Figures at the default input; sources: python -m zoo show NAME, docs/reference.md")
     print(f"{len(names)} model(s) listed")
     return 0
@@ -103,10 +98,10 @@ def cmd_reference(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = OneLineParser(prog="python -m zoo", description="Classic CNNs, faithful to their papers: the model cards.")
+    p = Parser(prog="python -m zoo", description="Classic CNNs, faithful to their papers: the model cards.")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--verbose", action="store_true", help="show TensorFlow's start-up logs")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=OneLineParser)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
     ls = sub.add_parser("list", parents=[common], help="a table of the model cards (no TensorFlow)")
     ls.add_argument("pattern", nargs="*", help="fnmatch patterns, e.g. 'resnet*' 'vgg1?' (default: all)")
     ls.add_argument("--exclude", action="append", metavar="PATTERN", help="leave out names matching, e.g. '*_bn'")
