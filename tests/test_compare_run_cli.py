@@ -61,7 +61,7 @@ def test_bare_command_plans_the_main_job(monkeypatch, tmp_path):
     shapes = []
     for c in configs:
         card = zoo.card(c["model"])
-        shapes.append(tuple(model_input_shape(card, ds.shape, c["input_size"]))))
+        shapes.append(tuple(model_input_shape(card, ds.shape, c["input_size"])))
     assert shapes == [row[4] for row in README_MAIN_JOB]
     assert not (tmp_path / "runs").exists()  # nothing trained, nothing written
 
