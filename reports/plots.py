@@ -301,7 +301,7 @@ def plot_size(summary: pd.DataFrame, canonical: pd.DataFrame | None = None) -> F
         ax.bar_label(run, labels=[human_count(v) for v in df[col]], fontsize=7, padding=2)
         if both:
             paper = ax.barh(ypos - h / 2, df[card_col].fillna(0), height=h, color="tab:gray",
-                            label="paper size (zoo card)")
+                            label="card size (zoo card, default input)")
             ax.bar_label(paper, labels=[human_count(v) for v in df[card_col]], fontsize=7, padding=2)
         values = pd.concat([df[col], df[card_col]] if both else [df[col]]).dropna()
         values = values[values > 0]

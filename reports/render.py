@@ -266,8 +266,9 @@ def _comparison(data: ReportData) -> list[Block]:
 def _canonical(data: ReportData) -> list[Block]:
     if data.main.empty:
         return []
-    note = (CONVENTIONS + " Paper columns come from zoo's model cards at the canonical input (ImageNet size "
-            "for the ImageNet models) with the paper's error (%) on the dataset named; run columns are "
+    note = (CONVENTIONS + " Card columns are zoo's model cards at the canonical input (ImageNet size for the "
+            "ImageNet models; exact counts, each figure's source in docs/reference.md) with the paper's error (%) "
+            "on the dataset named; run columns are "
             "what this run measured at CPU scale (width multiplier and input as trained).")
     return [("h2", "Canonical size vs this run"),
             ("table", tables.display(data.canonical, tables.CANONICAL_COLUMNS, "Paper-size figures beside the run's",

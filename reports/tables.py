@@ -261,9 +261,9 @@ COMPARISON_COLUMNS: tuple[Column, ...] = (
 )
 
 CANONICAL_COLUMNS: tuple[Column, ...] = (
-    ("model", "model", "text", 0), ("year", "year", "text", 0), ("card_input_shape", "paper input", "text", 0),
-    ("card_params", "paper params", "int", 0), ("card_macs", "paper MACs", "int", 0),
-    ("card_depth", "paper depth", "int", 0), ("card_top1_err", "paper top-1 err (%)", "num", 2),
+    ("model", "model", "text", 0), ("year", "year", "text", 0), ("card_input_shape", "card input", "text", 0),
+    ("card_params", "card params", "int", 0), ("card_macs", "card MACs", "int", 0),
+    ("card_depth", "card depth", "int", 0), ("card_top1_err", "paper top-1 err (%)", "num", 2),
     ("card_top5_err", "paper top-5 err (%)", "num", 2), ("card_err_dataset", "paper error on", "text", 0),
     ("input_shape", "run input", "text", 0), ("width", "run width", "text", 0),
     ("params", "run params", "int", 0), ("macs", "run MACs", "int", 0), ("depth", "run depth", "int", 0),

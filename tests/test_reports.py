@@ -130,8 +130,8 @@ def test_comparison_table_sorted_by_error_with_mean_and_std(run, recounted):
 def test_canonical_failed_and_profile_tables(run):
     md = run["md"]
     canon = _md_table(md, "Paper-size figures").set_index("model")
-    assert canon.loc["lenet5", "paper params"] == "61,706" and canon.loc["lenet5", "paper MACs"] == "416,520"
-    assert canon.loc["lenet5_1998", "paper params"] == "60,000"
+    assert canon.loc["lenet5", "card params"] == "61,706" and canon.loc["lenet5", "card MACs"] == "416,520"
+    assert canon.loc["lenet5_1998", "card params"] == "60,000"
     assert canon.loc["lenet5", "run params"] == "15,652" and canon.loc["lenet5", "run input"] == "32x32x1"
     failed = _md_table(md, "Trials that did not finish")
     assert failed["trial"].tolist() == ["4"] and failed["status"].tolist() == ["failed"]
@@ -230,13 +230,13 @@ def test_plot_functions_take_frames_and_return_figures(run, recounted):
     for split, line in zip(("loss", "val_loss"), panels[0].get_lines()):
         expected = np.mean([hist[1][split], hist[2][split]], axis=0)
         assert list(line.get_ydata()) == pytest.approx(expected.tolist(), rel=1e-12), split
-    # sizes: this run's bars beside the paper's (lenet5_1998 has no card MACs: a zero-length bar)
+    # sizes: this run's bars beside the cards' (lenet5_1998 at 32x32: 328,096 MACs, counted by hand in test_profile)
     fig = reports.plot_size(data.main, data.canonical)
     params_ax, macs_ax = fig.axes
     assert [t.get_text() for t in params_ax.get_yticklabels()] == ["lenet5", "lenet5_1998"]
     widths = lambda ax: [p.get_width() for p in ax.patches]  # noqa: E731  (run bars, then paper bars)
     assert widths(params_ax) == [15_652, 60_000, 61_706, 60_000]
-    assert widths(macs_ax) == [133_656, 327_928, 416_520, 0]
+    assert widths(macs_ax) == [133_656, 327_928, 416_520, 328_096]
     # the ILSVRC history alone
     ilsvrc = reports.plot_ilsvrc().axes[0]
     assert [t.get_text() for t in ilsvrc.get_xticklabels()] == ["shallow", "8", "22", "152", "ensemble"]

@@ -146,6 +146,11 @@ def test_weights_round_trip_and_mismatch(tmp_path):
     path = str(tmp_path / "lenet.weights.h5")
     src.save_weights(path)
     same = zoo.lenet5(classes=10, weights=path)
+    keras_path = str(tmp_path / "lenet5.keras")
+    src.save(keras_path)
+    from_keras = zoo.lenet5(classes=10, weights=keras_path)
+    x = np.random.default_rng(3).random((2, 32, 32, 1)).astype("float32")
+    np.testing.assert_array_equal(from_keras.predict(x, verbose=0), src.predict(x, verbose=0))
     for a, b in zip(src.get_weights(), same.get_weights()):
         np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError, match=rf"^weights file '{path}' does not match model 'lenet5'"):
@@ -293,6 +298,17 @@ def test_to_fully_convolutional_is_equivalent(name, shape, big, kw):
     scores = fcn.predict(np.random.default_rng(1).random((1, *big)).astype("float32"), verbose=0)
     assert scores.ndim == 4 and scores.shape[0] == 1 and scores.shape[-1] == 10
     assert scores.shape[1] > 1 and scores.shape[2] > 1
+
+
+def test_to_fully_convolutional_at_a_fixed_input_shape():
+    model = zoo.lenet5(classes=10)
+    fcn = zoo.to_fully_convolutional(model, input_shape=(48, 40, 1))
+    assert fcn.input_shape == (None, 48, 40, 1)
+    # LeNet-5's head reads a 5x5 map after two 2x2 pools: 4 pixels per window step
+    assert fcn.output_shape == (None, 5, 3, 10)
+    x = np.random.default_rng(2).random((2, 48, 40, 1)).astype("float32")
+    window = model.predict(x[:, 8:40, 4:36], verbose=0)  # the window at map position (2, 1)
+    np.testing.assert_allclose(fcn.predict(x, verbose=0)[:, 2, 1], window, atol=1e-5)
 
 
 def test_to_fully_convolutional_map_size_follows_the_stride():
