@@ -265,6 +265,8 @@ def run_trial(config: dict, *, verbose: int = 0, save_path: str | None = None,
         "peak_mem_mb": _peak_mb(), "input_shape": list(shape), "classes": ds.num_classes,
         "n_train": int(len(x_train)), "n_test": int(len(x_test)), "batch_size": batch, "lr": lr,
         "recipe_source": recipe.source, "versions": versions(),
+        # replicas that trained the model: 1 without a strategy, the strategy's replica count with one
+        "num_replicas_in_sync": int(strategy.num_replicas_in_sync) if strategy is not None else 1,
     }
     metrics.update(train_error_eval(net, x_train, y_train))
     metrics.update(measure(net))

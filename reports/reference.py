@@ -80,6 +80,7 @@ COLUMN_UNITS: dict[str, str] = {
     "infer_ms_b1": "inference latency at batch 1 (milliseconds per image)",
     "infer_ms_b32": "inference latency at batch 32 (milliseconds per image)",
     "peak_mem_mb": "peak memory during the trial (MB)",
+    "num_replicas_in_sync": "replicas that trained the model (1 without a distribution strategy)",
     "weights_path": "trained model (.keras), relative to the run directory",
 }
 """Every column of results.csv / results.json and its unit."""

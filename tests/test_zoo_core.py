@@ -389,3 +389,27 @@ def test_cli_unknown_name_exit_2_one_line_no_traceback():
     assert proc.returncode == 2
     assert proc.stderr.strip() == "error: unknown model 'resnet57'; did you mean resnet56, resnet50, resnet152?"
     assert "Traceback" not in proc.stderr and proc.stdout == ""
+
+
+@pytest.mark.parametrize("imports", ["import zoo; import keras; load = keras.saving.load_model",
+                                     "import keras; import zoo; load = keras.saving.load_model",
+                                     "import zoo; import tensorflow as tf; load = tf.keras.models.load_model"])
+def test_saved_models_reload_whatever_the_import_order(tmp_path, imports):
+    """zoo's custom objects reach Keras' registry however Keras arrives (TensorFlow probes for it
+    with importlib.util.find_spec before importing it); safe_mode stays on."""
+    x = np.random.default_rng(4).random((2, 32, 32, 1)).astype("float32")
+    expected = {}
+    for name in ("lenet5_1998", "resnet20"):
+        model = zoo.build(name, **({} if name == "lenet5_1998" else {"input_shape": (32, 32, 1), "width": 0.25}))
+        model.save(tmp_path / f"{name}.keras")
+        expected[name] = model.predict(x, verbose=0)
+    np.save(tmp_path / "x.npy", x)
+    code = (f"{imports}\nimport sys, numpy as np\nx = np.load(sys.argv[1] + '/x.npy')\n"
+            "for name in ('lenet5_1998', 'resnet20'):\n"
+            "    m = load(f'{sys.argv[1]}/{name}.keras', safe_mode=True)\n"
+            "    np.save(f'{sys.argv[1]}/{name}.out.npy', m.predict(x, verbose=0))\n")
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path)], cwd=REPO, capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    for name, out in expected.items():
+        np.testing.assert_array_equal(np.load(tmp_path / f"{name}.out.npy"), out)

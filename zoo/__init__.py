@@ -63,13 +63,22 @@ def _keras_ready() -> None:
 
 
 class _RegisterAfterKeras(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """A one-shot import hook: runs :func:`_keras_ready` right after ``keras`` finishes importing."""
+    """An import hook: runs :func:`_keras_ready` right after ``keras`` finishes importing.
+
+    It stays installed until Keras is imported for real: TensorFlow, for one, asks
+    ``importlib.util.find_spec("keras")`` before importing it.
+    """
+
+    _busy = False
 
     def find_spec(self, fullname, path=None, target=None):
-        if fullname != "keras":
+        if fullname != "keras" or self._busy:
             return None
-        sys.meta_path.remove(self)
-        spec = importlib.util.find_spec("keras")
+        self._busy = True  # find the real spec with the other finders
+        try:
+            spec = importlib.util.find_spec("keras")
+        finally:
+            self._busy = False
         if spec is None or spec.loader is None:
             return spec
         self._loader = spec.loader
@@ -80,8 +89,10 @@ class _RegisterAfterKeras(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         return self._loader.create_module(spec)
 
     def exec_module(self, module):
-        module.__spec__.loader = self._loader
+        module.__spec__.loader = module.__loader__ = self._loader
         self._loader.exec_module(module)
+        if self in sys.meta_path:
+            sys.meta_path.remove(self)
         _keras_ready()
 
 

@@ -99,26 +99,28 @@ def _counted(**published: str) -> dict[str, str]:
 # -- LeNet-5 ------------------------------------------------------------------------------------
 _LENET = "LeCun, Bottou, Bengio, Haffner, Gradient-Based Learning Applied to Document Recognition"
 _MNIST_ERR = "LeCun et al. 1998, section III.C (0.95% without distortions, 0.8% with)"
+_LENET_COMMON = dict(family="lenet", paper=_LENET, year=1998, input_shape=(32, 32, 1), classes=10, depth=5,
+                     top1_err=0.95, err_dataset="MNIST test")
 _add(Card(
-    name="lenet5", family="lenet", variant="modern (full C3, parameter-free pooling, dense output)",
-    paper=_LENET, year=1998, input_shape=(32, 32, 1), min_size=16, classes=10,
-    params=61_706, non_trainable=0, macs=416_520, depth=5, top1_err=0.95, err_dataset="MNIST test",
+    name="lenet5", variant="modern (full C3, parameter-free pooling, dense output)", min_size=16,
+    params=61_706, non_trainable=0, macs=416_520,
     description="LeNet-5 as taught today: conv 6@5x5 - pool - conv 16@5x5 - pool - fc 120 - fc 84 - "
                 "fc classes, tanh, parameter-free pooling.",
     tags=("mnist", "tanh"),
     sources=_counted(depth="LeCun et al. 1998, section II.B (C1, S2, C3, S4, C5, F6, output)",
                      top1_err=_MNIST_ERR + ", for the 1998 network"),
+    **_LENET_COMMON,
 ))
 _add(Card(
-    name="lenet5_1998", family="lenet", variant="1998 paper (partial C3, trainable subsampling, RBF output)",
-    paper=_LENET, year=1998, input_shape=(32, 32, 1), min_size=32, classes=10,
-    params=60_000, non_trainable=840, macs=328_096, depth=5, top1_err=0.95, err_dataset="MNIST test",
+    name="lenet5_1998", variant="1998 paper (partial C3, trainable subsampling, RBF output)", min_size=32,
+    params=60_000, non_trainable=840, macs=328_096,
     description="LeNet-5 as published: C3's partial connection table, trainable subsampling, "
                 "1.7159*tanh(2a/3), Euclidean RBF output with fixed codes.",
     tags=("mnist", "tanh", "rbf"),
     sources=_counted(params="LeCun et al. 1998, section II.B: 156+12+1,516+32+48,120+10,164 = 60,000",
                      non_trainable="LeCun et al. 1998, section II.B: 84 x 10 fixed RBF parameters",
                      depth="LeCun et al. 1998, section II.B", top1_err=_MNIST_ERR),
+    **_LENET_COMMON,
 ))
 
 # -- perceptron and XOR ---------------------------------------------------------------------------
