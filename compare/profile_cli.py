@@ -9,9 +9,9 @@ import argparse
 import json
 import os
 import sys
-import zipfile
 
 from common.cli import SHAPE_FORM, parse_count, parse_positive, parse_shape
+from common.files import check_saved_file
 from common.text import text_table
 
 FORMATS = ("table", "markdown", "csv", "json")
@@ -61,10 +61,7 @@ def _check(args) -> dict:
             raise ValueError("--classes and --width apply to registered model names, not to a saved model file")
         if not os.path.isfile(spec):
             raise FileNotFoundError(f"no such model file {spec!r} (expected a registered name or a .keras file)")
-        if spec.endswith(".keras") and not zipfile.is_zipfile(spec):
-            what = "is empty" if os.path.getsize(spec) == 0 else "is not a zip archive"
-            raise ValueError(f"model file {spec!r} {what}: not a valid .keras file (accepted: a file written by "
-                             "model.save('NAME.keras'))")
+        check_saved_file(spec)
     return {k: v for k, v in (("input_shape", shape), ("classes", classes), ("width", width)) if v is not None}
 
 

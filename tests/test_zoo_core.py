@@ -155,6 +155,12 @@ def test_weights_round_trip_and_mismatch(tmp_path):
         np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError, match=rf"^weights file '{path}' does not match model 'lenet5'"):
         zoo.lenet5(classes=5, weights=path)
+    empty = tmp_path / "empty.keras"
+    empty.write_bytes(b"")
+    with pytest.raises(ValueError) as err:
+        zoo.lenet5(weights=str(empty))
+    assert str(err.value) == (f"weights file '{empty}' is empty: not a valid .keras file "
+                              "(accepted: a file written by model.save('NAME.keras'))")
 
 
 # -- LeNet-5 ----------------------------------------------------------------------------------

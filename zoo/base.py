@@ -18,6 +18,8 @@ from typing import Any, Callable, TypedDict
 
 import keras
 
+from common.files import check_saved_file
+
 from .cards import Card
 from .graph import count_nodes, ensure_recursion_limit
 from .registry import card as _card
@@ -126,6 +128,7 @@ def load_weights(model: keras.Model, path: str) -> None:
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise ValueError(f"weights file {path!r} does not exist (weights must be None or a path to a saved weights file)")
+    check_saved_file(path, "weights file")
     import warnings
 
     try:
