@@ -213,15 +213,16 @@ def validate(card: Card, kw: dict, min_size: int | None = None) -> Args:
     )
 
 
-def args(name: str, kwargs: dict, **defaults: Any) -> Args:
-    """Validate a builder's common keyword arguments ``kwargs`` against the card of ``name``.
+def args(model: str | Card, kwargs: dict, **defaults: Any) -> Args:
+    """Validate a builder's common keyword arguments ``kwargs`` against the card of ``model`` (a
+    registered name, or a card of its own, as ``cifar_resnet`` makes for unregistered depths).
 
     ``defaults`` overrides a common default for this model (the perceptron's step activation).
     Unknown keywords raise ``TypeError`` listing the accepted ones, as Python would.
     """
-    c = _card(name)
+    c = model if isinstance(model, Card) else _card(model)
     unknown = sorted(set(kwargs) - set(COMMON_DEFAULTS))
     if unknown:
-        raise TypeError(f"{name}() got unexpected argument(s) {', '.join(unknown)}; "
-                        f"accepted: {', '.join(COMMON_DEFAULTS)} and the model's own (help(zoo.{name}))")
+        raise TypeError(f"{c.name}() got unexpected argument(s) {', '.join(unknown)}; "
+                        f"accepted: {', '.join(COMMON_DEFAULTS)} and the model's own (help(zoo.{c.name}))")
     return validate(c, {**COMMON_DEFAULTS, "classes": c.classes, **defaults, **kwargs})

@@ -13,7 +13,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from ..base import COMMON_DEFAULTS, Args, BuildArgs, Unpack, args, validate
+from ..base import Args, BuildArgs, Unpack, args
 from ..cards import CARDS, IMAGENET_BLOCKS, cifar_card
 from ..layers import ShortcutA, conv_bn
 
@@ -237,8 +237,4 @@ def cifar_resnet(depth: int, plain: bool = False, **kwargs: Unpack[BuildArgs]) -
     card = cifar_card(depth, bool(plain))
     if card.name in CARDS:
         return _cifar_registered(card.name, kwargs)
-    unknown = sorted(set(kwargs) - set(COMMON_DEFAULTS))
-    if unknown:
-        raise TypeError(f"cifar_resnet() got unexpected argument(s) {', '.join(unknown)}; "
-                        f"accepted: depth, plain, {', '.join(COMMON_DEFAULTS)}")
-    return _cifar(validate(card, {**COMMON_DEFAULTS, "classes": card.classes, **kwargs}), depth, bool(plain))
+    return _cifar(args(card, kwargs), depth, bool(plain))
