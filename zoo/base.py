@@ -12,9 +12,8 @@ below ``divisor``. ``width=1.0`` gives the paper's widths exactly.
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass
-from typing import Any, Callable, TypedDict
+from typing import Any, Callable, TypedDict, Unpack
 
 import keras
 
@@ -24,10 +23,6 @@ from .cards import Card
 from .graph import count_nodes, ensure_recursion_limit
 from .registry import card as _card
 
-if sys.version_info >= (3, 11):
-    from typing import Unpack
-else:  # pragma: no cover - Python 3.10
-    from typing_extensions import Unpack
 
 __all__ = ["BuildArgs", "Unpack", "Args", "args", "scale", "load_weights", "validate", "COMMON_DEFAULTS", "POOLINGS"]
 
