@@ -271,7 +271,8 @@ def test_resnet1202_builds_at_default_recursion_limit(jobs):
         _assert_ran(proc, "tensorflow", "resnet1202")
     lines = proc.stdout.strip().splitlines()
     out = json.loads(lines[-1]) if lines and lines[-1].startswith("{") else {}
-    assert proc.returncode == 0 and "params" in out, (
+    built = proc.returncode == 0 and "params" in out
+    assert built, (
         f"resnet1202 does not build in a plain process at Python's default recursion limit "
         f"({out.get('limit', '?')}): {out.get('error', '')[:300]}\n{_tail(proc, 12)}")
     assert out["limit_after"] == out["limit"], (
