@@ -11,7 +11,7 @@ import pytest
 from compare import arithmetic as ar
 
 
-def test_worked_example_from_spec():
+def test_worked_example_from_the_reference():
     # 32x32x3 input, ten 5x5x3 filters, stride 1, pad 2 -> 32x32x10, 10 * (5*5*3 + 1) = 760 params
     assert ar.conv_output_size(32, 5, 1, 2) == 32
     assert ar.conv_params((5, 5), 3, 10) == 760
