@@ -13,15 +13,11 @@ from typing import Sequence
 from common.cli import Parser, parse_shape, quiet_tensorflow, run_main
 from common.conventions import CONVENTIONS
 from common.text import text_table
-
-
-def _num(v) -> str:
-    return "-" if v is None else f"{v:,}"
+from zoo.reference import count, published_error
 
 
 def _err(c) -> str:
-    parts = [f"top-{k} {v:g}%" for k, v in ((1, c.top1_err), (5, c.top5_err)) if v is not None]
-    return (", ".join(parts) + (f" ({c.err_dataset})" if c.err_dataset else "")) if parts else "-"
+    return published_error(c, "%")
 
 
 def _shape(shape) -> str:
@@ -38,8 +34,8 @@ def cmd_list(args) -> int:
     rows = []
     for n in names:
         c = zoo.card(n)
-        rows.append((n, c.family, str(c.year), _shape(c.input_shape), _num(c.params), _num(c.non_trainable),
-                     _num(c.macs), str(c.depth), _err(c)))
+        rows.append((n, c.family, str(c.year), _shape(c.input_shape), count(c.params), count(c.non_trainable),
+                     count(c.macs), str(c.depth), _err(c)))
     head = ("name", "family", "year", "input", "params", "non-trainable", "MACs", "depth", "published error")
     print("\n".join(text_table(head, rows)))
     print(f"# {CONVENTIONS} Figures at the default input; sources: python -m zoo show NAME, docs/reference.md")
@@ -51,8 +47,8 @@ def _print_card(c) -> None:
     for key in ("name", "family", "variant", "paper", "year"):
         print(f"{key:>16}: {getattr(c, key)}")
     print(f"{'default input':>16}: {_shape(c.input_shape)} (minimum {c.min_size}x{c.min_size}), {c.classes} classes")
-    print(f"{'params':>16}: {_num(c.params)} trainable, {_num(c.non_trainable)} non-trainable")
-    print(f"{'MACs':>16}: {_num(c.macs)} at the default input (FLOPs = 2 x MACs)")
+    print(f"{'params':>16}: {count(c.params)} trainable, {count(c.non_trainable)} non-trainable")
+    print(f"{'MACs':>16}: {count(c.macs)} at the default input (FLOPs = 2 x MACs)")
     print(f"{'depth':>16}: {c.depth} weighted layers on the longest path")
     print(f"{'published error':>16}: {_err(c)}")
     print(f"{'tags':>16}: {', '.join(c.tags) or '-'}")

@@ -39,12 +39,14 @@ figure, the source says so and the card equals it (rounded figures are cited as 
 """
 
 
-def _num(v) -> str:
+def count(v) -> str:
+    """``61706 -> "61,706"``; ``"-"`` for None."""
     return "-" if v is None else f"{v:,}"
 
 
-def _err(c: Card) -> str:
-    parts = [f"top-{k} {v:g}" for k, v in ((1, c.top1_err), (5, c.top5_err)) if v is not None]
+def published_error(c: Card, unit: str = "") -> str:
+    """``"top-1 29.6, top-5 10.4 (dataset)"`` (``unit="%"`` after each figure); ``"-"`` for none."""
+    parts = [f"top-{k} {v:g}{unit}" for k, v in ((1, c.top1_err), (5, c.top5_err)) if v is not None]
     return (", ".join(parts) + f" ({c.err_dataset})") if parts else "-"
 
 
@@ -59,8 +61,8 @@ def render() -> str:
     for n in names:
         c = card(n)
         shape = "x".join(map(str, c.input_shape))
-        out.append(f"| {n} | {c.family} | {c.year} | {shape} | {_num(c.params)} | {_num(c.non_trainable)} | "
-                   f"{_num(c.macs)} | {c.depth} | {_err(c)} |")
+        out.append(f"| {n} | {c.family} | {c.year} | {shape} | {count(c.params)} | {count(c.non_trainable)} | "
+                   f"{count(c.macs)} | {c.depth} | {published_error(c)} |")
     out += ["", "## Sources of the figures", ""]
     for n in names:
         c = card(n)
