@@ -17,6 +17,8 @@ import sys
 import warnings
 from typing import Callable, Sequence
 
+from .imports import hooks, on_import
+
 EXIT_BAD_INPUT = 2
 SHAPE_FORM = "comma-separated positive integers such as 32,32,3"
 
@@ -84,9 +86,9 @@ def quiet_tensorflow(verbose: bool = False) -> None:
     level. Call it once, early in ``main``; commands that never import TensorFlow never pay for it.
     If TensorFlow is already imported, only its Python logger is set to ERROR.
     """
-    hooks = [f for f in sys.meta_path if isinstance(f, _QuietTensorFlowImport)]
+    installed = hooks("tensorflow")
     if verbose:
-        for hook in hooks:
+        for hook in installed:
             sys.meta_path.remove(hook)
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -94,48 +96,14 @@ def quiet_tensorflow(verbose: bool = False) -> None:
     warnings.filterwarnings("ignore", category=UserWarning, module="keras")
     if "tensorflow" in sys.modules:
         _quiet_logger(sys.modules["tensorflow"])
-    elif not hooks:
-        sys.meta_path.insert(0, _QuietTensorFlowImport())
+    elif not installed:
+        on_import("tensorflow", after=_quiet_logger, around=_muted_stderr)
 
 
 def _quiet_logger(tf) -> None:
     get_logger = getattr(tf, "get_logger", None)
     if callable(get_logger):
         get_logger().setLevel("ERROR")
-
-
-class _QuietTensorFlowImport:
-    """A one-shot meta path finder: the first import of ``tensorflow`` runs with stderr muted."""
-
-    def find_spec(self, fullname, path=None, target=None):
-        if fullname != "tensorflow":
-            return None
-        import importlib.util
-
-        with contextlib.suppress(ValueError):
-            sys.meta_path.remove(self)  # one shot; and the real finders answer the lookup below
-        spec = importlib.util.find_spec(fullname)
-        if spec is not None and hasattr(spec.loader, "exec_module"):
-            spec.loader = _QuietLoader(spec.loader)
-        return spec
-
-
-class _QuietLoader:
-    """Wraps a module loader: ``exec_module`` runs with file descriptor 2 muted."""
-
-    def __init__(self, loader) -> None:
-        self._loader = loader
-
-    def __getattr__(self, name: str):
-        return getattr(self._loader, name)
-
-    def create_module(self, spec):
-        return self._loader.create_module(spec)
-
-    def exec_module(self, module) -> None:
-        with _muted_stderr():
-            self._loader.exec_module(module)
-        _quiet_logger(module)
 
 
 @contextlib.contextmanager

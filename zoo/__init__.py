@@ -16,9 +16,8 @@ recursion limit is raised to what Keras' recursive graph walk needs for the deep
 from __future__ import annotations
 
 import importlib
-import importlib.abc
-import importlib.util
-import sys
+
+from common.imports import on_import
 
 from .cards import CARDS, Card, Training
 from .registry import UnknownModelError, build, builder, card, list_models
@@ -54,7 +53,7 @@ def __dir__():
 
 # -- Keras integration, on whichever comes second: `import zoo` or `import keras` -------------------
 
-def _keras_ready() -> None:
+def _keras_ready(keras_module=None) -> None:
     """Register zoo's custom objects with Keras and make room for deep graphs (idempotent)."""
     from .graph import ensure_recursion_limit
 
@@ -62,41 +61,4 @@ def _keras_ready() -> None:
     ensure_recursion_limit()
 
 
-class _RegisterAfterKeras(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """An import hook: runs :func:`_keras_ready` right after ``keras`` finishes importing.
-
-    It stays installed until Keras is imported for real: TensorFlow, for one, asks
-    ``importlib.util.find_spec("keras")`` before importing it.
-    """
-
-    _busy = False
-
-    def find_spec(self, fullname, path=None, target=None):
-        if fullname != "keras" or self._busy:
-            return None
-        self._busy = True  # find the real spec with the other finders
-        try:
-            spec = importlib.util.find_spec("keras")
-        finally:
-            self._busy = False
-        if spec is None or spec.loader is None:
-            return spec
-        self._loader = spec.loader
-        spec.loader = self
-        return spec
-
-    def create_module(self, spec):
-        return self._loader.create_module(spec)
-
-    def exec_module(self, module):
-        module.__spec__.loader = module.__loader__ = self._loader
-        self._loader.exec_module(module)
-        if self in sys.meta_path:
-            sys.meta_path.remove(self)
-        _keras_ready()
-
-
-if "keras" in sys.modules:
-    _keras_ready()
-else:
-    sys.meta_path.insert(0, _RegisterAfterKeras())
+on_import("keras", after=_keras_ready)
