@@ -97,7 +97,8 @@ def test_every_image_model_builds_at_a_small_input(name):
     (dict(input_shape=(None, None, 1)), "lenet5: include_top=True needs a static input_shape, got (None, None, 1)"),
     (dict(input_shape=(32, 32)), "lenet5: input_shape must have 3 dimensions like (32, 32, 1), got (32, 32)"),
     (dict(input_shape=(15, 15, 1)), "lenet5: input_shape (15, 15, 1) is below the minimum 16x16"),
-    (dict(weights="imagenet"), "there are no pretrained downloads"),
+    (dict(weights="imagenet"), "lenet5: weights='imagenet': this model has no published weights; models with "
+                               "them: vgg16, vgg19, resnet50, resnet101, resnet152, alexnet_owt, vgg11, "),
     (dict(weights="/nonexistent/w.weights.h5"), "weights file '/nonexistent/w.weights.h5' does not exist"),
 ])
 def test_bad_arguments_raise_clear_value_errors(kwargs, message):

@@ -5,6 +5,9 @@
     model = zoo.build("resnet56", input_shape=(32, 32, 3), classes=10)
     zoo.list_models("vgg*", exclude="*_bn")
     zoo.card("alexnet")
+    model = zoo.resnet50(weights="imagenet")          # keras.applications' published weights
+    probs = model.predict(zoo.load_images(["cat.jpg"], "resnet50"))
+    zoo.decode_predictions(probs, top=5)
 
 Importing ``zoo`` is cheap: the cards and the registry need neither Keras nor TensorFlow, and a
 builder imports Keras on first use. Whenever Keras is imported in a process that imported zoo
@@ -24,7 +27,7 @@ from .registry import UnknownModelError, build, builder, card, list_models
 
 __all__ = ["Card", "Training", "UnknownModelError", "build", "builder", "card", "list_models",
            "depth", "is_weighted", "to_fully_convolutional", "scale", "load_weights", "cifar_resnet",
-           "train_perceptron", "layers", *CARDS]
+           "train_perceptron", "preprocess_input", "decode_predictions", "load_images", "layers", *CARDS]
 
 _LAZY = {
     "depth": "zoo.graph",
@@ -34,6 +37,9 @@ _LAZY = {
     "load_weights": "zoo.base",
     "cifar_resnet": "zoo.families.resnet",
     "train_perceptron": "zoo.families.mlp",
+    "preprocess_input": "zoo.imagenet",
+    "decode_predictions": "zoo.imagenet",
+    "load_images": "zoo.imagenet",
 }
 
 

@@ -1,7 +1,9 @@
-"""python -m zoo list [PATTERN ...] | show NAME | reference: the model cards on the command line.
+"""python -m zoo list [PATTERN ...] | show NAME | reference | predict IMAGE ...: the model cards on
+the command line, and the pretrained models on your images.
 
 ``list``, ``show`` (the card) and ``reference`` read the cards only: no TensorFlow is imported.
 ``show --summary`` (or any of its build options) builds the model and prints Keras' summary.
+``predict IMAGE... --model vgg16 --weights imagenet`` prints each image's top-5 ImageNet classes.
 """
 
 from __future__ import annotations
@@ -55,6 +57,12 @@ def _print_card(c) -> None:
     print(f"{'about':>16}: {c.description}")
     for figure, source in c.sources.items():
         print(f"{'source ' + figure:>16}: {source}")
+    from zoo.weights import sources_for
+
+    for i, w in enumerate(sources_for(c.name)):
+        default = " (weights='imagenet')" if i == 0 else ""
+        print(f"{'weights ' + w.source:>16}: top-1 {w.top1:g}%, top-5 {w.top5:g}%{default}; {w.url}")
+        print(f"{'':>16}  {w.hash_kind} {w.file_hash}; {w.protocol}; preprocessing {w.preprocessing}; {w.licence}")
 
 
 def cmd_show(args) -> int:
@@ -93,6 +101,48 @@ def cmd_reference(args) -> int:
     return 0
 
 
+def cmd_predict(args) -> int:
+    import os
+
+    import zoo
+    from zoo.weights import NAMED, SOURCES, pick_source, sources_for
+
+    c = zoo.card(args.model)
+    if c.classes != 1000 or len(c.input_shape) != 3 or c.input_shape[-1] != 3:
+        raise ValueError(f"--model {c.name} is not an ImageNet model (input {_shape(c.input_shape)}, "
+                         f"{c.classes} classes); models with published weights: {', '.join(SOURCES)}")
+    if args.top < 1 or args.top > 1000:
+        raise ValueError(f"--top must be an integer from 1 to 1000, got {args.top}")
+    weights = args.weights
+    if weights.lower() in NAMED:
+        source = pick_source(c.name, weights)
+    elif not os.path.isfile(weights):
+        raise ValueError(f"--weights {weights!r} is neither a file nor a source; accepted: "
+                         f"{', '.join(NAMED)} or a path to a weights file")
+    elif args.preprocessing is None and not sources_for(c.name):
+        raise ValueError(f"--preprocessing is needed with a weights file for {c.name} (it has no published "
+                         "source to take it from); accepted: caffe, torch")
+    else:
+        source = pick_source(c.name, "imagenet") if args.preprocessing is None else None
+    missing = [p for p in args.images if not os.path.isfile(p)]
+    if missing:
+        raise ValueError(f"image {missing[0]!r} does not exist")
+    quiet_tensorflow(args.verbose)
+    from zoo.imagenet import decode_predictions, load_images
+
+    mode = args.preprocessing or source.preprocessing
+    x = load_images(args.images, c.name, mode, size=c.input_shape[0])
+    model = zoo.build(c.name, weights=weights)
+    probs = model.predict(x, verbose=0)
+    for path, best in zip(args.images, decode_predictions(probs, top=args.top)):
+        print(path)
+        for rank, (wnid, name, p) in enumerate(best, start=1):
+            print(f"  {rank}. {name:<32} {wnid}  {p:7.2%}")
+    label = f"{source.source} weights" if weights.lower() in NAMED else os.path.basename(weights)
+    print(f"{len(args.images)} image(s) classified by {c.name} ({label}, {mode} preprocessing)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = Parser(prog="python -m zoo", description="Classic CNNs, faithful to their papers: the model cards.")
     common = argparse.ArgumentParser(add_help=False)
@@ -114,6 +164,15 @@ def build_parser() -> argparse.ArgumentParser:
     ref = sub.add_parser("reference", parents=[common],
                          help="print docs/reference.md (conventions, every card's figures and sources)")
     ref.set_defaults(func=cmd_reference)
+    pr = sub.add_parser("predict", parents=[common], help="top-5 ImageNet classes of images, with pretrained weights")
+    pr.add_argument("images", nargs="+", metavar="IMAGE", help="image files (JPEG, PNG, ...)")
+    pr.add_argument("--model", required=True, help="a model with published weights, e.g. vgg16, resnet50")
+    pr.add_argument("--weights", default="imagenet",
+                    help="imagenet (the default source), keras, torchvision, or a weights file")
+    pr.add_argument("--preprocessing", choices=("caffe", "torch"),
+                    help="for a weights file: the preprocessing it expects (default: the model's default source's)")
+    pr.add_argument("--top", type=int, default=5, help="classes shown per image (default 5)")
+    pr.set_defaults(func=cmd_predict)
     return p
 
 

@@ -22,6 +22,7 @@ from common.files import check_saved_file
 from .cards import Card
 from .graph import count_nodes, ensure_recursion_limit
 from .registry import card as _card
+from .weights import check_request as check_weights, load as load_published
 
 
 __all__ = ["BuildArgs", "Unpack", "Args", "args", "scale", "load_weights", "validate", "COMMON_DEFAULTS", "POOLINGS"]
@@ -47,7 +48,8 @@ class BuildArgs(TypedDict, total=False):
     ``include_top``: the classifier head (else features, pooled by ``pooling``: None, "avg", "max");
     ``input_tensor`` / ``input_shape``: the input (default: the card's); ``classes``: outputs
     (default: the card's); ``classifier_activation``: of the last layer ("softmax"; None for logits);
-    ``weights``: None or a path to a ``.weights.h5`` / ``.keras`` file; ``name``: the model's name
+    ``weights``: None, ``"imagenet"`` (the default published weights), a source name (``"keras"``,
+    ``"torchvision"``) or a path to a weights file (``zoo.weights``); ``name``: the model's name
     (default: the registered name); ``width``: channel multiplier of every conv and hidden dense layer.
     """
 
@@ -114,7 +116,7 @@ class Args:
         ensure_recursion_limit(count_nodes(outputs))
         model = cls(inputs, outputs, name=self.name)
         if self.weights is not None:
-            load_weights(model, self.weights)
+            load_published(model, self.card, self.weights)
         return model
 
 
@@ -164,9 +166,8 @@ def validate(card: Card, kw: dict, min_size: int | None = None) -> Args:
         raise ValueError(f"{n}: width must be a number > 0, got {width!r}")
     weights = kw["weights"]
     if weights is not None and not isinstance(weights, (str, os.PathLike)):
-        raise ValueError(f"{n}: weights must be None or a path to a saved weights file, got {weights!r}")
-    if isinstance(weights, str) and weights.lower() == "imagenet":
-        raise ValueError(f"{n}: weights={weights!r}: there are no pretrained downloads; pass None or a path to a saved weights file")
+        raise ValueError(f"{n}: weights must be None, 'imagenet', a source name or a path to a weights file, "
+                         f"got {weights!r}")
 
     shape = kw["input_shape"]
     tensor = kw["input_tensor"]
@@ -194,6 +195,7 @@ def validate(card: Card, kw: dict, min_size: int | None = None) -> Args:
             f"{n}: input_shape {shape} is below the minimum {minimum}x{minimum} "
             f"(default {card.input_shape})"
         )
+    check_weights(n, weights, include_top, classes, float(width), shape[-1])
     return Args(
         card=card,
         include_top=include_top,
@@ -202,7 +204,7 @@ def validate(card: Card, kw: dict, min_size: int | None = None) -> Args:
         pooling=pooling,
         classes=classes,
         classifier_activation=kw["classifier_activation"],
-        weights=None if weights is None else os.fspath(weights),
+        weights=None if weights is None else (weights if isinstance(weights, str) else os.fspath(weights)),
         name=kw["name"] or n,
         width=float(width),
     )

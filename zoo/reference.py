@@ -73,4 +73,32 @@ def render() -> str:
         if counted:
             line += f"; {', '.join(counted)}: {COUNTED}"
         out.append(line + ".")
+    out += weights_section()
     return "\n".join(out) + "\n"
+
+
+def weights_section() -> list[str]:
+    """The published ImageNet weights of every model that has them (``zoo.weights.sources``)."""
+    from .weights.sources import PREPROCESSING, SOURCES
+
+    out = ["", "## Published ImageNet weights", "",
+           "`weights=\"imagenet\"` loads a model's first source; `weights=\"keras\"` / `\"torchvision\"` pick one. "
+           "Accuracy is the source's own published figure on ImageNet 2012 val (percent); each file is checked "
+           "against its hash after download. `tests/test_weights_equivalence.py` proves every pair equal to the "
+           "source framework's own model.", "",
+           "| model | source | top-1 | top-5 | file | hash | preprocessing | licence |",
+           "|---|---|---:|---:|---|---|---|---|"]
+    for model, sources in SOURCES.items():
+        for s in sources:
+            out.append(f"| {model} | {s.source} | {s.top1:g} | {s.top5:g} | [{s.file_name}]({s.url}) | "
+                       f"{s.hash_kind} `{s.file_hash}` | {s.preprocessing} | {s.licence} |")
+    seen = {}
+    for sources in SOURCES.values():
+        for s in sources:
+            seen.setdefault(s.source, s)
+    out += ["", "Per source: the evaluation protocol of its accuracy figures, and where the figures come from."]
+    for name, s in seen.items():
+        out.append(f"- **{name}**: {s.protocol}. Figures: {s.reference}.")
+    out += ["", "Preprocessing modes (`zoo.preprocess_input`):"]
+    out += [f"- **{mode}**: {what}." for mode, what in PREPROCESSING.items()]
+    return out

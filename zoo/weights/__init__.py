@@ -1,2 +1,140 @@
 """Published ImageNet weights: where they come from, how they are fetched and read, and how they
-are put into the zoo's paper-faithful models."""
+are put into the zoo's paper-faithful models.
+
+``weights=`` of every builder accepts:
+- ``None``: random initialisation;
+- ``"imagenet"``: the model's default published weights (its first source on the card);
+- a source name, ``"keras"`` or ``"torchvision"``: that source's weights;
+- a path, its format detected from the file: a keras.applications ``*_weights_tf_dim_ordering_tf_kernels*.h5``
+  (legacy HDF5), a torchvision state dict ``.pth`` (read without PyTorch), or the zoo's own
+  ``.weights.h5`` / ``.keras``.
+"""
+
+from __future__ import annotations
+
+import os
+
+from .sources import SOURCES, WeightSource, source_names, sources_for
+
+__all__ = ["SOURCES", "WeightSource", "sources_for", "source_names", "pick_source", "check_request",
+           "weights_file", "load", "detect_layout", "NAMED"]
+
+#: every accepted ``weights=`` name besides a path
+NAMED = ("imagenet",) + source_names()
+
+
+def _with_weights() -> str:
+    return ", ".join(SOURCES)
+
+
+def pick_source(model: str, weights: str) -> WeightSource:
+    """The source that ``weights`` (``"imagenet"`` or a source name) means for ``model``."""
+    sources = sources_for(model)
+    if not sources:
+        raise ValueError(f"{model}: weights={weights!r}: this model has no published weights; "
+                         f"models with them: {_with_weights()}")
+    if weights.lower() == "imagenet":
+        return sources[0]
+    for s in sources:
+        if s.source == weights.lower():
+            return s
+    raise ValueError(f"{model}: weights={weights!r}: no such source for this model; accepted: 'imagenet', "
+                     + ", ".join(repr(s.source) for s in sources) + ", None or a path to a weights file")
+
+
+def is_named(weights) -> bool:
+    return isinstance(weights, str) and weights.lower() in NAMED
+
+
+def check_request(model: str, weights, include_top: bool, classes: int, width: float, channels) -> None:
+    """Before any work: the arguments under which published weights can be loaded at all."""
+    if weights is None:
+        return
+    if is_named(weights):
+        source = pick_source(model, weights)
+        what = f"{model}: weights={weights!r} ({source.source})"
+    elif not os.path.isfile(os.fspath(weights)):
+        raise ValueError(f"{model}: weights file {os.fspath(weights)!r} does not exist (accepted: None, "
+                         f"{', '.join(repr(n) for n in NAMED)} or a path to a weights file)")
+    else:
+        return
+    if width != 1.0:
+        raise ValueError(f"{what} needs width=1.0 (the published network), got width={width}")
+    if include_top and classes != 1000:
+        raise ValueError(f"{what} with include_top=True needs classes=1000 (ImageNet), got {classes}; "
+                         "use include_top=False for another number of classes")
+    if channels != 3:
+        raise ValueError(f"{what} needs 3 input channels (RGB), got {channels}")
+
+
+def weights_file(model: str, weights: str, include_top: bool = True, cache_dir: str | None = None,
+                 progress: bool = True) -> tuple[WeightSource, str]:
+    """(source, local path) of a named weights file, downloaded into the Keras cache if needed."""
+    from .download import fetch
+
+    source = pick_source(model, weights)
+    url, name, digest = source.url, source.file_name, source.file_hash
+    if not include_top and source.notop_url:
+        url, name, digest = source.notop_url, source.notop_file_name, source.notop_hash
+    path = fetch(url, name, digest, source.hash_kind, cache_subdir="models", cache_dir=cache_dir, progress=progress)
+    return source, path
+
+
+LAYOUTS = {"keras_h5": "keras.applications (legacy HDF5)", "torch_pth": "torchvision (PyTorch state dict)"}
+
+
+def detect_layout(path: str) -> str:
+    """``"keras_h5"`` (keras.applications), ``"torch_pth"`` (torchvision) or ``"zoo"`` (our own files)."""
+    from .keras_h5 import is_legacy_h5
+
+    if path.endswith(".keras") or path.endswith(".weights.h5"):
+        return "zoo"
+    if is_legacy_h5(path):
+        return "keras_h5"
+    from .torch_pth import is_torch_file
+
+    if is_torch_file(path):
+        return "torch_pth"
+    raise ValueError(f"weights file {path!r} is not a format the zoo reads: a keras.applications legacy "
+                     "HDF5 (*.h5), a torchvision state dict (*.pth), or the zoo's own *.weights.h5 / *.keras")
+
+
+def load(model, card, weights) -> None:
+    """Load ``weights`` (a name or a path, see the module doc) into ``model`` built from ``card``."""
+    if is_named(weights):
+        _, path = weights_file(card.name, weights, include_top=_has_top(model))
+    else:
+        path = os.fspath(weights)
+    layout = detect_layout(path)
+    if layout == "zoo":
+        from ..base import load_weights
+
+        load_weights(model, path)
+        return
+    from .convert import WeightsMismatch, assign, from_keras_h5, from_torchvision
+
+    what = f"weights file {path!r}"
+    fits = [s for s in sources_for(card.name) if s.layout == layout]
+    if not fits:
+        others = ", ".join(m for m, ss in SOURCES.items() if any(s.layout == layout for s in ss))
+        raise WeightsMismatch(f"{what} is a {LAYOUTS[layout]} file, and model {card.name!r} has no published "
+                              f"weights in that layout (files of that layout fit: {others})")
+    try:
+        if layout == "keras_h5":
+            from .keras_h5 import read_layers
+
+            plan = from_keras_h5(model, read_layers(path))
+        else:
+            from .torch_pth import read_state_dict
+
+            plan = from_torchvision(model, read_state_dict(path), card.family)
+    except KeyError as missing:
+        raise WeightsMismatch(f"{what} does not fit model {model.name!r}: it has no tensor "
+                              f"{missing.args[0]!r} (is it a file for another model?)") from None
+    except WeightsMismatch as exc:
+        raise WeightsMismatch(f"{what} does not fit model {model.name!r}: {exc}") from None
+    assign(model, plan, what)
+
+
+def _has_top(model) -> bool:
+    return any(layer.name == "predictions" for layer in model.layers)

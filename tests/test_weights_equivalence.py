@@ -1,0 +1,224 @@
+"""Published weights, proven with the source framework's own code.
+
+For every (model, source) pair on the cards: build the source's own model (keras.applications'
+VGG16 ..., torchvision's vgg16 ...) with random weights and random BatchNorm statistics, write it
+in exactly the format the source publishes (keras.applications: the legacy HDF5 layout, written by
+Keras' own legacy writer; torchvision: ``torch.save(state_dict)``), under the published file name,
+load that file through the zoo (``weights=PATH``) and compare the logits on the same random images:
+max |diff| / max |logit| < 1e-4. Wrong and corrupt files give one clear error naming the model,
+the file and the tensor.
+
+torchvision runs in a worker process of its own (tests/_torchvision_peer.py): it cannot be imported
+after TensorFlow in one process. torch and torchvision are pinned test requirements; if they are
+missing the tests fail and say so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import h5py
+import keras
+import numpy as np
+import pytest
+
+import zoo
+from zoo.weights import SOURCES
+from zoo.weights.convert import WeightsMismatch
+
+TOLERANCE = 1e-4
+PAIRS = [(m, s.source) for m, ss in SOURCES.items() for s in ss]
+KERAS_PEERS = {"vgg16": "VGG16", "vgg19": "VGG19", "resnet50": "ResNet50", "resnet101": "ResNet101",
+               "resnet152": "ResNet152"}
+TORCH_PEERS = {"alexnet_owt": "alexnet", "resnet50_v15": "resnet50", "resnet101_v15": "resnet101",
+               "resnet152_v15": "resnet152"}
+
+
+def _source(model, name):
+    return next(s for s in SOURCES[model] if s.source == name)
+
+
+def _images(n=2, size=224, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, size=(n, size, size, 3)).astype(np.float32)
+
+
+def _rel(ours, theirs) -> float:
+    return float(np.max(np.abs(ours - theirs)) / np.max(np.abs(theirs)))
+
+
+# -- keras.applications -------------------------------------------------------------------------
+
+def _keras_peer(model: str, include_top: bool = True, seed: int = 1):
+    """keras.applications' own model, random weights: conv biases, BN statistics and affine too."""
+    peer = getattr(keras.applications, KERAS_PEERS[model])(weights=None, include_top=include_top,
+                                                             classifier_activation=None)
+    rng = np.random.default_rng(seed)
+    for layer in peer.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            c = layer.gamma.shape[0]
+            layer.set_weights([rng.uniform(0.5, 1.5, c), rng.normal(0, 0.2, c), rng.normal(0, 0.2, c),
+                               rng.uniform(0.5, 2.0, c)])
+        elif isinstance(layer, keras.layers.Conv2D) and layer.use_bias:
+            kernel, bias = layer.get_weights()
+            layer.set_weights([kernel, rng.normal(0, 0.1, bias.shape)])
+    return peer
+
+
+def _write_legacy_h5(peer, path):
+    from keras.src.legacy.saving import legacy_h5_format  # Keras' own writer of the published layout
+
+    with h5py.File(path, "w") as f:
+        legacy_h5_format.save_weights_to_hdf5_group(f, peer)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", [m for m, s in PAIRS if s == "keras"])
+def test_keras_applications_weights_give_the_peers_logits(model, tmp_path):
+    peer = _keras_peer(model)
+    path = tmp_path / _source(model, "keras").file_name
+    _write_legacy_h5(peer, path)
+    ours = zoo.build(model, weights=str(path), classifier_activation=None)
+    x = zoo.preprocess_input(_images(), model, "keras")
+    rel = _rel(ours.predict(x, verbose=0), peer.predict(x, verbose=0))
+    print(f"{model} keras: relative difference {rel:.2e}")
+    assert rel < TOLERANCE
+
+
+@pytest.mark.slow
+def test_keras_notop_weights_give_the_peers_features(tmp_path):
+    peer = _keras_peer("resnet50", include_top=False, seed=2)
+    path = tmp_path / _source("resnet50", "keras").notop_file_name
+    _write_legacy_h5(peer, path)
+    ours = zoo.resnet50(weights=str(path), include_top=False)
+    x = zoo.preprocess_input(_images(1), "resnet50")
+    ours_out, peer_out = ours.predict(x, verbose=0), peer.predict(x, verbose=0)
+    assert ours_out.shape == peer_out.shape == (1, 7, 7, 2048)
+    assert _rel(ours_out, peer_out) < TOLERANCE
+
+
+# -- torchvision --------------------------------------------------------------------------------
+
+class TorchvisionPeer:
+    """tests/_torchvision_peer.py as a worker: it writes torchvision state dicts and logits."""
+
+    def __init__(self):
+        self.proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("_torchvision_peer.py"))],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        hello = self.proc.stdout.readline()
+        assert hello.startswith('{"ready"'), f"the torchvision worker did not start (torch and torchvision are " \
+                                             f"test requirements: pip install -r requirements-test.txt): {hello!r}"
+
+    def save(self, model: str, path, x=None, num_classes: int = 1000):
+        """torchvision's ``model`` with random weights saved at ``path``; its logits on ``x`` if given."""
+        req = {"model": TORCH_PEERS.get(model, model), "path": str(path), "num_classes": num_classes}
+        if x is not None:
+            req.update(x=str(Path(path).with_suffix(".x.npy")), logits=str(Path(path).with_suffix(".y.npy")))
+            np.save(req["x"], x)
+        self.proc.stdin.write(json.dumps(req) + "\n")
+        self.proc.stdin.flush()
+        answer = json.loads(self.proc.stdout.readline() or '{"error": "the worker died"}')
+        assert answer.get("ok"), f"torchvision worker: {answer.get('error')}"
+        return np.load(req["logits"]) if x is not None else None
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+
+
+@pytest.fixture(scope="module")
+def torchvision_peer():
+    worker = TorchvisionPeer()
+    yield worker
+    worker.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", [m for m, s in PAIRS if s == "torchvision"])
+def test_torchvision_weights_give_the_peers_logits(model, tmp_path, torchvision_peer):
+    path = tmp_path / _source(model, "torchvision").file_name
+    x = zoo.preprocess_input(_images(), model, "torchvision")
+    theirs = torchvision_peer.save(model, path, x)
+    ours = zoo.build(model, weights=str(path), classifier_activation=None)
+    rel = _rel(ours.predict(x, verbose=0), theirs)
+    print(f"{model} torchvision: relative difference {rel:.2e}")
+    assert rel < TOLERANCE
+
+
+# -- wrong and corrupt files --------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def resnet18_file(tmp_path_factory, torchvision_peer):
+    path = tmp_path_factory.mktemp("tv") / "resnet18-f37072fd.pth"
+    torchvision_peer.save("resnet18", path)
+    return str(path)
+
+
+def test_a_file_for_a_smaller_model_names_the_first_missing_tensor(resnet18_file):
+    with pytest.raises(WeightsMismatch) as err:
+        zoo.resnet34(weights=resnet18_file)
+    assert str(err.value) == (f"weights file {resnet18_file!r} does not fit model 'resnet34': it has no tensor "
+                              "'layer1.2.conv1.weight' (is it a file for another model?)")
+
+
+def test_a_file_for_a_bigger_model_names_the_first_unused_tensor(tmp_path, torchvision_peer):
+    path = str(tmp_path / "resnet34-b627a593.pth")
+    torchvision_peer.save("resnet34", path)
+    with pytest.raises(WeightsMismatch) as err:
+        zoo.resnet18(weights=path)
+    assert str(err.value) == (f"weights file {path!r} does not fit model 'resnet18': the file has weights the "
+                              "model does not use, first 'layer1.2.bn1' (32 in all)")
+
+
+def test_a_file_with_other_widths_names_the_tensor_and_both_shapes(tmp_path, torchvision_peer):
+    path = str(tmp_path / "vgg11-10.pth")
+    torchvision_peer.save("vgg11", path, num_classes=10)
+    with pytest.raises(WeightsMismatch) as err:
+        zoo.vgg11(weights=path)
+    assert str(err.value) == (f"weights file {path!r} does not fit model 'vgg11': tensor 'classifier.6' has "
+                              "shapes 4096x10, 10, layer 'predictions' needs 4096x1000, 1000")
+
+
+def test_a_torchvision_file_into_a_model_without_that_layout_is_refused(resnet18_file):
+    with pytest.raises(WeightsMismatch) as err:
+        zoo.plain18(weights=resnet18_file)
+    assert str(err.value) == (
+        f"weights file {resnet18_file!r} is a torchvision (PyTorch state dict) file, and model 'plain18' has "
+        "no published weights in that layout (files of that layout fit: vgg16, vgg19, alexnet_owt, vgg11, vgg13, "
+        "vgg11_bn, vgg13_bn, vgg16_bn, vgg19_bn, resnet18, resnet34, resnet50_v15, resnet101_v15, resnet152_v15)")
+
+
+def test_a_keras_file_for_another_vgg_names_the_missing_layer(tmp_path):
+    path = str(tmp_path / "vgg16_weights_tf_dim_ordering_tf_kernels.h5")
+    _write_legacy_h5(keras.applications.VGG16(weights=None), path)
+    with pytest.raises(WeightsMismatch) as err:
+        zoo.vgg19(weights=path)
+    assert str(err.value) == (f"weights file {path!r} does not fit model 'vgg19': it has no tensor "
+                              "'block3_conv4' (is it a file for another model?)")
+
+
+def test_a_truncated_file_is_an_error_naming_it(resnet18_file, tmp_path):
+    path = str(tmp_path / "resnet18-cut.pth")
+    with open(resnet18_file, "rb") as src, open(path, "wb") as dst:
+        dst.write(src.read()[: 2_000_000])
+    with pytest.raises(ValueError) as err:
+        zoo.resnet18(weights=path)
+    assert path in str(err.value) and "\n" not in str(err.value)
+
+
+def test_named_weights_need_the_published_network():
+    with pytest.raises(ValueError, match=r"^vgg16: weights='keras' \(keras\) needs width=1.0 \(the published "
+                                         r"network\), got width=0.5$"):
+        zoo.vgg16(weights="keras", width=0.5)
+    with pytest.raises(ValueError, match=r"^resnet18: weights='imagenet' \(torchvision\) with include_top=True "
+                                         r"needs classes=1000 \(ImageNet\), got 10; use include_top=False"):
+        zoo.resnet18(weights="imagenet", classes=10)
+    with pytest.raises(ValueError, match=r"^resnet50: weights='torchvision': no such source for this model; "
+                                         r"accepted: 'imagenet', 'keras', None or a path to a weights file$"):
+        zoo.resnet50(weights="torchvision")

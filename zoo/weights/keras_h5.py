@@ -1,0 +1,68 @@
+"""Read keras.applications' published weight files: the legacy Keras HDF5 layout.
+
+Layout (Keras 2's ``save_weights`` to ``.h5``, kept by Keras 3 for these files): the root (or its
+``model_weights`` group, for a whole saved model) has the attribute ``layer_names``; each layer is a
+group of that name whose attribute ``weight_names`` lists its arrays in the layer's order (conv and
+dense: kernel, bias; BatchNorm: gamma, beta, moving mean, moving variance). Keras 3's own
+``.weights.h5`` files use another layout (no ``layer_names``) and are loaded by Keras itself.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["is_legacy_h5", "read_layers"]
+
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def _attr_list(group, name: str) -> list[str]:
+    values = group.attrs.get(name)
+    if values is None:
+        # long attribute lists are split into name0, name1, ... by Keras
+        values, i = [], 0
+        while f"{name}{i}" in group.attrs:
+            values.extend(group.attrs[f"{name}{i}"])
+            i += 1
+        if not values:
+            return []
+    return [v.decode("utf8") if isinstance(v, bytes) else str(v) for v in values]
+
+
+def _root(f):
+    return f["model_weights"] if "model_weights" in f and "layer_names" not in f.attrs else f
+
+
+def is_legacy_h5(path: str) -> bool:
+    """True if ``path`` is an HDF5 file in the legacy (keras.applications) weights layout."""
+    with open(path, "rb") as fh:
+        if fh.read(8) != _HDF5_SIGNATURE:
+            return False
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            return bool(_attr_list(_root(f), "layer_names"))
+    except OSError:
+        return False
+
+
+def read_layers(path: str) -> dict[str, list[np.ndarray]]:
+    """``{layer name: [arrays in the layer's order]}`` for every layer that has weights."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            root = _root(f)
+            out: dict[str, list[np.ndarray]] = {}
+            for name in _attr_list(root, "layer_names"):
+                if name not in root:
+                    continue
+                group = root[name]
+                arrays = [np.asarray(group[w]) for w in _attr_list(group, "weight_names")]
+                if arrays:
+                    out[name] = arrays
+            return out
+    except (OSError, KeyError) as exc:
+        raise ValueError(f"weights file {path!r} is not a readable Keras HDF5 weights file: "
+                         f"{' '.join(str(exc).split())}") from None
