@@ -36,7 +36,7 @@ def test_list_models_patterns_sort_naturally_and_filter():
     assert zoo.list_models(tag=["lrn", "grouped-conv"]) == ["alexnet"]
     assert zoo.list_models(family="resnet", tag="plain") == ["plain18", "plain34"]
     assert zoo.list_models("nothing*") == []
-    assert len(zoo.list_models()) == 42
+    assert len(zoo.list_models()) == 45
     with pytest.raises(ValueError, match="unknown family 'resnets'; accepted: alexnet, alphago, googlenet"):
         zoo.list_models(family="resnets")
 
@@ -49,7 +49,7 @@ def test_unknown_name_suggests_closest_or_the_family_pattern():
         zoo.card("xyzzy")
     with pytest.raises(ValueError) as err:
         zoo.card("resnet")
-    assert str(err.value) == ("unknown model 'resnet'; 13 models start with it: see zoo.list_models('resnet*') "
+    assert str(err.value) == ("unknown model 'resnet'; 16 models start with it: see zoo.list_models('resnet*') "
                               "or python -m zoo list 'resnet*'")
 
 
@@ -74,7 +74,7 @@ def test_builders_are_module_functions_not_module_attributes():
         source = inspect.getsource(inspect.getmodule(fn))
         assert fn.__name__ == name and fn.__module__ == zoo.card(name).module
         assert f"\ndef {name}(" in source, name  # a real, greppable definition
-    assert list(inspect.signature(zoo.resnet50).parameters) == ["stride_on", "kwargs"]
+    assert list(inspect.signature(zoo.resnet50).parameters) == ["kwargs"]  # v1.5 is resnet50_v15
 
 
 @pytest.mark.parametrize("name", [n for n in zoo.list_models() if n != "resnet1202" and len(zoo.card(n).input_shape) == 3])
@@ -377,7 +377,7 @@ def test_cli_usage_errors_are_one_line():
     for argv, message in ((["zoo"], "error: the following arguments are required: COMMAND (see python -m zoo --help)"),
                           (["zoo", "show", "resnet20", "--classes", "x"],
                            "error: argument --classes: invalid int value: 'x' (see python -m zoo show --help)"),
-                          (["zoo", "show", "resnet"], "error: unknown model 'resnet'; 13 models start with it: see "
+                          (["zoo", "show", "resnet"], "error: unknown model 'resnet'; 16 models start with it: see "
                            "zoo.list_models('resnet*') or python -m zoo list 'resnet*'")):
         proc = subprocess.run([sys.executable, "-m", *argv], cwd=REPO, capture_output=True, text=True, timeout=120)
         assert (proc.returncode, proc.stderr.strip(), proc.stdout) == (2, message, "")

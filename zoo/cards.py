@@ -282,7 +282,7 @@ for _name, (_depth, _plain, _p, _nt, _macs, _top1) in _IMAGENET_FACTS.items():
                      f"{list(_blocks)} at widths 64-128-256-512" + (" (x4 out)" if _kind == "bottleneck" else "")
                      + ("" if _plain else ", projection shortcuts where the shape changes")
                      + " - global avg-pool - fc. BN after every conv, ReLU after the add."
-                     + (" stride_on='3x3' gives v1.5 (stride on the 3x3)." if _kind == "bottleneck" else "")),
+                     + (f" v1.5 (stride on the 3x3): resnet{_depth}_v15." if _kind == "bottleneck" else "")),
         tags=("imagenet", "batchnorm") + (("plain",) if _plain else ("residual",)),
         sources=_counted(
             params=_TV_NUM_PARAMS if _name.startswith("resnet") else COUNTED,
@@ -290,6 +290,39 @@ for _name, (_depth, _plain, _p, _nt, _macs, _top1) in _IMAGENET_FACTS.items():
             depth="He et al. 2015, table 1",
             **({"top1_err": "He et al. 2015, table 3 (10-crop)" if not _plain else "He et al. 2015, table 2"}
                if _top1 is not None else {})),
+    ))
+
+# -- ResNet v1.5 (torchvision's ResNet-50/101/152) -------------------------------------------------------
+_V15 = "Goyal et al., Accurate, Large Minibatch SGD: Training ImageNet in 1 Hour"
+_TV_V1 = "ImageNet val, torchvision IMAGENET1K_V1 weights, resize 256 / centre crop 224, single crop"
+#: name: (depth, params, non_trainable, MACs, torchvision IMAGENET1K_V1 acc@1, acc@5, _ops). torchvision's
+#: ResNets are v1.5 (its docs: "known as ResNet V1.5"), so its num_params, acc and _ops are theirs; the
+#: parameters equal v1's (moving a stride changes no weight), the MACs do not.
+_V15_FACTS = {
+    "resnet50_v15": (50, 25_557_032, 53_120, 4_089_184_256, 76.130, 92.862, 4.089),
+    "resnet101_v15": (101, 44_549_160, 105_344, 7_801_405_440, 77.374, 93.546, 7.801),
+    "resnet152_v15": (152, 60_192_808, 151_424, 11_513_626_624, 78.312, 94.046, 11.514),
+}
+for _name, (_depth, _p, _nt, _macs, _acc1, _acc5, _gops) in _V15_FACTS.items():
+    _kind, _blocks = IMAGENET_BLOCKS[_depth]
+    _weights = f"ResNet{_depth}_Weights.IMAGENET1K_V1"
+    _add(Card(
+        name=_name, family="resnet", variant=f"{_depth}-layer ResNet, bottleneck blocks {list(_blocks)}, v1.5 "
+                                             "(stride on the 3x3; torchvision)",
+        paper=_V15, year=2017, input_shape=(224, 224, 3), min_size=1,
+        params=_p, non_trainable=_nt, macs=_macs, depth=_depth,
+        top1_err=round(100 - _acc1, 3), top5_err=round(100 - _acc5, 3), err_dataset=_TV_V1,
+        description=(f"ResNet-{_depth} v1.5, as torchvision and NVIDIA build it: resnet{_depth} with the stride of "
+                     "each subsampling bottleneck (first block of conv3_x-conv5_x) on its 3x3 instead of its "
+                     "first 1x1, so that 1x1 reads the full-resolution map: same parameters, more MACs."),
+        tags=("imagenet", "batchnorm", "residual"),
+        sources=_counted(
+            params=f"{_TV_NUM_PARAMS} ({_weights}: {_p:,})",
+            macs=f"torchvision {_weights} metadata _ops {_gops} (its model docs' GFLOPS {_gops:.2f}: "
+                 "multiply-accumulates in billions, rounded); exact count on the graph",
+            depth="He et al. 2015, table 1",
+            top1_err=f"torchvision {_weights} acc@1 {_acc1:.3f} (error = 100 - acc)",
+            top5_err=f"torchvision {_weights} acc@5 {_acc5:.3f} (error = 100 - acc)"),
     ))
 
 # -- ResNet (CIFAR-10, section 4.2) -------------------------------------------------------------------
@@ -337,3 +370,4 @@ for _depth, _figures in _CIFAR_FACTS.items():
         _add(cifar_card(_depth, True, _figures))
 
 del _name, _depth, _plain, _p, _nt, _macs, _top1, _top5, _psrc, _cfg, _bn, _lrn, _what, _kind, _blocks, _figures
+del _acc1, _acc5, _gops, _weights

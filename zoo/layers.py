@@ -266,9 +266,19 @@ class PositionBias(layers.Layer):
 
 
 def conv_bn(x, filters: int, kernel: int, strides: int = 1, name: str = "conv", activation: str | None = "relu",
-            padding: str = "same"):
+            padding: str | int = "same"):
     """Conv (no bias) - BatchNorm (momentum 0.9, epsilon 1e-5) - optional activation, named
-    ``{name}_conv/_bn/_relu``."""
+    ``{name}_conv/_bn/_relu``.
+
+    ``padding``: "same" or "valid" as in Keras, or an int ``p``: ``p`` zeros on every side
+    (``ZeroPadding2D`` named ``{name}_pad``) and then a "valid" convolution, the padding of Caffe,
+    PyTorch and the papers. Keras' "same" with a stride puts the odd pixel of the total padding
+    after (bottom/right): 3x3/2 on a 56x56 map pads 0 before and 1 after, 7x7/2 on 224x224 pads 2
+    and 3, which moves every output window one pixel against the published models.
+    """
+    if not isinstance(padding, str):
+        x = layers.ZeroPadding2D(int(padding), name=f"{name}_pad")(x)
+        padding = "valid"
     x = layers.Conv2D(filters, kernel, strides=strides, padding=padding, use_bias=False,
                       kernel_initializer="he_uniform", name=f"{name}_conv")(x)
     # momentum 0.9 = PyTorch's 0.1 (the reference implementations'); Keras' default 0.99 leaves the

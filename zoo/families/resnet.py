@@ -1,11 +1,19 @@
 """ResNets (paper v1) and their plain counterparts: the ImageNet nets (18, 34, 50, 101, 152) and
-the CIFAR-10 nets of section 4.2 (depth 6n+2, option-A shortcuts).
+the CIFAR-10 nets of section 4.2 (depth 6n+2, option-A shortcuts); and ResNet v1.5 (50, 101, 152:
+the bottleneck's stride on its 3x3 instead of its first 1x1, torchvision's ResNets).
 
 Architectures are data: ``IMAGENET_BLOCKS`` maps a depth to (block kind, blocks per stage), and
 the CIFAR nets are three stages of n basic blocks. One residual block function serves both;
 ``shortcut=None`` gives the plain net (same layers, no identity path, no projection).
 
-Reference: He, Zhang, Ren, Sun, Deep Residual Learning for Image Recognition (2015).
+Geometry is the published one: every strided convolution and the max pool pad symmetrically
+(7x7/2: 3 on each side, 3x3/2: 1 on each side; ``ZeroPadding2D`` + "valid", layer names as in
+``keras.applications``' ResNet50: ``conv1_pad``, ``pool1_pad``, ``conv3_block1_1_pad``), as the
+papers' Caffe models, torchvision and the CIFAR reference implementations do. A 3x3/2 window is
+then centred on input pixel 2i, the pixel the 1x1/2 projection and the option-A shortcut read.
+
+References: He, Zhang, Ren, Sun, Deep Residual Learning for Image Recognition (2015); Goyal et
+al., Accurate, Large Minibatch SGD: Training ImageNet in 1 Hour (2017), for v1.5.
 """
 
 from __future__ import annotations
@@ -19,12 +27,22 @@ from ..layers import ShortcutA, conv_bn
 
 __all__ = ["IMAGENET_BLOCKS", "CIFAR_WIDTHS", "residual_block", "cifar_resnet",
            "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "plain18", "plain34",
+           "resnet50_v15", "resnet101_v15", "resnet152_v15",
            "resnet8", "resnet14", "resnet20", "resnet32", "resnet44", "resnet56", "resnet110", "resnet1202",
            "plain8", "plain14", "plain20", "plain32", "plain44", "plain56", "plain110"]
 IMAGENET_WIDTHS = (64, 128, 256, 512)
 EXPANSION = {"basic": 1, "bottleneck": 4}
 CIFAR_WIDTHS = (16, 32, 64)
 SHORTCUTS = ("projection", "A", None)
+
+
+def _padding(kernel: int, strides: int) -> str | int:
+    """The published padding of a convolution: none for 1x1 ("valid"; with stride 2 Keras' "same"
+    pads nothing either), ``kernel // 2`` on each side for a strided kxk (``conv_bn`` adds a
+    ``ZeroPadding2D``), Keras' "same" for a stride-1 kxk (odd k: symmetric already)."""
+    if kernel == 1:
+        return "valid"
+    return "same" if strides == 1 else kernel // 2
 
 
 def residual_block(x, convs, out_filters: int, strides: int, name: str, shortcut: str | None):
@@ -40,11 +58,12 @@ def residual_block(x, convs, out_filters: int, strides: int, name: str, shortcut
     y = x
     for i, (filters, kernel, s) in enumerate(convs, start=1):
         last = i == len(convs)
-        y = conv_bn(y, filters, kernel, strides=s, name=f"{name}_{i}", activation=None if last else "relu")
+        y = conv_bn(y, filters, kernel, strides=s, name=f"{name}_{i}", activation=None if last else "relu",
+                    padding=_padding(kernel, s))
     if shortcut is not None:
         reshape = strides != 1 or x.shape[-1] != out_filters
         if reshape and shortcut == "projection":
-            x = conv_bn(x, out_filters, 1, strides=strides, name=f"{name}_0", activation=None)
+            x = conv_bn(x, out_filters, 1, strides=strides, name=f"{name}_0", activation=None, padding="valid")
         elif reshape:
             x = ShortcutA(out_filters, strides, name=f"{name}_0_shortcut")(x)
         y = layers.Add(name=f"{name}_add")([x, y])
@@ -77,12 +96,18 @@ def _top(a: Args, inputs, x) -> keras.Model:
 # -- ImageNet -----------------------------------------------------------------------------------
 
 def _imagenet(a: Args, depth: int, plain: bool, stride_on: str = "1x1") -> keras.Model:
+    """``stride_on``: where a bottleneck block that subsamples puts its stride, "1x1" (the first
+    1x1, paper v1) or "3x3" (v1.5); basic blocks always stride their first 3x3."""
     if stride_on not in ("1x1", "3x3"):
         raise ValueError(f"{a.card.name}: stride_on must be '1x1' (paper v1) or '3x3' (v1.5), got {stride_on!r}")
     kind, blocks = IMAGENET_BLOCKS[depth]
     inputs, x = a.inputs()
-    x = conv_bn(x, a.ch(64), 7, strides=2, name="conv1")
-    x = layers.MaxPooling2D(3, strides=2, padding="same", name="pool1_pool")(x)
+    x = conv_bn(x, a.ch(64), 7, strides=2, name="conv1", padding=_padding(7, 2))
+    # Pad 1 on each side, then pool "valid". Zero padding equals the -inf padding of Caffe and
+    # PyTorch here: the input is post-ReLU (>= 0) and every window holds a real pixel, so
+    # max(real values, 0) = max(real values).
+    x = layers.ZeroPadding2D(1, name="pool1_pad")(x)
+    x = layers.MaxPooling2D(3, strides=2, padding="valid", name="pool1_pool")(x)
     for i, (n, width) in enumerate(zip(blocks, IMAGENET_WIDTHS)):
         x = _stage(x, a, kind, n, width, stage=i + 2, first_stride=1 if i == 0 else 2,
                    shortcut=None if plain else "projection", stride_on=stride_on)
@@ -99,22 +124,40 @@ def resnet34(**kwargs: Unpack[BuildArgs]) -> keras.Model:
     return _imagenet(args("resnet34", kwargs), 34, plain=False)
 
 
-def resnet50(*, stride_on: str = "1x1", **kwargs: Unpack[BuildArgs]) -> keras.Model:
-    """ResNet-50 (bottleneck blocks [3, 4, 6, 3]); ``stride_on="3x3"`` gives torchvision's v1.5.
+def resnet50(**kwargs: Unpack[BuildArgs]) -> keras.Model:
+    """ResNet-50 (bottleneck blocks [3, 4, 6, 3], stride on the first 1x1); v1.5: ``resnet50_v15``.
     Reference: He et al. (2015), table 1."""
-    return _imagenet(args("resnet50", kwargs), 50, plain=False, stride_on=stride_on)
+    return _imagenet(args("resnet50", kwargs), 50, plain=False)
 
 
-def resnet101(*, stride_on: str = "1x1", **kwargs: Unpack[BuildArgs]) -> keras.Model:
-    """ResNet-101 (bottleneck blocks [3, 4, 23, 3]); ``stride_on="3x3"`` gives v1.5.
+def resnet101(**kwargs: Unpack[BuildArgs]) -> keras.Model:
+    """ResNet-101 (bottleneck blocks [3, 4, 23, 3], stride on the first 1x1); v1.5: ``resnet101_v15``.
     Reference: He et al. (2015), table 1."""
-    return _imagenet(args("resnet101", kwargs), 101, plain=False, stride_on=stride_on)
+    return _imagenet(args("resnet101", kwargs), 101, plain=False)
 
 
-def resnet152(*, stride_on: str = "1x1", **kwargs: Unpack[BuildArgs]) -> keras.Model:
-    """ResNet-152 (bottleneck blocks [3, 8, 36, 3]); ``stride_on="3x3"`` gives v1.5.
+def resnet152(**kwargs: Unpack[BuildArgs]) -> keras.Model:
+    """ResNet-152 (bottleneck blocks [3, 8, 36, 3], stride on the first 1x1); v1.5: ``resnet152_v15``.
     Reference: He et al. (2015), table 1."""
-    return _imagenet(args("resnet152", kwargs), 152, plain=False, stride_on=stride_on)
+    return _imagenet(args("resnet152", kwargs), 152, plain=False)
+
+
+def resnet50_v15(**kwargs: Unpack[BuildArgs]) -> keras.Model:
+    """ResNet-50 v1.5, torchvision's ResNet-50: as ``resnet50`` but a block that subsamples strides
+    its 3x3 instead of its first 1x1. Reference: Goyal et al. (2017); He et al. (2015), table 1."""
+    return _imagenet(args("resnet50_v15", kwargs), 50, plain=False, stride_on="3x3")
+
+
+def resnet101_v15(**kwargs: Unpack[BuildArgs]) -> keras.Model:
+    """ResNet-101 v1.5, torchvision's ResNet-101: the stride on the 3x3 of a subsampling block.
+    Reference: Goyal et al. (2017); He et al. (2015), table 1."""
+    return _imagenet(args("resnet101_v15", kwargs), 101, plain=False, stride_on="3x3")
+
+
+def resnet152_v15(**kwargs: Unpack[BuildArgs]) -> keras.Model:
+    """ResNet-152 v1.5, torchvision's ResNet-152: the stride on the 3x3 of a subsampling block.
+    Reference: Goyal et al. (2017); He et al. (2015), table 1."""
+    return _imagenet(args("resnet152_v15", kwargs), 152, plain=False, stride_on="3x3")
 
 
 def plain18(**kwargs: Unpack[BuildArgs]) -> keras.Model:
@@ -140,7 +183,7 @@ def _cifar_blocks(depth) -> int:
 def _cifar(a: Args, depth: int, plain: bool) -> keras.Model:
     n = _cifar_blocks(depth)
     inputs, x = a.inputs()
-    x = conv_bn(x, a.ch(CIFAR_WIDTHS[0]), 3, name="conv1")
+    x = conv_bn(x, a.ch(CIFAR_WIDTHS[0]), 3, name="conv1", padding=_padding(3, 1))
     for i, width in enumerate(CIFAR_WIDTHS):
         x = _stage(x, a, "basic", n, width, stage=i + 2, first_stride=1 if i == 0 else 2,
                    shortcut=None if plain else "A")
