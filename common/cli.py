@@ -20,6 +20,12 @@ from typing import Callable, Sequence
 from .imports import hooks, on_import
 
 EXIT_BAD_INPUT = 2
+EXIT_FAILURE = 1
+
+
+class Failure(RuntimeError):
+    """A failure that is not bad input (a download that did not complete, ...), with a one-line
+    message meant for the user: ``run_main`` prints it without a traceback, exit code 1."""
 SHAPE_FORM = "comma-separated positive integers such as 32,32,3"
 
 
@@ -129,7 +135,7 @@ def _muted_stderr():
 
 def run_main(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None) -> int:
     """Call ``main``; turn bad input (ValueError, KeyError, FileNotFoundError, ...) into one line
-    on stderr and exit code 2; Ctrl-C into exit code 130."""
+    on stderr and exit code 2, a ``Failure`` into one line and exit code 1; Ctrl-C into 130."""
     try:
         return int(main(argv) or 0)
     except KeyboardInterrupt:
@@ -139,6 +145,9 @@ def run_main(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | 
         with contextlib.suppress(OSError, ValueError, AttributeError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error when Python flushes
         return 141
+    except Failure as exc:
+        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return EXIT_FAILURE
     except (ValueError, KeyError, FileNotFoundError, NotADirectoryError, IsADirectoryError) as exc:
         msg = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
         print(f"error: {' '.join(msg.split())}", file=sys.stderr)  # one line

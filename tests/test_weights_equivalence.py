@@ -49,6 +49,11 @@ def _images(n=2, size=224, seed=0):
     return rng.integers(0, 256, size=(n, size, size, 3)).astype(np.float32)
 
 
+def _run(model, x) -> np.ndarray:
+    """One eager forward pass in inference mode (no tf.function tracing: faster for one batch)."""
+    return keras.ops.convert_to_numpy(model(x, training=False))
+
+
 def _rel(ours, theirs) -> float:
     return float(np.max(np.abs(ours - theirs)) / np.max(np.abs(theirs)))
 
@@ -86,7 +91,7 @@ def test_keras_applications_weights_give_the_peers_logits(model, tmp_path):
     _write_legacy_h5(peer, path)
     ours = zoo.build(model, weights=str(path), classifier_activation=None)
     x = zoo.preprocess_input(_images(), model, "keras")
-    rel = _rel(ours.predict(x, verbose=0), peer.predict(x, verbose=0))
+    rel = _rel(_run(ours, x), _run(peer, x))
     print(f"{model} keras: relative difference {rel:.2e}")
     assert rel < TOLERANCE
 
@@ -98,7 +103,7 @@ def test_keras_notop_weights_give_the_peers_features(tmp_path):
     _write_legacy_h5(peer, path)
     ours = zoo.resnet50(weights=str(path), include_top=False)
     x = zoo.preprocess_input(_images(1), "resnet50")
-    ours_out, peer_out = ours.predict(x, verbose=0), peer.predict(x, verbose=0)
+    ours_out, peer_out = _run(ours, x), _run(peer, x)
     assert ours_out.shape == peer_out.shape == (1, 7, 7, 2048)
     assert _rel(ours_out, peer_out) < TOLERANCE
 
@@ -146,7 +151,7 @@ def test_torchvision_weights_give_the_peers_logits(model, tmp_path, torchvision_
     x = zoo.preprocess_input(_images(), model, "torchvision")
     theirs = torchvision_peer.save(model, path, x)
     ours = zoo.build(model, weights=str(path), classifier_activation=None)
-    rel = _rel(ours.predict(x, verbose=0), theirs)
+    rel = _rel(_run(ours, x), theirs)
     print(f"{model} torchvision: relative difference {rel:.2e}")
     assert rel < TOLERANCE
 
@@ -222,3 +227,68 @@ def test_named_weights_need_the_published_network():
     with pytest.raises(ValueError, match=r"^resnet50: weights='torchvision': no such source for this model; "
                                          r"accepted: 'imagenet', 'keras', None or a path to a weights file$"):
         zoo.resnet50(weights="torchvision")
+
+
+# -- weights="imagenet" end to end: download from a local server, check, cache, load --------------
+
+@pytest.fixture
+def local_source(tmp_path, monkeypatch, torchvision_peer):
+    """resnet18's torchvision source redirected to a file served on 127.0.0.1 (its real sha256 prefix),
+    and the Keras cache redirected to tmp_path/home. Yields (server directory, x, the peer's logits)."""
+    import dataclasses
+    import hashlib
+    import http.server
+    import threading
+
+    import zoo.weights.download as download
+    from zoo.weights import sources
+
+    served = tmp_path / "served"
+    served.mkdir()
+    x = zoo.preprocess_input(_images(1), "resnet18")
+    theirs = torchvision_peer.save("resnet18", served / "peer.pth", x)
+    digest = hashlib.sha256((served / "peer.pth").read_bytes()).hexdigest()[:8]
+    (served / "peer.pth").rename(served / f"resnet18-{digest}.pth")
+
+    handler_cls = type("Quiet", (http.server.SimpleHTTPRequestHandler,), {"log_message": lambda *a: None})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), lambda *a: handler_cls(*a, directory=str(served)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    src = dataclasses.replace(sources.SOURCES["resnet18"][0], file_hash=digest,
+                              url=f"http://127.0.0.1:{server.server_address[1]}/resnet18-{digest}.pth")
+    monkeypatch.setitem(sources.SOURCES, "resnet18", (src,))
+    monkeypatch.setattr(download, "_keras_home", lambda: str(tmp_path / "home"))
+    yield src, x, theirs, server
+    server.shutdown()
+    server.server_close()
+
+
+def test_named_weights_are_downloaded_checked_cached_and_loaded(local_source, tmp_path):
+    src, x, theirs, server = local_source
+    model = zoo.resnet18(weights="imagenet", classifier_activation=None)
+    assert _rel(_run(model, x), theirs) < TOLERANCE
+    cached = tmp_path / "home" / "models" / src.file_name
+    assert sorted(os.listdir(cached.parent)) == [src.file_name]
+    server.shutdown()                                    # offline now: the cached file is used
+    again = zoo.resnet18(weights="torchvision", classifier_activation=None)
+    assert _rel(_run(again, x), theirs) < TOLERANCE
+
+
+def test_without_network_the_error_names_the_url_and_the_cache_file(local_source, tmp_path, monkeypatch):
+    import dataclasses
+    import socket
+
+    from zoo.weights import sources
+    from zoo.weights.download import DownloadError
+
+    with socket.socket() as s:                           # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    src = dataclasses.replace(local_source[0], url=f"http://127.0.0.1:{port}/{local_source[0].file_name}")
+    monkeypatch.setitem(sources.SOURCES, "resnet18", (src,))
+    with pytest.raises(DownloadError) as err:
+        zoo.resnet18(weights="imagenet")
+    cache = tmp_path / "home" / "models" / src.file_name
+    assert str(err.value) == (f"could not download {src.url} ([Errno 111] Connection refused); without network, "
+                              f"download it elsewhere and place it at {cache}")
+    assert not cache.parent.exists() or os.listdir(cache.parent) == []

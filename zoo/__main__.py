@@ -61,8 +61,9 @@ def _print_card(c) -> None:
 
     for i, w in enumerate(sources_for(c.name)):
         default = " (weights='imagenet')" if i == 0 else ""
-        print(f"{'weights ' + w.source:>16}: top-1 {w.top1:g}%, top-5 {w.top5:g}%{default}; {w.url}")
-        print(f"{'':>16}  {w.hash_kind} {w.file_hash}; {w.protocol}; preprocessing {w.preprocessing}; {w.licence}")
+        print(f"{'weights':>16}: {w.source}{default}: top-1 {w.top1:g}%, top-5 {w.top5:g}%; {w.protocol}")
+        print(f"{'':>16}  {w.url} ({w.hash_kind} {w.file_hash}); preprocessing {w.preprocessing}; "
+              f"licence {w.licence}")
 
 
 def cmd_show(args) -> int:

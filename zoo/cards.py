@@ -65,6 +65,14 @@ class Card:
     sources: Mapping[str, str] = field(default_factory=dict)
 
     @property
+    def weights(self) -> tuple:
+        """The published ImageNet weight sources (``zoo.weights.sources.WeightSource``), the one
+        ``weights="imagenet"`` loads first; empty for a model without published weights."""
+        from .weights.sources import sources_for
+
+        return sources_for(self.name)
+
+    @property
     def module(self) -> str:
         """The module that defines this model's builder function (named like the card)."""
         return f"zoo.families.{FAMILY_MODULES[self.family]}"

@@ -48,13 +48,15 @@ import sys
 import tempfile
 import urllib.error
 
+from common.cli import Failure
+
 HASH_KINDS = ("md5", "sha256", "sha256-prefix")
 _HEX_LENGTHS = {"md5": (32, 32), "sha256": (64, 64), "sha256-prefix": (8, 64)}
 _HASH_DESCRIPTIONS = {"md5": "an md5 digest (32 hex digits)", "sha256": "a sha256 digest (64 hex digits)",
                       "sha256-prefix": "a sha256 prefix (8 to 64 hex digits)"}
 
 
-class DownloadError(RuntimeError):
+class DownloadError(Failure):
     """A weight file could not be fetched or failed its hash check (the message is one line)."""
 
 
