@@ -99,14 +99,15 @@ def plan_eval(models: list[str], weights: str, dataset: str, *, preprocessing: s
     configs, seen = [], set()
     for name in models:
         c = zoo.card(name)  # unknown model -> UnknownModelError with suggestions
-        if c.classes != 1000 or len(c.input_shape) != 3 or c.input_shape[-1] != 3:
-            raise ValueError(f"{c.name} is not an ImageNet model ({c.classes} classes, input "
-                             f"{'x'.join(map(str, c.input_shape))}); models with published weights: {', '.join(SOURCES)}")
-        if named:
+        if named:  # a model without published weights, or without that source -> one line naming it
             src = pick_source(c.name, weights)
             cfg = dict(study=STUDY, model=c.name, dataset=dataset, weights=src.source, preprocessing=src.preprocessing,
                        input_size=c.input_shape[0], limit=limit)
         else:
+            if c.classes != 1000 or len(c.input_shape) != 3 or c.input_shape[-1] != 3:
+                raise ValueError(f"{c.name} is not an ImageNet model ({c.classes} classes, input "
+                                 f"{'x'.join(map(str, c.input_shape))}); accepted: 1,000 classes, RGB input, e.g. "
+                                 f"{', '.join(SOURCES)}")
             mode = preprocessing
             if mode is None:
                 if not sources_for(c.name):
@@ -167,7 +168,7 @@ def evaluate(config: dict, folder: ImageFolder, *, batch_size: int = DEFAULT_BAT
                 top1_acc=correct1 / n, top5_acc=correct5 / n, top1_err=1 - correct1 / n, top5_err=1 - correct5 / n,
                 source=source, published_top1_acc=pub1, published_top5_acc=pub5, protocol=protocol,
                 measured=True, eval_s=round(seconds, 3), img_per_s=round(n / seconds, 2) if seconds > 0 else None,
-                params=int(model.count_params()), versions=versions())
+                versions=versions())
 
 
 @dataclass
