@@ -67,6 +67,21 @@ def _compare(*args, timeout=300):
                           text=True, timeout=timeout)
 
 
+# `python -m compare eval ARGS` in a process that reports at the end whether TensorFlow was imported
+_PROBE = ("import sys\nfrom common.cli import run_main\nfrom compare.__main__ import main\n"
+          "try:\n    code = run_main(main, ['eval', *sys.argv[1:]])\n"
+          "finally:\n    print('PROBE tensorflow=' + str('tensorflow' in sys.modules))\nsys.exit(code)")
+
+
+def _probe(*args) -> tuple[int, str, str, bool]:
+    """(exit code, stdout, stderr, TensorFlow imported)."""
+    env = {**os.environ, "KERAS_BACKEND": "tensorflow", "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-c", _PROBE, *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=60)
+    out, _, flag = proc.stdout.rpartition("PROBE tensorflow=")
+    return proc.returncode, out, proc.stderr, flag.strip() == "True"
+
+
 def _rows(store: Path) -> list[dict]:
     with sqlite3.connect(store) as conn:
         rows = conn.execute("SELECT model, dataset, status, config, metrics, finished_at FROM trials ORDER BY id")
@@ -180,6 +195,12 @@ def test_bad_input_is_one_line_before_any_work(case, val, tmp_path):
         "batch size 0": "--batch-size must be an integer >= 1, got '0'",
         "not a folder dataset": "--dataset 'mnist' is not an image folder; " + ACCEPTED_FOLDER,
     }[case]
-    proc = _compare(*args, "--out", str(out), timeout=60)
-    assert (proc.returncode, proc.stderr, proc.stdout) == (2, f"error: {message}\n", "")
+    code, stdout, stderr, tf = _probe(*args, "--out", str(out))
+    assert (code, stderr, stdout, tf) == (2, f"error: {message}\n", "", False)  # no traceback, no TensorFlow
     assert not out.exists()  # nothing done
+
+
+def test_help_without_tensorflow():
+    code, stdout, stderr, tf = _probe("--help")
+    assert (code, stderr, tf) == (0, "", False)
+    assert stdout.startswith("usage: python -m compare eval [-h] [--verbose] --models MODELS")
