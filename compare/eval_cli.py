@@ -71,7 +71,8 @@ def printer():
             now = time.perf_counter()
             if tty or (now - last[0] >= PROGRESS_EVERY_S and info["done"] < info["images"]):
                 last[0] = now
-                say(f"{tag}: {info['done']:,}/{info['images']:,} images, {_eta(info['eta_s'])}", end="" if tty else "\n")
+                say(f"{tag}: {info['done']:,}/{info['images']:,} images, {_eta(info['eta_s'])}",
+                    end="" if tty else "\n")
         elif event == "done":
             m = info["metrics"]
             say(f"{tag}: top-1 {m['top1_acc'] * 100:.2f}%, top-5 {m['top5_acc'] * 100:.2f}% on {m['n_images']:,} "

@@ -290,9 +290,9 @@ def _evaluations(data: ReportData) -> list[Block]:
     ev = data.evaluations
     if ev.empty:
         return []
-    note = (CONVENTIONS + " Measured: single centre crop as each weight source's protocol says, on the images of the folder "
-            "(its classes only, labels from the sub-folders' WordNet ids); published: the source's own figures "
-            "on the full ImageNet 2012 validation set (50,000 images). Empty for a weights file.")
+    note = (CONVENTIONS + " Measured: one view per image, resized (and centre-cropped) as each weight source's "
+            "protocol says, on the images of the folder (labels from the sub-folders' WordNet ids); published: the "
+            "source's own figures on the full ImageNet 2012 validation set (50,000 images); none for a weights file.")
     return [("h2", "Pretrained weights measured on your ImageNet folder")] + [
         ("table", tables.display(group, tables.EVAL_COLUMNS, f"{dataset}: measured on your ImageNet folder", note))
         for (dataset,), group in tables.split_by(ev, ["dataset"])]

@@ -134,7 +134,8 @@ def test_eval_measures_the_known_accuracy_and_resumes(val, known_weights, tmp_pa
     # resumed: the row is done, nothing is evaluated again, the store is unchanged
     again = _compare(*args, "--no-report", timeout=60)
     assert again.returncode == 0, again.stderr[-2000:]
-    assert again.stdout.strip() == f"0 evaluated (0 images), 1 already done, 0 failed of 1 model(s) in 0 s; results in {store}"
+    assert again.stdout.strip() == (f"0 evaluated (0 images), 1 already done, 0 failed of 1 model(s) in 0 s; "
+                                    f"results in {store}")
     assert again.stderr.splitlines()[-1] == "[1/1] resnet18 (known.weights.h5): already done, skipped"
     assert _rows(store) == [row]
 
