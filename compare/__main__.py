@@ -27,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
                      "the main job (python -m compare run --preset main --out runs/main).")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run_cli.add_run_parser(sub, [common])
+    __import__("compare.eval_cli").eval_cli.add_eval_parser(sub, [common])  # pretrained models on an ImageNet folder
     profile_cli.add_profile_parser(sub, [common])
     profile_cli.add_arith_parser(sub, [common])
     depth_cli.add_depth_parser(sub, [common])

@@ -82,6 +82,10 @@ COLUMN_UNITS: dict[str, str] = {
     "peak_mem_mb": "peak memory during the trial (MB)",
     "num_replicas_in_sync": "replicas that trained the model (1 without a distribution strategy)",
     "weights_path": "trained model (.keras), relative to the run directory",
+    "n_images": "eval: images evaluated (count)",
+    "correct_top1": "eval: images whose label is the top-1 class (count); correct_top5 likewise in the top 5",
+    "published_top1_acc": "eval: the weight source's published top-1 accuracy (fraction 0-1); "
+                          "published_top5_acc likewise",
 }
 """Every column of results.csv / results.json and its unit."""
 

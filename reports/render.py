@@ -50,7 +50,12 @@ class ReportData:
 
     @cached_property
     def summary(self) -> pd.DataFrame:
-        return tables.summarize(self.results)
+        """Trained models aggregated over seeds (the pretrained-weights evaluations are apart)."""
+        return tables.summarize(self.results[self.results["study"] != tables.EVAL_STUDY])
+
+    @cached_property
+    def evaluations(self) -> pd.DataFrame:
+        return tables.evaluations(self.results)
 
     @cached_property
     def main(self) -> pd.DataFrame:
@@ -79,6 +84,8 @@ class ReportData:
         loaded on first use."""
         from .filters import load_trained_model
 
+        if "weights_path" not in self.results.columns:  # no trained model in the run (e.g. evaluations only)
+            return {}
         done = self.results[(self.results["status"] == "done") & self.results["weights_path"].notna()]
         out: dict[str, tuple[int, Any]] = {}
         for model, group in done.sort_values("top1_err", na_position="last").groupby("model", sort=False):
@@ -150,9 +157,10 @@ FIGURES: list[FigureSpec] = [
     FigureSpec("size", "Trainable params and MACs per model (log scales): this run at CPU scale, and the paper-size "
                "figure from zoo's card where it has one.",
                lambda d: plots.plot_size(d.main, d.canonical) if not d.main.empty else None),
-    FigureSpec("filters", lambda d: f"First-layer filters of {_which(d)}.", _filters),
+    FigureSpec("filters", lambda d: f"First-layer filters of {_which(d)}.",
+               lambda d: _filters(d) if not d.main.empty else None),
     FigureSpec("activations", lambda d: f"Activation maps of {_which(d)} for the first test image of its dataset.",
-               _activations),
+               lambda d: _activations(d) if not d.main.empty else None),
 ]
 """The report's figures, in order. Add a FigureSpec here for a new figure (e.g. the depth study)."""
 FIGURES += [FigureSpec(*spec) for spec in depth_study.FIGURES]  # drawn when the run has study='depth' trials
@@ -238,7 +246,7 @@ def _overview(data: ReportData, rep: Report) -> list[Block]:
     if rep.done == 0:
         blocks.append(("p", f"No trial finished: all {len(r)} trials failed or were interrupted; "
                             "the reasons are listed under 'Failed trials'."))
-    elif pd.notna(data.main.iloc[0]["top1_err"]):
+    elif not data.main.empty and pd.notna(data.main.iloc[0]["top1_err"]):
         best = data.main.iloc[0]
         blocks.append(("p", f"Lowest top-1 error: {best['model']} at {100 * best['top1_err']:.2f}% "
                             f"on {best['dataset']} ({tables.fmt_int(best['params'])} params, "
@@ -252,6 +260,8 @@ def _overview(data: ReportData, rep: Report) -> list[Block]:
 
 def _comparison(data: ReportData) -> list[Block]:
     blocks: list[Block] = [("h2", "Comparison")]
+    if data.summary.empty and not data.evaluations.empty:
+        return []  # evaluations only: their own section
     if data.summary.empty:
         return blocks + [("p", "No finished trial to compare.")]
     several = data.summary["seeds"].max() > 1
@@ -273,6 +283,19 @@ def _canonical(data: ReportData) -> list[Block]:
     return [("h2", "Canonical size vs this run"),
             ("table", tables.display(data.canonical, tables.CANONICAL_COLUMNS, "Paper-size figures beside the run's",
                                      note))]
+
+
+def _evaluations(data: ReportData) -> list[Block]:
+    """Pretrained weights measured on the user's ImageNet folder, beside the source's published figures."""
+    ev = data.evaluations
+    if ev.empty:
+        return []
+    note = (CONVENTIONS + " Measured: one view per image, resized (and centre-cropped) as each weight source's "
+            "protocol says, on the images of the folder (labels from the sub-folders' WordNet ids); published: the "
+            "source's own figures on the full ImageNet 2012 validation set (50,000 images); none for a weights file.")
+    return [("h2", "Pretrained weights measured on your ImageNet folder")] + [
+        ("table", tables.display(group, tables.EVAL_COLUMNS, f"{dataset}: measured on your ImageNet folder", note))
+        for (dataset,), group in tables.split_by(ev, ["dataset"])]
 
 
 def _failures(data: ReportData) -> list[Block]:
@@ -358,7 +381,7 @@ def build_report(run_dir: str | Path, *, figures: bool = True, profiles: bool = 
             caption = spec.caption(data) if callable(spec.caption) else spec.caption
             figure_blocks.append(("figure", spec.name, caption))
 
-    blocks = _overview(data, rep) + _comparison(data)
+    blocks = _overview(data, rep) + _evaluations(data) + _comparison(data)
     if figure_blocks:
         blocks += [("h2", "Figures")] + figure_blocks
     try:

@@ -19,7 +19,7 @@ from .reference import CONVENTIONS
 
 __all__ = [
     "ID_COLUMNS", "METRIC_COLUMNS", "Table",
-    "load_trials", "tidy", "summarize", "curves", "canonical", "failures", "display",
+    "load_trials", "tidy", "summarize", "curves", "canonical", "failures", "evaluations", "display",
     "profile_table",
 ]
 
@@ -166,6 +166,18 @@ def canonical(summary: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows).reindex(columns=cols)
 
 
+EVAL_STUDY = "eval"  # `python -m compare eval`: pretrained weights measured on the user's ImageNet folder
+
+
+def evaluations(results: pd.DataFrame) -> pd.DataFrame:
+    """Finished ``study="eval"`` rows: model, source, dataset, images, measured and published accuracy
+    (fractions), one row per (model, weights source), in trial order."""
+    cols = ["model", "source", "dataset", "n_images", "n_classes", "correct_top1", "correct_top5",
+            "top1_acc", "top5_acc", "published_top1_acc", "published_top5_acc"]
+    done = results[(results["study"] == EVAL_STUDY) & (results["status"] == "done")]
+    return done.reindex(columns=cols).reset_index(drop=True)
+
+
 def failures(results: pd.DataFrame) -> pd.DataFrame:
     """Trials that did not finish: failed ones with their reason, and ones still marked 'running'."""
     bad = results[results["status"] != "done"]
@@ -268,6 +280,13 @@ CANONICAL_COLUMNS: tuple[Column, ...] = (
     ("input_shape", "run input", "text", 0), ("width", "run width", "text", 0),
     ("params", "run params", "int", 0), ("macs", "run MACs", "int", 0), ("depth", "run depth", "int", 0),
     ("top1_err", "run top-1 err (%)", "pct", 2), ("dataset", "run dataset", "text", 0),
+)
+
+EVAL_COLUMNS: tuple[Column, ...] = (
+    ("model", "model", "text", 0), ("source", "source", "text", 0), ("n_images", "images", "int", 0),
+    ("n_classes", "classes", "int", 0), ("top1_acc", "measured top-1 (%)", "pct", 2),
+    ("top5_acc", "measured top-5 (%)", "pct", 2), ("published_top1_acc", "published top-1 (%)", "pct", 2),
+    ("published_top5_acc", "published top-5 (%)", "pct", 2),
 )
 
 FAILURE_COLUMNS: tuple[Column, ...] = (
