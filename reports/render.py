@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as _dt
 import html
 import json
+import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -138,6 +139,35 @@ def _activations(data: ReportData) -> Figure:
     return plot_activations(model, x, raw, label, names)
 
 
+def _pretrained(data: ReportData) -> tuple[str, str, str] | None:
+    """(model, weights, label) of the run's evaluated pretrained model whose filters to show:
+    AlexNet's when it was evaluated (its conv1 is the picture people know), else the first."""
+    r = data.results
+    if "weights" not in r.columns:
+        return None
+    ev = r[(r["study"] == tables.EVAL_STUDY) & (r["status"] == "done") & r["weights"].notna()]
+    if ev.empty:
+        return None
+    row = ev.sort_values("model", key=lambda m: m != "alexnet_owt", kind="stable").iloc[0]
+    weights = str(row["weights"])
+    label = (f"the weights file {os.path.basename(weights)}" if os.path.sep in weights
+             else f"its published ImageNet weights ({weights})")
+    return str(row["model"]), weights, label
+
+
+def _pretrained_filters(data: ReportData) -> Figure | None:
+    """First-layer filters of a pretrained model the run evaluated (built with the same weights)."""
+    import zoo
+
+    from .filters import plot_filters
+
+    which = _pretrained(data)
+    if which is None:
+        return None
+    model, weights, _ = which
+    return plot_filters(zoo.build(model, weights=weights))
+
+
 def _which(data: ReportData) -> str:
     trial_id, model = _explained_model(data)
     return f"{model.name} (trial {trial_id}, the run's best model with a 2-D convolution)"
@@ -161,6 +191,10 @@ FIGURES: list[FigureSpec] = [
                lambda d: _filters(d) if not d.main.empty else None),
     FigureSpec("activations", lambda d: f"Activation maps of {_which(d)} for the first test image of its dataset.",
                lambda d: _activations(d) if not d.main.empty else None),
+    FigureSpec("pretrained_filters",
+               lambda d: "First-layer filters of {} with {}, as evaluated above.".format(
+                   *(_pretrained(d) or ("?", "", "?"))[::2]),
+               _pretrained_filters),
 ]
 """The report's figures, in order. Add a FigureSpec here for a new figure (e.g. the depth study)."""
 FIGURES += [FigureSpec(*spec) for spec in depth_study.FIGURES]  # drawn when the run has study='depth' trials

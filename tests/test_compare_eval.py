@@ -130,6 +130,9 @@ def test_eval_measures_the_known_accuracy_and_resumes(val, known_weights, tmp_pa
     assert shown == {"model": "resnet18", "source": "known.weights.h5", "images": "9", "classes": "3",
                      "measured top-1 (%)": "33.33", "measured top-5 (%)": "77.78"}
     assert "## Comparison" not in md  # no trained model in this run
+    # the pretrained model's first-layer filters: resnet18's conv1, 64 filters of 7x7x3, with the evaluated weights
+    assert (out / "figures" / "pretrained_filters.png").is_file()
+    assert "First-layer filters of resnet18 with the weights file known.weights.h5, as evaluated above." in md
 
     # resumed: the row is done, nothing is evaluated again, the store is unchanged
     again = _compare(*args, "--no-report", timeout=60)
