@@ -36,7 +36,7 @@ class WorkerInfo:
 
     def describe(self) -> str:
         role = "the chief" if self.is_chief else "not the chief"
-        return f"{self.task_type} {self.index} of {self.num_workers} ({role})"
+        return f"{self.task_type} {self.index} of {self.num_workers}, {role}"
 
 
 def _check_address(addr, where: str) -> None:

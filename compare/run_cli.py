@@ -160,7 +160,7 @@ def execute(configs: list[dict], out: str, args: argparse.Namespace, worker=None
             shutil.rmtree(scratch, ignore_errors=True)
         print(summary.line(where="kept by the chief"))
         return 130 if summary.interrupted else (1 if summary.failed else 0)
-    where = f" ({worker.describe()})" if worker is not None else ""
+    where = f" ({worker.describe()})" if worker is not None else ""  # (worker 0 of 2, the chief)
     print(f"{len(configs)} trial(s) -> {out}{where}", flush=True)
     summary = run(configs, out, verbose=verbose, progress=printer(args.quiet), agree_done=agree)
     report = ""
