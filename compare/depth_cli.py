@@ -77,7 +77,7 @@ def cmd_depth(args: argparse.Namespace) -> int:
     depths = depth.parse_depths(args.depths)
     worker = start_run(settings, out)  # --strategy multiworker: before anything runs TensorFlow
     configs = depth.plan(depths, seeds=seeds, download=args.download, **settings)
-    code = execute(configs, out, args, worker)
+    code = execute(configs, out, args)
     if worker is not None and not worker.is_chief:
         return code  # the results are the chief's
     store_path = os.path.join(out, STORE_NAME)

@@ -135,18 +135,18 @@ def printer(quiet: bool):
     return progress
 
 
-def execute(configs: list[dict], out: str, args: argparse.Namespace, worker=None) -> int:
-    """Run ``configs`` into ``out`` (checked first with :func:`check_out`) with progress, write the
-    report, print the summary line. ``worker`` (from :func:`start_run`): a multi-worker run, in
-    which only the chief keeps a store (in ``out``) and writes the report; another worker trains in
-    step with it against a scratch store in a temporary directory, deleted at the end."""
+def execute(configs: list[dict], out: str, args: argparse.Namespace) -> int:
+    """Run ``configs`` into ``out`` (checked first with :func:`start_run`) with progress, write the
+    report, print the summary line. With ``multiworker`` trials only the chief keeps a store (in
+    ``out``) and writes the report; another worker trains in step with it against a scratch store
+    in a temporary directory, deleted at the end."""
+    from . import distribute
     from .runner import run
 
     verbose = 0 if args.quiet else (1 if sys.stdout.isatty() else 2)
-    agree = None
-    if worker is not None:
-        from . import distribute
-
+    agree = worker = None
+    if any(c["strategy"] == "multiworker" for c in configs):
+        worker = distribute.worker_info()
         strategy = distribute.get("multiworker")
         agree = lambda flags: distribute.chief_decisions(strategy, flags)  # noqa: E731
     if worker is not None and not worker.is_chief:
@@ -195,9 +195,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         settings["limit"] = None  # no cap: the trial default
     seeds = _int_list(args.seeds, "--seeds")
     out = args.out or DEFAULT_OUT
-    worker = start_run(settings, out)  # --strategy multiworker: before anything runs TensorFlow
+    start_run(settings, out)  # --strategy multiworker: before anything runs TensorFlow
     from .runner import plan
 
     preset = None if models is not None else (args.preset or "main")
     configs = plan(models, preset=preset, seeds=seeds, download=args.download, **settings)
-    return execute(configs, out, args, worker)
+    return execute(configs, out, args)
