@@ -97,16 +97,17 @@ def check_out(out: str) -> None:
 
 def start_run(settings: dict, out: str):
     """After the argument checks, before any data or model: check ``--out`` (:func:`check_out`)
-    and create the process's ``--strategy`` (:mod:`compare.distribute`). ``multiworker`` must be
-    created before TensorFlow runs any op, and needs a valid ``TF_CONFIG`` (checked first: a
-    ValueError naming the problem). Returns this worker's :class:`compare.distribute.WorkerInfo`
+    and, for ``--strategy multiworker``, check ``TF_CONFIG`` (a ValueError naming the problem) and
+    create the process's strategy (:mod:`compare.distribute`): it must exist before TensorFlow
+    runs any op. Returns this worker's :class:`compare.distribute.WorkerInfo`
     (None without ``multiworker``); only the chief uses ``--out``."""
     from . import distribute
 
     worker = distribute.worker_info() if settings["strategy"] == "multiworker" else None
     if worker is None or worker.is_chief:
         check_out(out)
-    distribute.start(settings["strategy"])
+    if worker is not None:  # mirrored can wait for the trials: argument errors answer without TensorFlow
+        distribute.start("multiworker")
     return worker
 
 
