@@ -68,16 +68,18 @@ def cmd_depth(args: argparse.Namespace) -> int:
     """Check the arguments (cheap), plan, run (with progress), report, then print the per-depth
     errors and the findings."""
     from . import depth
-    from .run_cli import _int_list, check_out, execute, settings_from
+    from .run_cli import _int_list, execute, settings_from, start_run
     from .store import STORE_NAME, Store
 
     settings = settings_from(args)
     seeds = _int_list(args.seeds, "--seeds")
     out = args.out or DEFAULT_OUT
-    check_out(out)
     depths = depth.parse_depths(args.depths)
+    worker = start_run(settings, out)  # --strategy multiworker: before anything runs TensorFlow
     configs = depth.plan(depths, seeds=seeds, download=args.download, **settings)
     code = execute(configs, out, args)
+    if worker is not None and not worker.is_chief:
+        return code  # the results are the chief's
     store_path = os.path.join(out, STORE_NAME)
     if not os.path.isfile(store_path):
         return code

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 from common.cli import parse_count, parse_positive
@@ -93,6 +95,22 @@ def check_out(out: str) -> None:
     Store.check(os.path.join(out, STORE_NAME))
 
 
+def start_run(settings: dict, out: str):
+    """After the argument checks, before any data or model: check ``--out`` (:func:`check_out`)
+    and, for ``--strategy multiworker``, check ``TF_CONFIG`` (a ValueError naming the problem) and
+    create the process's strategy (:mod:`compare.distribute`): it must exist before TensorFlow
+    runs any op. Returns this worker's :class:`compare.distribute.WorkerInfo`
+    (None without ``multiworker``); only the chief uses ``--out``."""
+    from . import distribute
+
+    worker = distribute.worker_info() if settings["strategy"] == "multiworker" else None
+    if worker is None or worker.is_chief:
+        check_out(out)
+    if worker is not None:  # mirrored can wait for the trials: argument errors answer without TensorFlow
+        distribute.start("multiworker")
+    return worker
+
+
 def _fmt_eta(seconds: float | None) -> str:
     if seconds is None:
         return "time left: estimating"
@@ -119,13 +137,33 @@ def printer(quiet: bool):
 
 
 def execute(configs: list[dict], out: str, args: argparse.Namespace) -> int:
-    """Run ``configs`` into ``out`` (checked first with :func:`check_out`) with progress, write the
-    report, print the summary line."""
+    """Run ``configs`` into ``out`` (checked first with :func:`start_run`) with progress, write the
+    report, print the summary line. With ``multiworker`` trials only the chief keeps a store (in
+    ``out``) and writes the report; another worker trains in step with it against a scratch store
+    in a temporary directory, deleted at the end."""
+    from . import distribute
     from .runner import run
 
     verbose = 0 if args.quiet else (1 if sys.stdout.isatty() else 2)
-    print(f"{len(configs)} trial(s) -> {out}", flush=True)
-    summary = run(configs, out, verbose=verbose, progress=printer(args.quiet))
+    agree = worker = None
+    if any(c["strategy"] == "multiworker" for c in configs):
+        worker = distribute.worker_info()
+        strategy = distribute.get("multiworker")
+        agree = lambda flags: distribute.chief_decisions(strategy, flags)  # noqa: E731
+    if worker is not None and not worker.is_chief:
+        print(f"{len(configs)} trial(s) on {worker.describe()}: training in step with the chief, "
+              "which keeps the results in its --out; this worker keeps nothing", flush=True)
+        scratch = tempfile.mkdtemp(prefix=f"compare-{worker.task_type}{worker.index}-")
+        try:
+            summary = run(configs, scratch, verbose=verbose, progress=printer(args.quiet), save_models=False,
+                          agree_done=agree)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        print(summary.line(where="kept by the chief"))
+        return 130 if summary.interrupted else (1 if summary.failed else 0)
+    where = f" ({worker.describe()})" if worker is not None else ""  # (worker 0 of 2, the chief)
+    print(f"{len(configs)} trial(s) -> {out}{where}", flush=True)
+    summary = run(configs, out, verbose=verbose, progress=printer(args.quiet), agree_done=agree)
     report = ""
     if not args.no_report and (summary.done or summary.skipped):
         report = write_report(out, args.verbose)
@@ -147,7 +185,8 @@ def write_report(out: str, verbose: bool) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Check every argument (cheap: no TensorFlow), plan the trials (models and data), run them."""
+    """Check every argument (cheap: no TensorFlow), create the strategy, plan the trials (models
+    and data), run them."""
     models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models is not None else None
     if models == []:
         raise ValueError(f"--models {args.models!r} names no model; accepted: names from python -m zoo list, "
@@ -157,7 +196,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         settings["limit"] = None  # no cap: the trial default
     seeds = _int_list(args.seeds, "--seeds")
     out = args.out or DEFAULT_OUT
-    check_out(out)
+    start_run(settings, out)  # --strategy multiworker: before anything runs TensorFlow
     from .runner import plan
 
     preset = None if models is not None else (args.preset or "main")

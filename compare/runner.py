@@ -55,11 +55,11 @@ class RunSummary:
     wall_s: float = 0.0
     failures: list[tuple[str, str]] = field(default_factory=list)
 
-    def line(self) -> str:
-        """The one-line summary a CLI ends with."""
+    def line(self, where: str | None = None) -> str:
+        """The one-line summary a CLI ends with; ``where`` the results are (default: the store)."""
         state = "interrupted: " if self.interrupted else ""
         return (f"{state}{self.done} trained, {self.skipped} already done, {self.failed} failed "
-                f"of {self.total} trial(s) in {self.wall_s:.0f} s; results in {self.store_path}")
+                f"of {self.total} trial(s) in {self.wall_s:.0f} s; results {where or 'in ' + self.store_path}")
 
 
 def plan(models: list[str] | None = None, *, preset: str | None = None, seeds: list[int] = (0,),
@@ -113,14 +113,23 @@ def _check_data(configs: list[dict], download: bool) -> None:
 
 
 def run(configs: list[dict], out_dir: str | os.PathLike, *, verbose: int = 0,
-        progress: Callable[..., None] | None = None, save_models: bool = True) -> RunSummary:
+        progress: Callable[..., None] | None = None, save_models: bool = True,
+        agree_done: Callable[[list[bool]], list[bool]] | None = None) -> RunSummary:
     """Run ``configs`` into ``out_dir/results.sqlite``; returns a :class:`RunSummary`.
 
     ``progress(event, index, total, config, **info)`` is called with events ``"skip"``,
     ``"start"`` (``eta_s``), ``"done"`` (``metrics``, ``seconds``) and ``"failed"`` (``reason``).
+    ``agree_done(flags)``: for multi-worker runs, maps "config i is done in this store" to the
+    decision every worker follows (the chief's: :func:`compare.distribute.chief_decisions`), so
+    all workers skip and train the same trials. The configs' strategies are created first
+    (:func:`compare.distribute.start`), before any trial prepares its data.
     """
+    from . import distribute
     from .store import Store
     from .train import run_trial
+
+    for name in sorted({c.get("strategy") for c in configs} - {None}):
+        distribute.start(name)
 
     out = Path(out_dir).expanduser()
     if out.exists() and not out.is_dir():
@@ -128,7 +137,7 @@ def run(configs: list[dict], out_dir: str | os.PathLike, *, verbose: int = 0,
     out.mkdir(parents=True, exist_ok=True)
     with Store(out / STORE_NAME) as store, _CtrlC() as ctrl_c:
         return _run(store, configs, out, verbose, progress or (lambda *a, **k: None), save_models, run_trial,
-                    ctrl_c)
+                    ctrl_c, agree_done)
 
 
 class _CtrlC:
@@ -154,11 +163,14 @@ class _CtrlC:
 
 
 def _run(store, configs: list[dict], out: Path, verbose: int, notify: Callable, save_models: bool,
-         run_trial: Callable, ctrl_c: _CtrlC) -> RunSummary:
+         run_trial: Callable, ctrl_c: _CtrlC, agree_done: Callable | None = None) -> RunSummary:
     from .store import Store
 
     summary = RunSummary(out_dir=str(out), store_path=str(store.path), total=len(configs))
     done_keys = store.done_keys()
+    if agree_done is not None:
+        flags = agree_done([Store.key(c) in done_keys for c in configs])
+        done_keys = {Store.key(c) for c, done in zip(configs, flags) if done}
     durations: list[float] = []
     start = time.perf_counter()
     todo = [c for c in configs if Store.key(c) not in done_keys]

@@ -145,14 +145,11 @@ def versions() -> dict:
 
 
 def _strategy(name: str | None):
-    if name is None:
-        return None
-    import tensorflow as tf
+    """The process's strategy (:mod:`compare.distribute`): for ``multiworker`` the one created at
+    start-up, before TensorFlow ran anything; every trial of the process reuses it."""
+    from . import distribute
 
-    if name == "mirrored":
-        return tf.distribute.MirroredStrategy(devices=[d.name for d in tf.config.list_logical_devices("CPU")]
-                                              if not tf.config.list_logical_devices("GPU") else None)
-    return tf.distribute.MultiWorkerMirroredStrategy()
+    return distribute.get(name)
 
 
 class _EpochTimer:
