@@ -44,32 +44,21 @@ print(json.dumps(out))
 """
 
 KERAS_PEER = r"""
-import sys, h5py, numpy as np, keras
-from keras.src.legacy.saving import legacy_h5_format
-cls, path, x_path, y_path = sys.argv[1:5]
-peer = getattr(keras.applications, cls)(weights=None, classifier_activation=None)
-rng = np.random.default_rng(1)
-for layer in peer.layers:
-    if isinstance(layer, keras.layers.BatchNormalization):
-        c = layer.gamma.shape[0]
-        layer.set_weights([rng.uniform(0.5, 1.5, c), rng.normal(0, 0.2, c), rng.normal(0, 0.2, c),
-                           rng.uniform(0.5, 2.0, c)])
-    elif isinstance(layer, keras.layers.Conv2D) and layer.use_bias:
-        k, b = layer.get_weights()
-        layer.set_weights([k, rng.normal(0, 0.1, b.shape)])
-with h5py.File(path, "w") as f:
-    legacy_h5_format.save_weights_to_hdf5_group(f, peer)
+import sys, numpy as np, keras
+from _keras_peer import keras_peer, write_legacy_h5
+model, path, x_path, y_path = sys.argv[1:5]
+peer = keras_peer(model)
+write_legacy_h5(peer, path)
 np.save(y_path, keras.ops.convert_to_numpy(peer(np.load(x_path), training=False)))
 """
 
-KERAS_CLASSES = {"vgg16": "VGG16", "vgg19": "VGG19", "resnet50": "ResNet50", "resnet101": "ResNet101",
-                 "resnet152": "ResNet152"}
 TORCH_NAMES = {"alexnet_owt": "alexnet", "resnet50_v15": "resnet50", "resnet101_v15": "resnet101",
                "resnet152_v15": "resnet152"}
 
 
 def _env():
-    return {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
+    return {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3",
+            "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'tests'}"}
 
 
 def _measure(name, path, x_path="-"):
@@ -118,7 +107,7 @@ def main() -> int:
                 np.save(x_path, preprocess_input(x, model, src))
                 path = tmp / src.file_name
                 if src.source == "keras":
-                    subprocess.run([sys.executable, "-c", KERAS_PEER, KERAS_CLASSES[model], str(path), str(x_path),
+                    subprocess.run([sys.executable, "-c", KERAS_PEER, model, str(path), str(x_path),
                                     str(y_path)], env=_env(), check=True, capture_output=True, timeout=900)
                 else:
                     torch_worker = torch_worker or Torch()

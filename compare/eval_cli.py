@@ -85,7 +85,7 @@ def printer():
 def cmd_eval(args: argparse.Namespace) -> int:
     """Check every argument and the folder (cheap: no TensorFlow, no image read), then evaluate."""
     from .imagenet_eval import plan_eval, run_eval, scan_folder
-    from .run_cli import check_out, write_report
+    from .run_cli import check_out, finish
 
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     if not models:
@@ -100,10 +100,4 @@ def cmd_eval(args: argparse.Namespace) -> int:
     print(f"{len(configs)} model(s) on {len(folder.files):,} images of {len(folder.classes)} class(es) -> {out}",
           file=sys.stderr, flush=True)
     summary = run_eval(configs, folder, out, batch_size=batch_size, progress=printer())
-    report = ""
-    if not args.no_report and (summary.done or summary.skipped):
-        report = write_report(out, args.verbose)
-    print(summary.line() + report)
-    if summary.interrupted:
-        return 130
-    return 1 if summary.failed else 0
+    return finish(summary, out, args)

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from .runner import RunSummary
+
 STUDY = "eval"
 DEFAULT_BATCH_SIZE = 32
 PREPROCESSING_MODES = ("caffe", "torch")
@@ -172,22 +174,17 @@ def evaluate(config: dict, folder: ImageFolder, *, batch_size: int = DEFAULT_BAT
 
 
 @dataclass
-class EvalSummary:
-    store_path: str
-    total: int = 0
-    done: int = 0
-    skipped: int = 0
-    failed: int = 0
-    interrupted: bool = False
-    wall_s: float = 0.0
-    images: int = 0
-    failures: list[tuple[str, str]] = field(default_factory=list)
+class EvalSummary(RunSummary):
+    """A run's counts (``RunSummary``'s) plus the images evaluated."""
 
-    def line(self) -> str:
+    images: int = 0
+
+    def line(self, where: str | None = None) -> str:
         """The one-line summary the CLI ends with."""
         state = "interrupted: " if self.interrupted else ""
         return (f"{state}{self.done} evaluated ({self.images:,} images), {self.skipped} already done, "
-                f"{self.failed} failed of {self.total} model(s) in {self.wall_s:.0f} s; results in {self.store_path}")
+                f"{self.failed} failed of {self.total} model(s) in {self.wall_s:.0f} s; "
+                f"results {where or 'in ' + self.store_path}")
 
 
 def run_eval(configs: list[dict], folder: ImageFolder, out_dir: str | os.PathLike, *,
@@ -206,7 +203,7 @@ def run_eval(configs: list[dict], folder: ImageFolder, out_dir: str | os.PathLik
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     with Store(out / STORE_NAME) as store, _CtrlC() as ctrl_c:
-        summary = EvalSummary(store_path=str(store.path), total=len(configs))
+        summary = EvalSummary(out_dir=str(out_dir), store_path=str(store.path), total=len(configs))
         done_keys = store.done_keys()
         try:
             for i, cfg in enumerate(configs, 1):

@@ -164,6 +164,12 @@ def execute(configs: list[dict], out: str, args: argparse.Namespace) -> int:
     where = f" ({worker.describe()})" if worker is not None else ""  # (worker 0 of 2, the chief)
     print(f"{len(configs)} trial(s) -> {out}{where}", flush=True)
     summary = run(configs, out, verbose=verbose, progress=printer(args.quiet), agree_done=agree)
+    return finish(summary, out, args)
+
+
+def finish(summary, out: str, args) -> int:
+    """After a run: the report (unless --no-report, or nothing is done), the one-line summary, and
+    the exit code (130 interrupted, 1 if a trial failed, else 0)."""
     report = ""
     if not args.no_report and (summary.done or summary.skipped):
         report = write_report(out, args.verbose)

@@ -23,7 +23,6 @@ from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-import h5py
 import keras
 import numpy as np
 import pytest
@@ -32,10 +31,10 @@ import zoo
 from zoo.weights import SOURCES
 from zoo.weights.convert import WeightsMismatch
 
+from _keras_peer import keras_peer, write_legacy_h5
+
 TOLERANCE = 1e-4
 PAIRS = [(m, s.source) for m, ss in SOURCES.items() for s in ss]
-KERAS_PEERS = {"vgg16": "VGG16", "vgg19": "VGG19", "resnet50": "ResNet50", "resnet101": "ResNet101",
-               "resnet152": "ResNet152"}
 TORCH_PEERS = {"alexnet_owt": "alexnet", "resnet50_v15": "resnet50", "resnet101_v15": "resnet101",
                "resnet152_v15": "resnet152"}
 
@@ -60,35 +59,12 @@ def _rel(ours, theirs) -> float:
 
 # -- keras.applications -------------------------------------------------------------------------
 
-def _keras_peer(model: str, include_top: bool = True, seed: int = 1):
-    """keras.applications' own model, random weights: conv biases, BN statistics and affine too."""
-    peer = getattr(keras.applications, KERAS_PEERS[model])(weights=None, include_top=include_top,
-                                                             classifier_activation=None)
-    rng = np.random.default_rng(seed)
-    for layer in peer.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            c = layer.gamma.shape[0]
-            layer.set_weights([rng.uniform(0.5, 1.5, c), rng.normal(0, 0.2, c), rng.normal(0, 0.2, c),
-                               rng.uniform(0.5, 2.0, c)])
-        elif isinstance(layer, keras.layers.Conv2D) and layer.use_bias:
-            kernel, bias = layer.get_weights()
-            layer.set_weights([kernel, rng.normal(0, 0.1, bias.shape)])
-    return peer
-
-
-def _write_legacy_h5(peer, path):
-    from keras.src.legacy.saving import legacy_h5_format  # Keras' own writer of the published layout
-
-    with h5py.File(path, "w") as f:
-        legacy_h5_format.save_weights_to_hdf5_group(f, peer)
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("model", [m for m, s in PAIRS if s == "keras"])
 def test_keras_applications_weights_give_the_peers_logits(model, tmp_path):
-    peer = _keras_peer(model)
+    peer = keras_peer(model)
     path = tmp_path / _source(model, "keras").file_name
-    _write_legacy_h5(peer, path)
+    write_legacy_h5(peer, path)
     ours = zoo.build(model, weights=str(path), classifier_activation=None)
     x = zoo.preprocess_input(_images(), model, "keras")
     rel = _rel(_run(ours, x), _run(peer, x))
@@ -98,9 +74,9 @@ def test_keras_applications_weights_give_the_peers_logits(model, tmp_path):
 
 @pytest.mark.slow
 def test_keras_notop_weights_give_the_peers_features(tmp_path):
-    peer = _keras_peer("resnet50", include_top=False, seed=2)
+    peer = keras_peer("resnet50", include_top=False, seed=2)
     path = tmp_path / _source("resnet50", "keras").notop_file_name
-    _write_legacy_h5(peer, path)
+    write_legacy_h5(peer, path)
     ours = zoo.resnet50(weights=str(path), include_top=False)
     x = zoo.preprocess_input(_images(1), "resnet50")
     ours_out, peer_out = _run(ours, x), _run(peer, x)
@@ -201,7 +177,7 @@ def test_a_torchvision_file_into_a_model_without_that_layout_is_refused(resnet18
 
 def test_a_keras_file_for_another_vgg_names_the_missing_layer(tmp_path):
     path = str(tmp_path / "vgg16_weights_tf_dim_ordering_tf_kernels.h5")
-    _write_legacy_h5(keras.applications.VGG16(weights=None), path)
+    write_legacy_h5(keras.applications.VGG16(weights=None), path)
     with pytest.raises(WeightsMismatch) as err:
         zoo.vgg19(weights=path)
     assert str(err.value) == (f"weights file {path!r} does not fit model 'vgg19': it has no tensor "
