@@ -21,7 +21,8 @@ How each number is measured (``METHOD``):
   (tracemalloc would miss TensorFlow's C++ allocations.)
 - ``gflops = 2 * card.macs * batch / median / 1e9`` (conv and dense multiply-accumulates only).
 - ``pct_peak = 100 * gflops / peak_gflops``, where ``peak_gflops`` is this machine's float32
-  matrix-multiply rate, measured once per run directory in a fresh process: a ``tf.function``
+  matrix-multiply rate, measured once per run directory (by the first model's fresh process, before
+  it builds its model): a ``tf.function``
   ``tf.matmul`` of two ``PEAK_N x PEAK_N`` float32 matrices, 2 warm-ups, the median of
   ``PEAK_REPEATS`` timed runs (``2 * N**3`` FLOPs each). It is kept in the store's ``meta`` table
   (key ``bench_peak``) and copied into every row.
@@ -228,7 +229,8 @@ class _Worker:
 
 
 def measure_peak() -> dict:
-    """This machine's float32 matmul rate, measured in a fresh process (see :data:`METHOD`)."""
+    """This machine's float32 matmul rate, measured in a fresh process of its own (see :data:`METHOD`;
+    :func:`run` has the first model's process measure it instead, which saves a process start)."""
     w = _Worker({"kind": "peak", "n": PEAK_N, "repeats": PEAK_REPEATS})
     try:
         for ev in w.events():
@@ -272,20 +274,15 @@ def run(configs: list[dict], out_dir: str | os.PathLike, *, repeats: int = DEFAU
                 summary.skipped += 1
                 notify("skip", index[Store.key(c)], len(configs), c)
         try:
-            if todo:
-                peak = store.get_meta(PEAK_KEY)
-                if peak is None:
-                    peak = measure_peak()
-                    store.set_meta(PEAK_KEY, peak)
-                    summary.peak_measured = True
-                summary.peak_gflops = float(peak["gflops"])
-                notify("peak", 0, len(configs), {}, peak=peak, measured=summary.peak_measured)
-            elif (peak := store.get_meta(PEAK_KEY)) is not None:
-                summary.peak_gflops = float(peak["gflops"])
+            peak = {"value": store.get_meta(PEAK_KEY)}  # measured by the first worker when missing
+            if peak["value"] is not None:
+                summary.peak_gflops = float(peak["value"]["gflops"])
+                if todo:
+                    notify("peak", 0, len(configs), {}, peak=peak["value"], measured=False)
             by_model: dict[str, list[dict]] = {}
             for c in todo:
                 by_model.setdefault(c["model"], []).append(c)
-            state = _Eta(todo, repeats, float(peak["gflops"]))
+            state = _Eta(todo, repeats)
             for model, rows in by_model.items():
                 _measure_model(store, model, rows, repeats, mem_limit_mb, peak, summary, index, len(configs),
                                notify, state, zoo.card(model).macs)
@@ -306,14 +303,17 @@ class _Eta:
 
     SMALL = 1e9
 
-    def __init__(self, todo: list[dict], repeats: int, peak_gflops: float) -> None:
+    def __init__(self, todo: list[dict], repeats: int) -> None:
         import zoo
 
         self.calls = repeats + WARMUP
         self.left = {Store.key(c): _work(c, zoo.card(c["model"]).macs, self.calls) for c in todo}
         self.models_left = len({c["model"] for c in todo})
         self.startups: list[float] = []
-        self.prior = 2.0 / (0.3 * max(peak_gflops, 1e-3) * 1e9)  # seconds per MAC
+        self.prior = 2.0 / (0.3 * 20.0 * 1e9)  # seconds per MAC, until the peak is known
+
+    def set_peak(self, peak_gflops: float) -> None:
+        self.prior = 2.0 / (0.3 * max(peak_gflops, 1e-3) * 1e9)
         self.work_done = 0.0
         self.seconds = 0.0
 
@@ -331,15 +331,20 @@ class _Eta:
             self.seconds += seconds
 
 
-def _measure_model(store, model: str, rows: list[dict], repeats: int, mem_limit_mb: float | None, peak: dict,
+def _measure_model(store, model: str, rows: list[dict], repeats: int, mem_limit_mb: float | None, peak: dict,  # noqa: PLR0913
                    summary: BenchSummary, index: dict, total: int, notify: Callable, eta: _Eta, macs: int) -> None:
     """One worker process for ``model``: its rows in ascending batch size."""
     by_batch = {c["batch_size"]: c for c in rows}
     t_start = time.perf_counter()
     first = rows[0]
     notify("start", index[Store.key(first)], total, first, eta_s=eta.eta())
-    worker = _Worker({"kind": "model", "model": model, "batch_sizes": sorted(by_batch), "repeats": repeats,
-                      "warmup": WARMUP, "mem_limit_mb": mem_limit_mb})
+    request = {"kind": "model", "model": model, "batch_sizes": sorted(by_batch), "repeats": repeats,
+               "warmup": WARMUP, "mem_limit_mb": mem_limit_mb}
+    if peak["value"] is None:
+        request["peak"] = {"n": PEAK_N, "repeats": PEAK_REPEATS}
+    else:
+        eta.set_peak(float(peak["value"]["gflops"]))
+    worker = _Worker(request)
     current: tuple[dict, int, float] | None = None  # (config, trial id, start time)
     finished: set[int] = set()
 
@@ -352,7 +357,13 @@ def _measure_model(store, model: str, rows: list[dict], repeats: int, mem_limit_
     try:
         for ev in worker.events():
             kind = ev.get("event")
-            if kind == "ready":
+            if kind == "peak":
+                peak["value"] = ev["peak"]
+                store.set_meta(PEAK_KEY, ev["peak"])
+                summary.peak_gflops, summary.peak_measured = float(ev["peak"]["gflops"]), True
+                eta.set_peak(summary.peak_gflops)
+                notify("peak", 0, total, {}, peak=ev["peak"], measured=True)
+            elif kind == "ready":
                 eta.startups.append(time.perf_counter() - t_start)
                 eta.models_left -= 1
             elif kind == "start":
@@ -360,6 +371,8 @@ def _measure_model(store, model: str, rows: list[dict], repeats: int, mem_limit_
                 if cfg is not first:
                     notify("start", index[Store.key(cfg)], total, cfg, eta_s=eta.eta())
                 current = (cfg, store.begin(cfg), time.perf_counter())
+            elif kind == "row" and peak["value"] is None:
+                raise WorkerError("the measuring process sent a row before the matmul peak")
             elif kind in ("row", "fail") and current is not None:
                 cfg, trial_id, t0 = current
                 current = None
@@ -369,7 +382,7 @@ def _measure_model(store, model: str, rows: list[dict], repeats: int, mem_limit_
                     fail(cfg, trial_id, ev["reason"])
                     eta.row_done(cfg, None)
                     continue
-                metrics = _derive(ev["metrics"], cfg, macs, peak)
+                metrics = _derive(ev["metrics"], cfg, macs, peak["value"])
                 store.finish(trial_id, metrics)
                 summary.done += 1
                 eta.row_done(cfg, seconds)

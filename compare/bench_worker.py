@@ -4,7 +4,8 @@ Reads one JSON request on stdin and writes JSON lines on stdout (its protocol wi
 
 - ``{"kind": "peak", "n": N, "repeats": R}`` -> ``{"event": "peak", "peak": {...}}``;
 - ``{"kind": "model", "model": NAME, "batch_sizes": [...], "repeats": R, "warmup": W,
-  "mem_limit_mb": MB or null}`` -> ``{"event": "ready", ...}``, then per batch size
+  "mem_limit_mb": MB or null, "peak": {"n": N, "repeats": R} or absent}`` -> the peak event first
+  when asked (saves a process start), then ``{"event": "ready", ...}``, then per batch size
   ``{"event": "start", "batch_size": B}`` and ``{"event": "row", "batch_size": B, "metrics": {...}}``
   or ``{"event": "fail", "batch_size": B, "reason": "..."}``.
 
@@ -65,6 +66,9 @@ def _median(values: list[float]) -> float:
 
 
 def _peak(request: dict) -> None:
+    """Measure the float32 matmul rate and emit it (``{"event": "peak", "peak": {...}}``); numpy's
+    rate for the same product is kept beside it as a cross-check (``numpy_gflops``)."""
+    import numpy as np
     import tensorflow as tf
 
     n, repeats = int(request["n"]), int(request["repeats"])
@@ -79,7 +83,17 @@ def _peak(request: dict) -> None:
         matmul(a, b).numpy()
         times.append(time.perf_counter() - t)
     med = _median(times)
+    del a, b
+    x = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)  # the same product in numpy's BLAS
+    x @ x
+    blas = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        x @ x
+        blas.append(time.perf_counter() - t)
     _emit(event="peak", peak={"gflops": 2.0 * n ** 3 / med / 1e9, "n": n, "dtype": "float32",
+                              "best_gflops": 2.0 * n ** 3 / min(times) / 1e9,
+                              "numpy_gflops": 2.0 * n ** 3 / _median(blas) / 1e9,
                               "timings_ms": [t * 1000 for t in times], "time_ms": med * 1000,
                               "load_avg": list(os.getloadavg()),
                               "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
@@ -107,6 +121,8 @@ def _model(request: dict) -> None:
     import zoo
     from compare.train import _peak_mb, _peak_reset, versions
 
+    if request.get("peak"):  # the run's matmul peak, measured first in the same fresh process
+        _peak(request["peak"])
     name = request["model"]
     card = zoo.card(name)
     tf.random.set_seed(0)
@@ -127,8 +143,8 @@ def _model(request: dict) -> None:
         estimate = weight_mb + (b + 1) * act_mb  # + the input batch, counted with the outputs
         if available is not None and estimate > available:
             _emit(event="fail", batch_size=b, reason=(
-                f"estimated {estimate:,.0f} MB (weights {weight_mb:,.0f} MB + activations {act_mb:,.1f} MB per "
-                f"image x batch {b}) exceeds the {available:,.0f} MB " +
+                f"estimated {estimate:,.1f} MB (weights {weight_mb:,.1f} MB + activations {act_mb:,.2f} MB per "
+                f"image x batch {b}) exceeds the {available:,.1f} MB " +
                 ("given by --mem-limit" if limit is not None else "of memory available") + "; not run"))
             continue
         try:
