@@ -21,8 +21,8 @@ How each number is measured (``METHOD``):
   (tracemalloc would miss TensorFlow's C++ allocations.)
 - ``gflops = 2 * card.macs * batch / median / 1e9`` (conv and dense multiply-accumulates only).
 - ``pct_peak = 100 * gflops / peak_gflops``, where ``peak_gflops`` is this machine's float32
-  matrix-multiply rate, measured once per run directory (by the first model's fresh process, before
-  it builds its model): a ``tf.function``
+  matrix-multiply rate, measured once per run directory (by the first model's fresh process, after
+  its own rows, so that its memory peaks are not raised by the matmul's): a ``tf.function``
   ``tf.matmul`` of two ``PEAK_N x PEAK_N`` float32 matrices, 2 warm-ups, the median of
   ``PEAK_REPEATS`` timed runs (``2 * N**3`` FLOPs each). It is kept in the store's ``meta`` table
   (key ``bench_peak``) and copied into every row.
@@ -311,11 +311,11 @@ class _Eta:
         self.models_left = len({c["model"] for c in todo})
         self.startups: list[float] = []
         self.prior = 2.0 / (0.3 * 20.0 * 1e9)  # seconds per MAC, until the peak is known
+        self.work_done = 0.0
+        self.seconds = 0.0
 
     def set_peak(self, peak_gflops: float) -> None:
         self.prior = 2.0 / (0.3 * max(peak_gflops, 1e-3) * 1e9)
-        self.work_done = 0.0
-        self.seconds = 0.0
 
     def eta(self) -> float | None:
         if not self.startups:
@@ -346,6 +346,7 @@ def _measure_model(store, model: str, rows: list[dict], repeats: int, mem_limit_
         eta.set_peak(float(peak["value"]["gflops"]))
     worker = _Worker(request)
     current: tuple[dict, int, float] | None = None  # (config, trial id, start time)
+    pending: list[tuple[dict, int, dict, float]] = []  # rows measured before the peak: (config, id, raw, s)
     finished: set[int] = set()
 
     def fail(cfg: dict, trial_id: int, reason: str) -> None:
@@ -353,6 +354,13 @@ def _measure_model(store, model: str, rows: list[dict], repeats: int, mem_limit_
         summary.failed += 1
         summary.failures.append((cfg["model"], cfg["batch_size"], reason))
         notify("failed", index[Store.key(cfg)], total, cfg, reason=reason)
+
+    def finish(cfg: dict, trial_id: int, raw: dict, seconds: float) -> None:
+        metrics = _derive(raw, cfg, macs, peak["value"])
+        store.finish(trial_id, metrics)
+        summary.done += 1
+        eta.row_done(cfg, seconds)
+        notify("done", index[Store.key(cfg)], total, cfg, metrics=metrics, seconds=seconds)
 
     try:
         for ev in worker.events():
@@ -363,6 +371,9 @@ def _measure_model(store, model: str, rows: list[dict], repeats: int, mem_limit_
                 summary.peak_gflops, summary.peak_measured = float(ev["peak"]["gflops"]), True
                 eta.set_peak(summary.peak_gflops)
                 notify("peak", 0, total, {}, peak=ev["peak"], measured=True)
+                for row in pending:
+                    finish(*row)
+                pending.clear()
             elif kind == "ready":
                 eta.startups.append(time.perf_counter() - t_start)
                 eta.models_left -= 1
@@ -371,8 +382,6 @@ def _measure_model(store, model: str, rows: list[dict], repeats: int, mem_limit_
                 if cfg is not first:
                     notify("start", index[Store.key(cfg)], total, cfg, eta_s=eta.eta())
                 current = (cfg, store.begin(cfg), time.perf_counter())
-            elif kind == "row" and peak["value"] is None:
-                raise WorkerError("the measuring process sent a row before the matmul peak")
             elif kind in ("row", "fail") and current is not None:
                 cfg, trial_id, t0 = current
                 current = None
@@ -381,16 +390,12 @@ def _measure_model(store, model: str, rows: list[dict], repeats: int, mem_limit_
                 if kind == "fail":
                     fail(cfg, trial_id, ev["reason"])
                     eta.row_done(cfg, None)
-                    continue
-                metrics = _derive(ev["metrics"], cfg, macs, peak["value"])
-                store.finish(trial_id, metrics)
-                summary.done += 1
-                eta.row_done(cfg, seconds)
-                notify("done", index[Store.key(cfg)], total, cfg, metrics=metrics, seconds=seconds)
-        reason = None
-        if len(finished) < len(by_batch):
+                elif peak["value"] is None:  # this process measures the peak after its rows
+                    pending.append((cfg, trial_id, ev["metrics"], seconds))
+                else:
+                    finish(cfg, trial_id, ev["metrics"], seconds)
+        if len(finished) < len(by_batch) or pending:
             reason = worker.end_reason()
-        if reason is not None:
             if current is not None:
                 cfg, trial_id, _ = current
                 current = None
@@ -400,8 +405,14 @@ def _measure_model(store, model: str, rows: list[dict], repeats: int, mem_limit_
                 if b not in finished:
                     eta.row_done(cfg, None)
                     fail(cfg, store.begin(cfg), f"not measured: {reason}")
+            for cfg, trial_id, _, _ in pending:
+                eta.row_done(cfg, None)
+                fail(cfg, trial_id, f"measured, but the run's matmul peak was not: {reason}")
+            pending.clear()
     except KeyboardInterrupt:
         worker.kill()
+        for cfg, trial_id, _, _ in pending:
+            store.fail(trial_id, INTERRUPTED)
         if current is not None:
             store.fail(current[1], INTERRUPTED)
         summary.interrupted = True

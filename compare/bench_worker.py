@@ -4,10 +4,10 @@ Reads one JSON request on stdin and writes JSON lines on stdout (its protocol wi
 
 - ``{"kind": "peak", "n": N, "repeats": R}`` -> ``{"event": "peak", "peak": {...}}``;
 - ``{"kind": "model", "model": NAME, "batch_sizes": [...], "repeats": R, "warmup": W,
-  "mem_limit_mb": MB or null, "peak": {"n": N, "repeats": R} or absent}`` -> the peak event first
-  when asked (saves a process start), then ``{"event": "ready", ...}``, then per batch size
+  "mem_limit_mb": MB or null, "peak": {"n": N, "repeats": R} or absent}`` -> ``{"event": "ready", ...}``, then per batch size
   ``{"event": "start", "batch_size": B}`` and ``{"event": "row", "batch_size": B, "metrics": {...}}``
-  or ``{"event": "fail", "batch_size": B, "reason": "..."}``.
+  or ``{"event": "fail", "batch_size": B, "reason": "..."}``; then, when asked, the peak event
+  (measured after the rows, in the same process: one process start less).
 
 A process entry point, not library code: run only by :mod:`compare.bench`.
 """
@@ -121,8 +121,6 @@ def _model(request: dict) -> None:
     import zoo
     from compare.train import _peak_mb, _peak_reset, versions
 
-    if request.get("peak"):  # the run's matmul peak, measured first in the same fresh process
-        _peak(request["peak"])
     name = request["model"]
     card = zoo.card(name)
     tf.random.set_seed(0)
@@ -168,6 +166,8 @@ def _model(request: dict) -> None:
             "time_ms": _median(times) * 1000, "timings_ms": [s * 1000 for s in times], "warmup": warmup,
             "peak_mem_mb": peak, "base_mem_mb": base, "est_mem_mb": round(estimate, 1), "params": params,
             "build_s": round(build_s, 3), "load_avg": list(os.getloadavg()), "versions": info})
+    if request.get("peak"):  # the run's matmul peak, measured after the rows (their memory peaks stay clean)
+        _peak(request["peak"])
 
 
 def main() -> int:
