@@ -297,7 +297,7 @@ def run(configs: list[dict], out_dir: str | os.PathLike, *, repeats: int = DEFAU
 
 class _Eta:
     """Time left: per-process start-up (mean so far) x processes left + seconds per unit of work
-    (MACs x batch x calls) x work left. The rate starts at a guess of 30% of the matmul peak and is
+    (MACs x batch x calls) x work left. The rate starts at the matmul peak (a guess: convolutions reach 0.5-2x it here) and is
     then learnt from the measured rows of real size (rows under ``SMALL`` units, whose time is call
     overhead, are left out of it). None until the first process started."""
 
@@ -310,12 +310,12 @@ class _Eta:
         self.left = {Store.key(c): _work(c, zoo.card(c["model"]).macs, self.calls) for c in todo}
         self.models_left = len({c["model"] for c in todo})
         self.startups: list[float] = []
-        self.prior = 2.0 / (0.3 * 20.0 * 1e9)  # seconds per MAC, until the peak is known
+        self.prior = 2.0 / (30.0 * 1e9)  # seconds per MAC, until the peak is known
         self.work_done = 0.0
         self.seconds = 0.0
 
     def set_peak(self, peak_gflops: float) -> None:
-        self.prior = 2.0 / (0.3 * max(peak_gflops, 1e-3) * 1e9)
+        self.prior = 2.0 / (max(peak_gflops, 1e-3) * 1e9)
 
     def eta(self) -> float | None:
         if not self.startups:
@@ -432,5 +432,6 @@ def _derive(raw: dict, cfg: dict, macs: int, peak: dict) -> dict:
         "timings_ms": raw["timings_ms"], "repeats": len(raw["timings_ms"]), "warmup": raw["warmup"],
         "base_mem_mb": raw["base_mem_mb"], "est_mem_mb": raw["est_mem_mb"], "macs": macs,
         "params": raw["params"], "build_s": raw["build_s"], "peak_gflops": peak_gflops,
+        "peak_numpy_gflops": peak.get("numpy_gflops"),
         "load_avg": raw.get("load_avg"), "method": METHOD, "versions": raw["versions"],
     }

@@ -27,7 +27,8 @@ __all__ = ["STUDY", "is_bench", "rows", "accuracy", "plot_accuracy_vs_macs", "pl
 
 STUDY = "bench"
 ROW_COLUMNS = ["id", "model", "batch_size", "status", "reason", "img_per_s", "latency_ms", "peak_mem_mb", "gflops",
-               "pct_peak", "time_ms", "params", "macs", "peak_gflops", "base_mem_mb", "input_shape", "repeats"]
+               "pct_peak", "time_ms", "params", "macs", "peak_gflops", "peak_numpy_gflops", "base_mem_mb",
+               "input_shape", "repeats"]
 
 
 def is_bench(trials: pd.DataFrame) -> pd.Series:
@@ -50,6 +51,7 @@ def rows(trials: pd.DataFrame) -> pd.DataFrame:
                     "status": t["status"], "reason": t["reason"] if isinstance(t["reason"], str) else "",
                     **{k: m.get(k) for k in ROW_COLUMNS[5:12]}, "params": m.get("params", card.params),
                     "macs": m.get("macs", card.macs), "peak_gflops": m.get("peak_gflops"),
+                    "peak_numpy_gflops": m.get("peak_numpy_gflops"),
                     "base_mem_mb": m.get("base_mem_mb"), "input_shape": "x".join(map(str, cfg["input_shape"])),
                     "repeats": m.get("repeats")})
     df = pd.DataFrame(out, columns=ROW_COLUMNS)
@@ -87,34 +89,47 @@ def _label(r) -> str:
 
 # -- figures ----------------------------------------------------------------------------------------
 
-def plot_accuracy_vs_macs(acc: pd.DataFrame) -> Figure:
+def plot_accuracy_vs_macs(acc: pd.DataFrame, colors: dict | None = None) -> Figure:
     """Published top-1 accuracy vs MACs per image (log x); bubble area proportional to params."""
-    fig, axes = new_figure(8, 5.2)
+    from common.text import human_count
+
+    from .plots import label_points
+
+    fig, axes = new_figure(9, 5.4)
     ax = axes[0][0]
-    colors = model_colors(acc["model"])
-    sizes = 1500 * acc["params"].to_numpy(float) / max(1.0, float(acc["params"].max()))
-    ax.scatter(acc["macs"], acc["top1"], s=np.maximum(sizes, 12), c=[colors[m] for m in acc["model"]], alpha=0.6,
-               edgecolors="0.2", linewidths=0.6, zorder=3)
-    for _, r in acc.iterrows():
-        ax.annotate(_label(r), (r["macs"], r["top1"]), textcoords="offset points", xytext=(6, 4), fontsize=8)
+    colors = colors or model_colors(acc["model"])
+    pmax = max(1.0, float(acc["params"].max()))
+
+    def area(p: float) -> float:
+        return max(12.0, 1500.0 * p / pmax)
+
+    areas = np.array([area(p) for p in acc["params"]])
+    ax.scatter(acc["macs"], acc["top1"], s=areas, c=[colors[m] for m in acc["model"]], alpha=0.55,
+               edgecolors="k", linewidths=0.6, zorder=3)
     ax.set_xscale("log")
     ax.set_xlabel("MACs per image (paper input, log scale)")
     ax.set_ylabel("published top-1 accuracy (%)")
     lo, hi = float(acc["top1"].min()), float(acc["top1"].max())
-    ax.set_ylim(lo - 0.15 * max(hi - lo, 2) - 1, hi + 0.15 * max(hi - lo, 2) + 1)
+    ax.set_ylim(lo - 0.2 * max(hi - lo, 2) - 1, hi + 0.2 * max(hi - lo, 2) + 1)
     ax.set_xlim(float(acc["macs"].min()) / 3, float(acc["macs"].max()) * 3)
-    ax.grid(True, which="both", alpha=0.3)
+    ax.grid(True, which="major", alpha=0.3)
+    handles = [ax.scatter([], [], s=area(p), color="0.7", edgecolors="k", linewidths=0.6,
+                          label=f"{human_count(p)} params") for p in sorted({pmax, pmax / 10}, reverse=True)]
+    ax.legend(handles=handles, title="bubble area\n= params", loc="upper left", bbox_to_anchor=(1.02, 1.0),
+              fontsize=8, title_fontsize=8, labelspacing=2.2, borderpad=1.2, frameon=False, handlelength=4.0)
     ax.set_title("Top-1 accuracy vs MACs (bubble area = params)", fontsize=10)
     fig.tight_layout()
+    label_points(ax, acc["macs"], acc["top1"], [_label(r) for _, r in acc.iterrows()],
+                 radii=np.sqrt(areas / np.pi) * fig.dpi / 72)
     return fig
 
 
-def plot_accuracy_per_param(acc: pd.DataFrame) -> Figure:
+def plot_accuracy_per_param(acc: pd.DataFrame, colors: dict | None = None) -> Figure:
     """Published top-1 accuracy (%) per million trainable parameters, one bar per model (log y)."""
     df = acc.assign(per_m=acc["top1"] / (acc["params"] / 1e6)).sort_values("per_m", ascending=False)
     fig, axes = new_figure(8, 4.6)
     ax = axes[0][0]
-    colors = model_colors(acc["model"])
+    colors = colors or model_colors(acc["model"])
     ax.bar([_label(r) for _, r in df.iterrows()], df["per_m"], color=[colors[m] for m in df["model"]])
     for i, v in enumerate(df["per_m"]):
         ax.text(i, v, f"{v:.3g}", ha="center", va="bottom", fontsize=8)
@@ -157,8 +172,8 @@ def plot_throughput(df: pd.DataFrame) -> Figure:
 
 
 def plot_memory(df: pd.DataFrame) -> Figure:
-    """Peak resident memory (MB) vs batch size, one line per model."""
-    return _per_batch(df, "peak_mem_mb", "peak resident memory (MB, log scale)", "Peak memory vs batch size", True)
+    """Peak resident memory (MB) vs batch size (log x), one line per model."""
+    return _per_batch(df, "peak_mem_mb", "peak resident memory (MB)", "Peak memory vs batch size", False)
 
 
 def plot_pct_peak(df: pd.DataFrame) -> Figure:
@@ -235,7 +250,8 @@ def _make(kind: str) -> Callable[[Any], Figure | None]:
             acc = _acc(data)
             if acc is None:
                 return None
-            return plot_accuracy_vs_macs(acc) if kind == "acc_macs" else plot_accuracy_per_param(acc)
+            colors = model_colors(df["model"])  # the same colour per model in every bench figure
+            return (plot_accuracy_vs_macs if kind == "acc_macs" else plot_accuracy_per_param)(acc, colors)
         return {"throughput": plot_throughput, "memory": plot_memory, "pct_peak": plot_pct_peak}[kind](df)
     return make
 
@@ -310,6 +326,16 @@ def section(data) -> list[tuple]:
                         "peak mem = peak resident set size of the measuring process during that batch size.",
                         right=set(range(2, len(cols))))),
     ]
+    over = done[done["pct_peak"] > 100]
+    if not over.empty:
+        blas = done["peak_numpy_gflops"].dropna() if "peak_numpy_gflops" in done.columns else pd.Series(dtype=float)
+        blocks.append(("p", f"{len(over)} of {len(done)} rows exceed 100% of the reference: on this CPU TensorFlow's "
+                            "convolutions run faster than its 2048x2048 float32 tf.matmul, so the reference is not "
+                            "the hardware's peak"
+                            + (f" (numpy's BLAS did the same product at {float(blas.iloc[0]):.1f} GFLOP/s in the "
+                               "same process)" if not blas.empty else "")
+                            + ". Read % of peak as a share of that reference: comparable between models and runs "
+                              "on one machine."))
     bad = df[df["status"] != "done"]
     if not bad.empty:
         blocks.append(("p", "Rows not measured:"))

@@ -26,7 +26,8 @@ from test_cli_contract import probe  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 ROW_KEYS = {"img_per_s", "latency_ms", "peak_mem_mb", "gflops", "pct_peak", "time_ms", "timings_ms", "repeats",
-            "warmup", "base_mem_mb", "est_mem_mb", "macs", "params", "build_s", "peak_gflops", "load_avg", "method",
+            "warmup", "base_mem_mb", "est_mem_mb", "macs", "params", "build_s", "peak_gflops", "peak_numpy_gflops",
+            "load_avg", "method",
             "versions"}
 FIGURES = ("bench_accuracy_vs_macs", "bench_accuracy_per_param", "bench_throughput", "bench_memory", "bench_pct_peak")
 SUMMARY = re.compile(r"(\d+) measured, (\d+) already done, (\d+) failed of (\d+) row\(s\) in \d+ s; fp32 matmul peak "
