@@ -160,3 +160,18 @@ def test_out_that_is_a_file_is_bad_input(tmp_path):
     code, stdout, stderr, _ = probe("compare", "bench", "--models", "lenet5", "--out", str(target))
     assert (code, stderr) == (2, f"error: --out {str(target)!r} is a file; accepted: a directory (created if "
                                  "missing)\n")
+
+
+def test_store_meta_round_trip(tmp_path):
+    """The run-wide values (the bench's matmul peak) live in the store's meta table as JSON; the
+    store stays readable by this version's check."""
+    path = tmp_path / STORE_NAME
+    with Store(path) as store:
+        assert store.get_meta("bench_peak") is None
+        store.set_meta("bench_peak", {"gflops": 30.5, "timings_ms": [1.0, 2.0]})
+        store.set_meta("bench_peak", {"gflops": 31.25, "timings_ms": [1.5]})  # replaced, not added
+    Store.check(path)
+    with Store(path) as store:
+        assert store.get_meta("bench_peak") == {"gflops": 31.25, "timings_ms": [1.5]}
+    rows = sqlite3.connect(path).execute("SELECT key FROM meta WHERE key LIKE 'json:%'").fetchall()
+    assert rows == [("json:bench_peak",)]
