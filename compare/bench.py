@@ -20,6 +20,11 @@ How each number is measured (``METHOD``):
   activations, but not an earlier batch size's. ``base_mem_mb`` is the resident size at the reset.
   (tracemalloc would miss TensorFlow's C++ allocations.)
 - ``gflops = 2 * card.macs * batch / median / 1e9`` (conv and dense multiply-accumulates only).
+- ``mode="train"`` (``--train``): each call is one training step, ``train_on_batch`` with SGD
+  (learning rate 0.01, momentum 0.9) on sparse categorical cross-entropy with random labels; its
+  ``gflops`` count ``TRAIN_FLOPS_FACTOR = 3`` forward passes' worth (forward + backward), stored as
+  ``flops_factor``; the memory estimate counts weights x 3 (weights, gradients, momentum) and the
+  activations twice.
 - ``pct_peak = 100 * gflops / peak_gflops``, where ``peak_gflops`` is this machine's float32
   matrix-multiply rate, measured once per run directory (by the first model's fresh process, after
   its own rows, so that its memory peaks are not raised by the matmul's): a ``tf.function``
@@ -63,6 +68,11 @@ WARMUP = 2
 PEAK_N = 2048
 PEAK_REPEATS = 7
 PEAK_KEY = "bench_peak"
+MODES = ("inference", "train")
+#: FLOPs of a training step per forward FLOP: the forward pass, and the backward pass's two
+#: products per weighted layer (gradients of the inputs and of the weights). A convention, stored
+#: with each row as ``flops_factor``.
+TRAIN_FLOPS_FACTOR = 3
 INTERRUPTED = "interrupted by the user (Ctrl-C); it runs again on resume"
 METHOD = ("forward pass model(x, training=False) in tf.function, random weights, float32; "
           f"{WARMUP} warm-up calls, then the median of the timed calls (each ends with .numpy()); one fresh "
@@ -123,13 +133,15 @@ def parse_repeats(text: str | None) -> int:
     return value
 
 
-def plan(models: Iterable[str], batch_sizes: Iterable[int]) -> list[dict]:
+def plan(models: Iterable[str], batch_sizes: Iterable[int], mode: str = "inference") -> list[dict]:
     """Row configs: for each model (in order) each batch size (ascending). The config is the row's
     identity in the store: study, model, batch size, width 1.0, the card's input shape and classes,
-    mode ``inference``, dtype ``float32``. The number of timed runs is not part of it: a rerun with
-    another ``--repeats`` skips the rows already done."""
+    ``mode`` (``inference``, or ``train``: one SGD step per timed call), dtype ``float32``. The number
+    of timed runs is not part of it: a rerun with another ``--repeats`` skips the rows already done."""
     import zoo
 
+    if mode not in MODES:
+        raise ValueError(f"mode {mode!r} is not one of {', '.join(MODES)}")
     sizes = sorted(set(batch_sizes))
     for b in sizes:
         if isinstance(b, bool) or not isinstance(b, int) or b < 1:
@@ -139,7 +151,7 @@ def plan(models: Iterable[str], batch_sizes: Iterable[int]) -> list[dict]:
         card = zoo.card(name)
         for b in sizes:
             configs.append(dict(study=STUDY, model=name, batch_size=b, width=1.0, input_shape=list(card.input_shape),
-                                classes=card.classes, mode="inference", dtype="float32"))
+                                classes=card.classes, mode=mode, dtype="float32"))
     return configs
 
 
@@ -339,7 +351,7 @@ def _measure_model(store, model: str, rows: list[dict], repeats: int, mem_limit_
     first = rows[0]
     notify("start", index[Store.key(first)], total, first, eta_s=eta.eta())
     request = {"kind": "model", "model": model, "batch_sizes": sorted(by_batch), "repeats": repeats,
-               "warmup": WARMUP, "mem_limit_mb": mem_limit_mb}
+               "warmup": WARMUP, "mem_limit_mb": mem_limit_mb, "mode": first["mode"]}
     if peak["value"] is None:
         request["peak"] = {"n": PEAK_N, "repeats": PEAK_REPEATS}
     else:
@@ -423,8 +435,9 @@ def _measure_model(store, model: str, rows: list[dict], repeats: int, mem_limit_
 def _derive(raw: dict, cfg: dict, macs: int, peak: dict) -> dict:
     """The stored metrics of a measured row: the worker's numbers and the derived columns."""
     b = cfg["batch_size"]
+    factor = TRAIN_FLOPS_FACTOR if cfg.get("mode") == "train" else 1
     median_s = float(raw["time_ms"]) / 1000.0
-    gflops = 2.0 * macs * b / median_s / 1e9
+    gflops = 2.0 * factor * macs * b / median_s / 1e9
     peak_gflops = float(peak["gflops"])
     return {
         "img_per_s": b / median_s, "latency_ms": raw["time_ms"] / b, "peak_mem_mb": raw["peak_mem_mb"],
@@ -432,6 +445,6 @@ def _derive(raw: dict, cfg: dict, macs: int, peak: dict) -> dict:
         "timings_ms": raw["timings_ms"], "repeats": len(raw["timings_ms"]), "warmup": raw["warmup"],
         "base_mem_mb": raw["base_mem_mb"], "est_mem_mb": raw["est_mem_mb"], "macs": macs,
         "params": raw["params"], "build_s": raw["build_s"], "peak_gflops": peak_gflops,
-        "peak_numpy_gflops": peak.get("numpy_gflops"),
+        "peak_numpy_gflops": peak.get("numpy_gflops"), "flops_factor": factor,
         "load_avg": raw.get("load_avg"), "method": METHOD, "versions": raw["versions"],
     }

@@ -34,6 +34,9 @@ def add_bench_parser(sub, parents: list[argparse.ArgumentParser]) -> None:
                                      f"default {DEFAULT_REPEATS})")
     p.add_argument("--mem-limit", metavar="MB", help="memory in MB a batch may use (default: the kernel's "
                                                      "MemAvailable); a batch estimated above it is a failed row")
+    p.add_argument("--train", action="store_true", help="time a training step (train_on_batch, SGD momentum 0.9, "
+                                                        "random labels) instead of a forward pass; its rows are "
+                                                        "separate (mode 'train') and count 3x the forward FLOPs")
     p.add_argument("--out", default=None, help=f"run directory (default {DEFAULT_OUT})")
     p.add_argument("--no-report", action="store_true", help="do not write the report at the end")
     p.set_defaults(func=cmd_bench)
@@ -53,7 +56,7 @@ def _progress(event, i, n, cfg, **info) -> None:
         how = "measured" if info["measured"] else "from the store"
         print(f"fp32 matmul peak ({p['n']}x{p['n']}): {p['gflops']:.1f} GFLOP/s ({how})", file=sys.stderr, flush=True)
         return
-    tag = f"[{i}/{n}] {cfg['model']} batch {cfg['batch_size']}"
+    tag = f"[{i}/{n}] {cfg['model']} batch {cfg['batch_size']}" + (" (train)" if cfg.get("mode") == "train" else "")
     if event == "skip":
         line = f"{tag}: already done, skipped"
     elif event == "start":
@@ -80,7 +83,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     mem_limit = parse_positive(args.mem_limit, "--mem-limit")
     out = args.out or DEFAULT_OUT
     check_out(out)
-    configs = bench.plan(models, sizes)
+    configs = bench.plan(models, sizes, mode="train" if args.train else "inference")
     print(f"{len(configs)} row(s) ({len(models)} model(s) x batch sizes {','.join(map(str, sizes))}) -> {out}",
           file=sys.stderr, flush=True)
     summary = bench.run(configs, out, repeats=repeats, mem_limit_mb=mem_limit, progress=_progress)

@@ -4,7 +4,7 @@ Reads one JSON request on stdin and writes JSON lines on stdout (its protocol wi
 
 - ``{"kind": "peak", "n": N, "repeats": R}`` -> ``{"event": "peak", "peak": {...}}``;
 - ``{"kind": "model", "model": NAME, "batch_sizes": [...], "repeats": R, "warmup": W,
-  "mem_limit_mb": MB or null, "peak": {"n": N, "repeats": R} or absent}`` -> ``{"event": "ready", ...}``, then per batch size
+  "mem_limit_mb": MB or null, "mode": "inference" or "train", "peak": {"n": N, "repeats": R} or absent}`` -> ``{"event": "ready", ...}``, then per batch size
   ``{"event": "start", "batch_size": B}`` and ``{"event": "row", "batch_size": B, "metrics": {...}}``
   or ``{"event": "fail", "batch_size": B, "reason": "..."}``; then, when asked, the peak event
   (measured after the rows, in the same process: one process start less).
@@ -130,7 +130,20 @@ def _model(request: dict) -> None:
     params = int(sum(int(np.prod(w.shape)) for w in model.trainable_weights))
     weight_mb = 4 * sum(int(np.prod(w.shape)) for w in model.weights) / 2 ** 20
     act_mb = _activation_bytes(model) / 2 ** 20
-    forward = tf.function(lambda x: model(x, training=False))
+    train = request.get("mode") == "train"
+    if train:
+        import keras
+
+        model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.01, momentum=0.9),
+                      loss="sparse_categorical_crossentropy")
+
+        def step(x, y):
+            return np.asarray(model.train_on_batch(x, y))
+    else:
+        forward = tf.function(lambda x: model(x, training=False))
+
+        def step(x, y):
+            return forward(x).numpy()
     info = {**versions(), "cpu_model": _cpu_model()}
     _emit(event="ready", startup_s=time.perf_counter() - t0, build_s=build_s)
     warmup, repeats = int(request["warmup"]), int(request["repeats"])
@@ -138,26 +151,30 @@ def _model(request: dict) -> None:
     for b in request["batch_sizes"]:
         _emit(event="start", batch_size=b)
         available = float(limit) if limit is not None else _available_mb()
-        estimate = weight_mb + (b + 1) * act_mb  # + the input batch, counted with the outputs
+        # + the input batch, counted with the outputs; training keeps gradients and momentum, and
+        # the activations for the backward pass beside their gradients
+        estimate = 3 * weight_mb + 2 * (b + 1) * act_mb if train else weight_mb + (b + 1) * act_mb
         if available is not None and estimate > available:
             _emit(event="fail", batch_size=b, reason=(
-                f"estimated {estimate:,.1f} MB (weights {weight_mb:,.1f} MB + activations {act_mb:,.2f} MB per "
-                f"image x batch {b}) exceeds the {available:,.1f} MB " +
+                f"estimated {estimate:,.1f} MB (weights {weight_mb:,.1f} MB" + (" x 3" if train else "") +
+                f" + activations {act_mb:,.2f} MB per image x batch {b}" + (" x 2" if train else "") +
+                f") exceeds the {available:,.1f} MB " +
                 ("given by --mem-limit" if limit is not None else "of memory available") + "; not run"))
             continue
         try:
             x = tf.random.stateless_normal((b, *card.input_shape), seed=(b, 7), dtype=tf.float32)
+            y = tf.random.stateless_uniform((b,), seed=(b, 8), maxval=card.classes, dtype=tf.int32)
             _peak_reset()
             base = _rss_mb()
             for _ in range(warmup):
-                forward(x).numpy()
+                step(x, y)
             times = []
             for _ in range(repeats):
                 t = time.perf_counter()
-                forward(x).numpy()
+                step(x, y)
                 times.append(time.perf_counter() - t)
             peak = _peak_mb()
-            del x
+            del x, y
         except (tf.errors.ResourceExhaustedError, MemoryError) as exc:
             msg = " ".join(str(exc).split())[:300] or "no message"
             _emit(event="fail", batch_size=b, reason=f"out of memory at batch {b}: {type(exc).__name__}: {msg}")

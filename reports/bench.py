@@ -26,7 +26,7 @@ __all__ = ["STUDY", "is_bench", "rows", "accuracy", "plot_accuracy_vs_macs", "pl
            "plot_throughput", "plot_memory", "plot_pct_peak", "FIGURES", "section", "ROW_COLUMNS"]
 
 STUDY = "bench"
-ROW_COLUMNS = ["id", "model", "batch_size", "status", "reason", "img_per_s", "latency_ms", "peak_mem_mb", "gflops",
+ROW_COLUMNS = ["id", "model", "mode", "batch_size", "status", "reason", "img_per_s", "latency_ms", "peak_mem_mb", "gflops",
                "pct_peak", "time_ms", "params", "macs", "peak_gflops", "peak_numpy_gflops", "base_mem_mb",
                "input_shape", "repeats"]
 
@@ -47,18 +47,19 @@ def rows(trials: pd.DataFrame) -> pd.DataFrame:
     for _, t in trials[is_bench(trials)].iterrows():
         cfg, m = t["config"], t["metrics"] if isinstance(t["metrics"], dict) else {}
         card = zoo.card(cfg["model"])
-        out.append({"id": int(t["id"]), "model": cfg["model"], "batch_size": int(cfg["batch_size"]),
+        out.append({"id": int(t["id"]), "model": cfg["model"], "mode": cfg.get("mode", "inference"),
+                    "batch_size": int(cfg["batch_size"]),
                     "status": t["status"], "reason": t["reason"] if isinstance(t["reason"], str) else "",
-                    **{k: m.get(k) for k in ROW_COLUMNS[5:12]}, "params": m.get("params", card.params),
+                    **{k: m.get(k) for k in ROW_COLUMNS[6:13]}, "params": m.get("params", card.params),
                     "macs": m.get("macs", card.macs), "peak_gflops": m.get("peak_gflops"),
                     "peak_numpy_gflops": m.get("peak_numpy_gflops"),
                     "base_mem_mb": m.get("base_mem_mb"), "input_shape": "x".join(map(str, cfg["input_shape"])),
                     "repeats": m.get("repeats")})
     df = pd.DataFrame(out, columns=ROW_COLUMNS)
-    for col in ROW_COLUMNS[5:]:
+    for col in ROW_COLUMNS[6:]:
         if col != "input_shape":
             df[col] = pd.to_numeric(df[col], errors="coerce")
-    return df.sort_values(["macs", "model", "batch_size"]).reset_index(drop=True)
+    return df.sort_values(["mode", "macs", "model", "batch_size"]).reset_index(drop=True)
 
 
 def accuracy(models: list[str]) -> pd.DataFrame:
@@ -81,6 +82,12 @@ def accuracy(models: list[str]) -> pd.DataFrame:
 
 def _done(df: pd.DataFrame) -> pd.DataFrame:
     return df[df["status"] == "done"]
+
+
+def _drawn(df: pd.DataFrame) -> pd.DataFrame:
+    """The rows the per-batch figures draw: the inference rows (the training rows when there are none)."""
+    inference = df[df["mode"] == "inference"]
+    return inference if not _done(inference).empty else df
 
 
 def _label(r) -> str:
@@ -252,7 +259,7 @@ def _make(kind: str) -> Callable[[Any], Figure | None]:
                 return None
             colors = model_colors(df["model"])  # the same colour per model in every bench figure
             return (plot_accuracy_vs_macs if kind == "acc_macs" else plot_accuracy_per_param)(acc, colors)
-        return {"throughput": plot_throughput, "memory": plot_memory, "pct_peak": plot_pct_peak}[kind](df)
+        return {"throughput": plot_throughput, "memory": plot_memory, "pct_peak": plot_pct_peak}[kind](_drawn(df))
     return make
 
 
@@ -264,7 +271,8 @@ FIGURES: list[tuple[str, Callable, Callable]] = [
     ("bench_accuracy_per_param", _acc_caption(
         "Published top-1 accuracy (%) per million trainable parameters (log scale)."), _make("acc_param")),
     ("bench_throughput", lambda d: "Inference throughput (images per second) vs batch size, log-log, one line per "
-     "model; forward pass at the paper input, median of the timed runs." + _peak_text(_bench(d)),
+     "model; forward pass at the paper input, median of the timed runs (the training-step rows instead when the "
+     "run has no inference row)." + _peak_text(_bench(d)),
      _make("throughput")),
     ("bench_memory", lambda d: "Peak resident memory (MB) of the measuring process vs batch size (a fresh process "
      "per model; the peak is reset before each batch size, so it holds the TensorFlow runtime, the weights and "
@@ -310,10 +318,10 @@ def section(data) -> list[tuple]:
     if df.empty:
         return []
     done = _done(df)
-    table_rows = [[r["model"], r["input_shape"], str(int(r["batch_size"])), _f(r["img_per_s"], 1),
+    table_rows = [[r["model"], r["mode"], r["input_shape"], str(int(r["batch_size"])), _f(r["img_per_s"], 1),
                    _f(r["latency_ms"], 2), _f(r["peak_mem_mb"], 0), _f(r["gflops"], 2), _f(r["pct_peak"], 1),
                    _f(r["time_ms"], 1)] for _, r in done.iterrows()]
-    cols = ["model", "input", "batch", "img/s", "latency (ms/img)", "peak mem (MB)", "GFLOP/s", "% of peak",
+    cols = ["model", "mode", "input", "batch", "img/s", "latency (ms/img)", "peak mem (MB)", "GFLOP/s", "% of peak",
             "time (ms/batch)"]
     blocks: list[tuple] = [
         ("h2", "Inference benchmark: the real networks at paper size"),
@@ -322,9 +330,9 @@ def section(data) -> list[tuple]:
               + _peak_text(df) + " " + _machine(data.bench) + _loads(data.bench)),
         ("table", Table("Inference, one row per model and batch size", cols, table_rows,
                         "img/s = batch / median time; latency = median time / batch; GFLOP/s = 2 x card MACs x "
-                        "batch / median time (conv and dense only); % of peak = GFLOP/s / the fp32 matmul peak; "
+                        "batch / median time (conv and dense only; x 3 for a training step: forward + backward); % of peak = GFLOP/s / the fp32 matmul peak; "
                         "peak mem = peak resident set size of the measuring process during that batch size.",
-                        right=set(range(2, len(cols))))),
+                        right=set(range(3, len(cols))))),
     ]
     over = done[done["pct_peak"] > 100]
     if not over.empty:

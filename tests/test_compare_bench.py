@@ -27,7 +27,7 @@ from test_cli_contract import probe  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 ROW_KEYS = {"img_per_s", "latency_ms", "peak_mem_mb", "gflops", "pct_peak", "time_ms", "timings_ms", "repeats",
             "warmup", "base_mem_mb", "est_mem_mb", "macs", "params", "build_s", "peak_gflops", "peak_numpy_gflops",
-            "load_avg", "method",
+            "flops_factor", "load_avg", "method",
             "versions"}
 FIGURES = ("bench_accuracy_vs_macs", "bench_accuracy_per_param", "bench_throughput", "bench_memory", "bench_pct_peak")
 SUMMARY = re.compile(r"(\d+) measured, (\d+) already done, (\d+) failed of (\d+) row\(s\) in \d+ s; fp32 matmul peak "
@@ -65,6 +65,7 @@ def test_bench_rows_resume_and_report(tmp_path):
                                 dtype="float32")
         m = t.metrics
         assert set(m) == ROW_KEYS, set(m) ^ ROW_KEYS
+        assert m["flops_factor"] == 1
         b = t.config["batch_size"]
         assert len(m["timings_ms"]) == m["repeats"] == 5 and m["warmup"] == 2
         assert m["time_ms"] == pytest.approx(statistics.median(m["timings_ms"]), rel=1e-12)
@@ -175,3 +176,21 @@ def test_store_meta_round_trip(tmp_path):
         assert store.get_meta("bench_peak") == {"gflops": 31.25, "timings_ms": [1.5]}
     rows = sqlite3.connect(path).execute("SELECT key FROM meta WHERE key LIKE 'json:%'").fetchall()
     assert rows == [("json:bench_peak",)]
+
+
+def test_train_rows_count_three_forward_passes(tmp_path):
+    """--train: one SGD step per timed call, rows of their own (mode 'train'), GFLOP/s counting the
+    forward and the backward pass as 3 forward passes."""
+    import zoo
+
+    out = tmp_path / "train"
+    proc = bench("--train", "--models", "lenet5", "--batch-sizes", "4", "--out", str(out), "--no-report")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "[1/1] lenet5 batch 4 (train): measuring;" in proc.stderr
+    trials, peak = stored(out)
+    (row,) = list(trials.itertuples())
+    m = row.metrics
+    assert (row.status, row.config["mode"], m["flops_factor"]) == ("done", "train", 3)
+    seconds = m["time_ms"] / 1000
+    assert m["gflops"] == pytest.approx(2 * 3 * zoo.card("lenet5").macs * 4 / seconds / 1e9, rel=1e-12)
+    assert m["pct_peak"] == pytest.approx(100 * m["gflops"] / peak["gflops"], rel=1e-12)
