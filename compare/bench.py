@@ -25,6 +25,12 @@ How each number is measured (``METHOD``):
   ``gflops`` count ``TRAIN_FLOPS_FACTOR = 3`` forward passes' worth (forward + backward), stored as
   ``flops_factor``; the memory estimate counts weights x 3 (weights, gradients, momentum) and the
   activations twice.
+- ``dtype="bfloat16"`` (``--dtype bfloat16``, inference only): the model built under Keras'
+  ``mixed_bfloat16`` policy without its softmax, given the weights of a float32 twin; the row times
+  the bfloat16 forward pass and then the float32 twin on the same batch (``fp32_time_ms``), with
+  ``speedup_vs_fp32`` = float32 time / bfloat16 time and ``max_logit_change`` = the largest
+  |bfloat16 logit - float32 logit| (beside ``max_abs_logit_fp32``, the logits' scale). Both models
+  are resident, so ``peak_mem_mb`` holds both.
 - ``pct_peak = 100 * gflops / peak_gflops``, where ``peak_gflops`` is this machine's float32
   matrix-multiply rate, measured once per run directory (by the first model's fresh process, after
   its own rows, so that its memory peaks are not raised by the matmul's): a ``tf.function``
@@ -69,6 +75,7 @@ PEAK_N = 2048
 PEAK_REPEATS = 7
 PEAK_KEY = "bench_peak"
 MODES = ("inference", "train")
+DTYPES = ("float32", "bfloat16")
 #: FLOPs of a training step per forward FLOP: the forward pass, and the backward pass's two
 #: products per weighted layer (gradients of the inputs and of the weights). A convention, stored
 #: with each row as ``flops_factor``.
@@ -133,15 +140,21 @@ def parse_repeats(text: str | None) -> int:
     return value
 
 
-def plan(models: Iterable[str], batch_sizes: Iterable[int], mode: str = "inference") -> list[dict]:
+def plan(models: Iterable[str], batch_sizes: Iterable[int], mode: str = "inference",
+         dtype: str = "float32") -> list[dict]:
     """Row configs: for each model (in order) each batch size (ascending). The config is the row's
     identity in the store: study, model, batch size, width 1.0, the card's input shape and classes,
-    ``mode`` (``inference``, or ``train``: one SGD step per timed call), dtype ``float32``. The number
+    ``mode`` (``inference``, or ``train``: one SGD step per timed call), ``dtype`` (``float32``, or
+    ``bfloat16``: Keras' mixed_bfloat16 policy, inference only, timed beside float32). The number
     of timed runs is not part of it: a rerun with another ``--repeats`` skips the rows already done."""
     import zoo
 
     if mode not in MODES:
         raise ValueError(f"mode {mode!r} is not one of {', '.join(MODES)}")
+    if dtype not in DTYPES:
+        raise ValueError(f"--dtype {dtype!r} is not accepted; accepted: {', '.join(DTYPES)}")
+    if dtype != "float32" and mode != "inference":
+        raise ValueError(f"--dtype {dtype} is measured for inference only; accepted with --train: float32")
     sizes = sorted(set(batch_sizes))
     for b in sizes:
         if isinstance(b, bool) or not isinstance(b, int) or b < 1:
@@ -151,7 +164,7 @@ def plan(models: Iterable[str], batch_sizes: Iterable[int], mode: str = "inferen
         card = zoo.card(name)
         for b in sizes:
             configs.append(dict(study=STUDY, model=name, batch_size=b, width=1.0, input_shape=list(card.input_shape),
-                                classes=card.classes, mode=mode, dtype="float32"))
+                                classes=card.classes, mode=mode, dtype=dtype))
     return configs
 
 
@@ -351,7 +364,7 @@ def _measure_model(store, model: str, rows: list[dict], repeats: int, mem_limit_
     first = rows[0]
     notify("start", index[Store.key(first)], total, first, eta_s=eta.eta())
     request = {"kind": "model", "model": model, "batch_sizes": sorted(by_batch), "repeats": repeats,
-               "warmup": WARMUP, "mem_limit_mb": mem_limit_mb, "mode": first["mode"]}
+               "warmup": WARMUP, "mem_limit_mb": mem_limit_mb, "mode": first["mode"], "dtype": first["dtype"]}
     if peak["value"] is None:
         request["peak"] = {"n": PEAK_N, "repeats": PEAK_REPEATS}
     else:
@@ -447,4 +460,6 @@ def _derive(raw: dict, cfg: dict, macs: int, peak: dict) -> dict:
         "params": raw["params"], "build_s": raw["build_s"], "peak_gflops": peak_gflops,
         "peak_numpy_gflops": peak.get("numpy_gflops"), "flops_factor": factor,
         "load_avg": raw.get("load_avg"), "method": METHOD, "versions": raw["versions"],
+        **{k: raw[k] for k in ("fp32_time_ms", "fp32_timings_ms", "speedup_vs_fp32", "max_logit_change",
+                               "max_abs_logit_fp32") if k in raw},
     }

@@ -37,6 +37,9 @@ def add_bench_parser(sub, parents: list[argparse.ArgumentParser]) -> None:
     p.add_argument("--train", action="store_true", help="time a training step (train_on_batch, SGD momentum 0.9, "
                                                         "random labels) instead of a forward pass; its rows are "
                                                         "separate (mode 'train') and count 3x the forward FLOPs")
+    p.add_argument("--dtype", default="float32", help="float32 (default) or bfloat16: Keras' mixed_bfloat16 policy "
+                                                       "with the weights of a float32 twin, timed beside it (speed-up "
+                                                       "and largest logit change); inference only")
     p.add_argument("--out", default=None, help=f"run directory (default {DEFAULT_OUT})")
     p.add_argument("--no-report", action="store_true", help="do not write the report at the end")
     p.set_defaults(func=cmd_bench)
@@ -56,7 +59,8 @@ def _progress(event, i, n, cfg, **info) -> None:
         how = "measured" if info["measured"] else "from the store"
         print(f"fp32 matmul peak ({p['n']}x{p['n']}): {p['gflops']:.1f} GFLOP/s ({how})", file=sys.stderr, flush=True)
         return
-    tag = f"[{i}/{n}] {cfg['model']} batch {cfg['batch_size']}" + (" (train)" if cfg.get("mode") == "train" else "")
+    tag = (f"[{i}/{n}] {cfg['model']} batch {cfg['batch_size']}" + (" (train)" if cfg.get("mode") == "train" else "")
+           + (f" ({cfg['dtype']})" if cfg.get("dtype", "float32") != "float32" else ""))
     if event == "skip":
         line = f"{tag}: already done, skipped"
     elif event == "start":
@@ -65,6 +69,9 @@ def _progress(event, i, n, cfg, **info) -> None:
         m = info["metrics"]
         line = (f"{tag}: {m['time_ms']:.1f} ms/batch, {m['img_per_s']:.1f} img/s, {m['peak_mem_mb']:.0f} MB peak, "
                 f"{m['gflops']:.1f} GFLOP/s ({m['pct_peak']:.0f}% of peak)")
+        if "speedup_vs_fp32" in m:
+            line += (f"; float32 {m['fp32_time_ms']:.1f} ms: speed-up {m['speedup_vs_fp32']:.2f}x, largest logit "
+                     f"change {m['max_logit_change']:.3g} (logits up to {m['max_abs_logit_fp32']:.3g})")
     else:
         line = f"{tag}: FAILED: {info['reason']}"
     print(line, file=sys.stderr, flush=True)
@@ -83,7 +90,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     mem_limit = parse_positive(args.mem_limit, "--mem-limit")
     out = args.out or DEFAULT_OUT
     check_out(out)
-    configs = bench.plan(models, sizes, mode="train" if args.train else "inference")
+    configs = bench.plan(models, sizes, mode="train" if args.train else "inference", dtype=args.dtype)
     print(f"{len(configs)} row(s) ({len(models)} model(s) x batch sizes {','.join(map(str, sizes))}) -> {out}",
           file=sys.stderr, flush=True)
     summary = bench.run(configs, out, repeats=repeats, mem_limit_mb=mem_limit, progress=_progress)

@@ -4,7 +4,7 @@ Reads one JSON request on stdin and writes JSON lines on stdout (its protocol wi
 
 - ``{"kind": "peak", "n": N, "repeats": R}`` -> ``{"event": "peak", "peak": {...}}``;
 - ``{"kind": "model", "model": NAME, "batch_sizes": [...], "repeats": R, "warmup": W,
-  "mem_limit_mb": MB or null, "mode": "inference" or "train", "peak": {"n": N, "repeats": R} or absent}`` -> ``{"event": "ready", ...}``, then per batch size
+  "mem_limit_mb": MB or null, "mode": "inference" or "train", "dtype": "float32" or "bfloat16", "peak": {"n": N, "repeats": R} or absent}`` -> ``{"event": "ready", ...}``, then per batch size
   ``{"event": "start", "batch_size": B}`` and ``{"event": "row", "batch_size": B, "metrics": {...}}``
   or ``{"event": "fail", "batch_size": B, "reason": "..."}``; then, when asked, the peak event
   (measured after the rows, in the same process: one process start less).
@@ -113,6 +113,25 @@ def _activation_bytes(model) -> int:
     return total
 
 
+def _compare_fp32(forward, forward32, x, warmup: int, repeats: int, median_s: float) -> dict:
+    """The float32 model beside the bfloat16 one (same weights, same batch): its median time, the
+    speed-up (float32 time / bfloat16 time) and the largest absolute change of a logit."""
+    import numpy as np
+
+    for _ in range(warmup):
+        forward32(x).numpy()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        forward32(x).numpy()
+        times.append(time.perf_counter() - t)
+    ref = forward32(x).numpy().astype(np.float64)
+    low = np.asarray(forward(x).numpy(), dtype=np.float64)
+    return {"fp32_time_ms": _median(times) * 1000, "fp32_timings_ms": [s * 1000 for s in times],
+            "speedup_vs_fp32": _median(times) / median_s, "max_logit_change": float(np.max(np.abs(low - ref))),
+            "max_abs_logit_fp32": float(np.max(np.abs(ref)))}
+
+
 def _model(request: dict) -> None:
     t0 = time.perf_counter()
     import numpy as np
@@ -125,7 +144,21 @@ def _model(request: dict) -> None:
     card = zoo.card(name)
     tf.random.set_seed(0)
     t = time.perf_counter()
-    model = zoo.build(name, input_shape=tuple(card.input_shape), classes=card.classes, width=1.0)
+    bf16 = request.get("dtype") == "bfloat16"
+    shape = dict(input_shape=tuple(card.input_shape), classes=card.classes, width=1.0)
+    if bf16:  # logits (no softmax), so that the change of the logits can be measured
+        import keras
+
+        reference = zoo.build(name, classifier_activation=None, **shape)
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+        try:
+            model = zoo.build(name, classifier_activation=None, **shape)
+        finally:
+            keras.mixed_precision.set_global_policy("float32")
+        model.set_weights(reference.get_weights())
+        forward32 = tf.function(lambda x: reference(x, training=False))
+    else:
+        model = zoo.build(name, **shape)
     build_s = time.perf_counter() - t
     params = int(sum(int(np.prod(w.shape)) for w in model.trainable_weights))
     weight_mb = 4 * sum(int(np.prod(w.shape)) for w in model.weights) / 2 ** 20
@@ -174,6 +207,7 @@ def _model(request: dict) -> None:
                 step(x, y)
                 times.append(time.perf_counter() - t)
             peak = _peak_mb()
+            extra = _compare_fp32(forward, forward32, x, warmup, repeats, _median(times)) if bf16 else {}
             del x, y
         except (tf.errors.ResourceExhaustedError, MemoryError) as exc:
             msg = " ".join(str(exc).split())[:300] or "no message"
@@ -182,7 +216,7 @@ def _model(request: dict) -> None:
         _emit(event="row", batch_size=b, metrics={
             "time_ms": _median(times) * 1000, "timings_ms": [s * 1000 for s in times], "warmup": warmup,
             "peak_mem_mb": peak, "base_mem_mb": base, "est_mem_mb": round(estimate, 1), "params": params,
-            "build_s": round(build_s, 3), "load_avg": list(os.getloadavg()), "versions": info})
+            "build_s": round(build_s, 3), "load_avg": list(os.getloadavg()), "versions": info, **extra})
     if request.get("peak"):  # the run's matmul peak, measured after the rows (their memory peaks stay clean)
         _peak(request["peak"])
 

@@ -28,7 +28,7 @@ __all__ = ["STUDY", "is_bench", "rows", "accuracy", "plot_accuracy_vs_macs", "pl
 STUDY = "bench"
 ROW_COLUMNS = ["id", "model", "mode", "batch_size", "status", "reason", "img_per_s", "latency_ms", "peak_mem_mb", "gflops",
                "pct_peak", "time_ms", "params", "macs", "peak_gflops", "peak_numpy_gflops", "base_mem_mb",
-               "input_shape", "repeats"]
+               "input_shape", "repeats", "speedup_vs_fp32", "max_logit_change", "max_abs_logit_fp32"]
 
 
 def is_bench(trials: pd.DataFrame) -> pd.Series:
@@ -47,14 +47,16 @@ def rows(trials: pd.DataFrame) -> pd.DataFrame:
     for _, t in trials[is_bench(trials)].iterrows():
         cfg, m = t["config"], t["metrics"] if isinstance(t["metrics"], dict) else {}
         card = zoo.card(cfg["model"])
-        out.append({"id": int(t["id"]), "model": cfg["model"], "mode": cfg.get("mode", "inference"),
+        mode = cfg.get("mode", "inference") + ("" if cfg.get("dtype", "float32") == "float32" else f", {cfg['dtype']}")
+        out.append({"id": int(t["id"]), "model": cfg["model"], "mode": mode,
                     "batch_size": int(cfg["batch_size"]),
                     "status": t["status"], "reason": t["reason"] if isinstance(t["reason"], str) else "",
                     **{k: m.get(k) for k in ROW_COLUMNS[6:13]}, "params": m.get("params", card.params),
                     "macs": m.get("macs", card.macs), "peak_gflops": m.get("peak_gflops"),
                     "peak_numpy_gflops": m.get("peak_numpy_gflops"),
                     "base_mem_mb": m.get("base_mem_mb"), "input_shape": "x".join(map(str, cfg["input_shape"])),
-                    "repeats": m.get("repeats")})
+                    "repeats": m.get("repeats"), "speedup_vs_fp32": m.get("speedup_vs_fp32"),
+                    "max_logit_change": m.get("max_logit_change"), "max_abs_logit_fp32": m.get("max_abs_logit_fp32")})
     df = pd.DataFrame(out, columns=ROW_COLUMNS)
     for col in ROW_COLUMNS[6:]:
         if col != "input_shape":
@@ -86,7 +88,7 @@ def _done(df: pd.DataFrame) -> pd.DataFrame:
 
 def _drawn(df: pd.DataFrame) -> pd.DataFrame:
     """The rows the per-batch figures draw: the inference rows (the training rows when there are none)."""
-    inference = df[df["mode"] == "inference"]
+    inference = df[df["mode"] == "inference"]  # float32 (a bfloat16 row's mode reads "inference, bfloat16")
     return inference if not _done(inference).empty else df
 
 
@@ -334,6 +336,14 @@ def section(data) -> list[tuple]:
                         "peak mem = peak resident set size of the measuring process during that batch size.",
                         right=set(range(3, len(cols))))),
     ]
+    low = done[done["speedup_vs_fp32"].notna()]
+    if not low.empty:
+        blocks.append(("p", "bfloat16 rows (Keras mixed_bfloat16 with the weights of a float32 twin, timed beside it "
+                            "on the same batch): speed-up = float32 time / bfloat16 time; largest change of a logit "
+                            "vs float32 (the float32 logits' largest magnitude in brackets):"))
+        blocks.append(("list", [f"{r['model']} at batch {int(r['batch_size'])}: speed-up {r['speedup_vs_fp32']:.2f}x, "
+                                f"largest logit change {r['max_logit_change']:.3g} ({r['max_abs_logit_fp32']:.3g})"
+                                for _, r in low.iterrows()]))
     over = done[done["pct_peak"] > 100]
     if not over.empty:
         blas = done["peak_numpy_gflops"].dropna() if "peak_numpy_gflops" in done.columns else pd.Series(dtype=float)

@@ -194,3 +194,30 @@ def test_train_rows_count_three_forward_passes(tmp_path):
     seconds = m["time_ms"] / 1000
     assert m["gflops"] == pytest.approx(2 * 3 * zoo.card("lenet5").macs * 4 / seconds / 1e9, rel=1e-12)
     assert m["pct_peak"] == pytest.approx(100 * m["gflops"] / peak["gflops"], rel=1e-12)
+
+
+def test_bfloat16_rows_time_the_float32_twin_and_the_logit_change(tmp_path):
+    """--dtype bfloat16: the mixed_bfloat16 model and its float32 twin (same weights) timed on the same
+    batch; the speed-up is their ratio; the logits change a little (bfloat16 keeps 8 bits of mantissa)."""
+    out = tmp_path / "bf16"
+    proc = bench("--dtype", "bfloat16", "--models", "lenet5", "--batch-sizes", "2", "--out", str(out), "--no-report")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    trials, _ = stored(out)
+    (row,) = list(trials.itertuples())
+    m = row.metrics
+    assert (row.status, row.config["dtype"], row.config["mode"]) == ("done", "bfloat16", "inference")
+    assert m["fp32_time_ms"] == pytest.approx(statistics.median(m["fp32_timings_ms"]), rel=1e-12)
+    assert m["speedup_vs_fp32"] == pytest.approx(m["fp32_time_ms"] / m["time_ms"], rel=1e-12)
+    assert 0 < m["max_logit_change"] < 0.1 * m["max_abs_logit_fp32"]
+    assert "largest logit change" in proc.stderr
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--dtype", "float16"], "error: --dtype 'float16' is not accepted; accepted: float32, bfloat16"),
+    (["--dtype", "bfloat16", "--train"], "error: --dtype bfloat16 is measured for inference only; accepted with "
+                                         "--train: float32"),
+])
+def test_bad_dtype_is_one_line_exit_2(tmp_path, argv, message):
+    out = tmp_path / "never"
+    code, stdout, stderr, tf = probe("compare", "bench", *argv, "--out", str(out))
+    assert (code, stderr, stdout.strip(), tf, out.exists()) == (2, message + "\n", "", False, False)
