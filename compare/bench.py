@@ -216,9 +216,11 @@ def _signal_name(code: int) -> str:
 class _Worker:
     """One ``python -m compare.bench_worker`` process: a JSON request on stdin, JSON lines on stdout."""
 
+    command: list[str] = [sys.executable, "-m", "compare.bench_worker"]
+
     def __init__(self, request: dict) -> None:
         self._err = tempfile.TemporaryFile(mode="w+")
-        self.proc = subprocess.Popen([sys.executable, "-m", "compare.bench_worker"], stdin=subprocess.PIPE,
+        self.proc = subprocess.Popen(self.command, stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=self._err, text=True, env=_worker_env())
         self.proc.stdin.write(json.dumps(request))
         self.proc.stdin.close()

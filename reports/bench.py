@@ -296,7 +296,6 @@ def _machine(trials: pd.DataFrame) -> str:
     for m in b["metrics"]:
         v = m.get("versions") if isinstance(m, dict) else None
         if isinstance(v, dict) and v:
-            load = m.get("load_avg")
             text = (f"Machine: {v.get('cpu_model') or v.get('machine')}, {v.get('cpus')} CPU core(s); "
                     f"Python {v.get('python')}, TensorFlow {v.get('tensorflow')}, Keras {v.get('keras')}.")
             return text

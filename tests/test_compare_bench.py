@@ -221,3 +221,39 @@ def test_bad_dtype_is_one_line_exit_2(tmp_path, argv, message):
     out = tmp_path / "never"
     code, stdout, stderr, tf = probe("compare", "bench", *argv, "--out", str(out))
     assert (code, stderr, stdout.strip(), tf, out.exists()) == (2, message + "\n", "", False, False)
+
+
+def test_a_killed_measuring_process_is_a_stored_failure_and_the_run_goes_on(tmp_path, monkeypatch):
+    """The kernel's OOM killer, simulated: the measuring process of the first model dies by SIGKILL
+    in its first row; that row and the model's next one are stored as failed with the reason, and
+    the next model is still measured (by a process that answers as the real one would)."""
+    from compare import bench
+
+    fake = ("import json, os, sys\n"
+            "req = json.loads(sys.stdin.read())\n"
+            "emit = lambda **e: print(json.dumps(e), flush=True)\n"
+            "emit(event='ready')\n"
+            "for b in req['batch_sizes']:\n"
+            "    emit(event='start', batch_size=b)\n"
+            "    if req['model'] == 'alexnet':\n"
+            "        print('about to be killed', file=sys.stderr, flush=True)\n"
+            "        os.kill(os.getpid(), 9)\n"
+            "    emit(event='row', batch_size=b, metrics=dict(time_ms=10.0, timings_ms=[10.0] * 5, warmup=2,\n"
+            "         peak_mem_mb=900.0, base_mem_mb=800.0, est_mem_mb=1.0, params=1, build_s=0.1, versions={}))\n")
+    monkeypatch.setattr(bench._Worker, "command", [sys.executable, "-c", fake])
+    with Store(tmp_path / STORE_NAME) as store:
+        store.set_meta(bench.PEAK_KEY, {"gflops": 50.0})
+    events = []
+    summary = bench.run(bench.plan(["alexnet", "lenet5"], [1, 2]), tmp_path,
+                        progress=lambda event, i, n, cfg, **info: events.append((event, cfg.get("model"),
+                                                                                 cfg.get("batch_size"))))
+    assert (summary.done, summary.failed, summary.interrupted) == (2, 2, False)
+    trials, _ = stored(tmp_path)
+    got = {(r.model, r.config["batch_size"]): (r.status, r.reason) for r in trials.itertuples()}
+    killed = ("the measuring process was killed by SIGKILL (most likely by the kernel's out-of-memory killer): "
+              "about to be killed")
+    assert got == {("alexnet", 1): ("failed", killed), ("alexnet", 2): ("failed", "not measured: " + killed),
+                   ("lenet5", 1): ("done", None), ("lenet5", 2): ("done", None)}
+    lenet = trials[trials["model"] == "lenet5"].iloc[0]["metrics"]
+    assert lenet["gflops"] == pytest.approx(2 * 416_520 * 1 / 0.010 / 1e9) and lenet["peak_gflops"] == 50.0
+    assert ("failed", "alexnet", 1) in events and ("done", "lenet5", 2) in events
