@@ -3,7 +3,8 @@
 With no command: the main job (one model of each family trained on the embedded MNIST digits,
 then the report). Commands: ``run`` (train and evaluate models into a results store),
 ``profile`` (per-layer table of a model), ``arith`` (one conv/pool layer explained) and
-``depth`` (plain vs residual nets at growing depth).
+``depth`` (plain vs residual nets at growing depth) and ``bench`` (inference speed and memory
+of the real networks at paper size).
 To add a command, write ``add_<name>_parser(sub, parents)`` in its own module (setting ``func``
 with ``set_defaults``) and call it in :func:`build_parser`.
 """
@@ -16,7 +17,7 @@ from typing import Sequence
 
 from common.cli import Parser, quiet_tensorflow, run_main
 
-from . import depth_cli, profile_cli, run_cli
+from . import bench_cli, depth_cli, profile_cli, run_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     profile_cli.add_profile_parser(sub, [common])
     profile_cli.add_arith_parser(sub, [common])
     depth_cli.add_depth_parser(sub, [common])
+    bench_cli.add_bench_parser(sub, [common])
     return parser
 
 

@@ -318,6 +318,16 @@ class Store:
         if cur.rowcount != 1:
             raise StoreError(f"no trial with id {trial_id} in {self.path}")
 
+    def get_meta(self, key: str) -> Any:
+        """The JSON value stored under ``key`` in the meta table by :meth:`set_meta`, or None."""
+        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (f"json:{key}",)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def set_meta(self, key: str, value: Any) -> None:
+        """Store a JSON-able ``value`` under ``key`` in the meta table (run-wide facts, e.g. the
+        bench's matmul peak), replacing an earlier one."""
+        self._write("INSERT OR REPLACE INTO meta VALUES (?, ?)", (f"json:{key}", _dumps(value, key)))
+
     def done_keys(self) -> set[str]:
         """Keys of the finished trials (what a resumed run skips)."""
         return {r[0] for r in self._conn.execute("SELECT key FROM trials WHERE status = 'done'")}

@@ -24,6 +24,7 @@ from matplotlib.figure import Figure
 
 from compare.store import STORE_NAME
 
+from . import bench as bench_study
 from . import depth as depth_study
 from . import plots, tables
 from .reference import COLUMN_UNITS, CONVENTIONS
@@ -41,6 +42,9 @@ class ReportData:
 
     run_dir: Path
     trials: pd.DataFrame
+    bench: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """The run's ``python -m compare bench`` rows (study 'bench'), kept out of ``trials`` when the
+    run also has training trials."""
 
     def __post_init__(self) -> None:
         self.run_dir = Path(self.run_dir)
@@ -198,6 +202,7 @@ FIGURES: list[FigureSpec] = [
 ]
 """The report's figures, in order. Add a FigureSpec here for a new figure (e.g. the depth study)."""
 FIGURES += [FigureSpec(*spec) for spec in depth_study.FIGURES]  # drawn when the run has study='depth' trials
+FIGURES += [FigureSpec(*spec) for spec in bench_study.FIGURES]  # drawn when the run has study='bench' rows
 
 
 @dataclass
@@ -386,23 +391,30 @@ def build_report(run_dir: str | Path, *, figures: bool = True, profiles: bool = 
     in the report; a missing or corrupt store raises (FileNotFoundError / ValueError).
     """
     run = Path(run_dir)
-    data = ReportData(run, tables.load_trials(run))
-    status = data.results["status"]
+    every = tables.load_trials(run)
+    in_bench = bench_study.is_bench(every)
+    bench_only = bool(in_bench.all())  # a bench run: the training sections do not apply
+    data = ReportData(run, every if bench_only else every[~in_bench].reset_index(drop=True),
+                      bench=every[in_bench].reset_index(drop=True))
+    status = every["status"]
     rep = Report(run, done=int((status == "done").sum()), failed=int((status == "failed").sum()),
                  running=int((status == "running").sum()),
-                 models=int(data.results.loc[status == "done", "model"].nunique()))
+                 models=int(every.loc[status == "done", "model"].nunique()))
 
+    results = data.results if bench_only or data.bench.empty else tables.tidy(every)
     csv_path, json_path = run / "results.csv", run / "results.json"
-    data.results.to_csv(csv_path, index=False)
-    records = data.results.astype(object).where(data.results.notna(), None).to_dict("records")
+    results.to_csv(csv_path, index=False)
+    records = results.astype(object).where(results.notna(), None).to_dict("records")
     json_path.write_text(json.dumps(records, indent=1, default=_json_default) + "\n")
 
     figure_blocks: list[Block] = []
+    bench_figures: list[Block] = []
     if figures and rep.done:
         (run / FIGURE_DIR).mkdir(exist_ok=True)
         for spec in FIGURES:
+            is_bench_figure = spec.name.startswith("bench_")
             try:
-                fig = spec.make(data)
+                fig = None if bench_only and not is_bench_figure else spec.make(data)
             except Exception as exc:  # one broken figure must not cost the whole report
                 fig = None
                 rep.notes.append(f"figure '{spec.name}' left out: {_first_line(exc)}")
@@ -413,17 +425,22 @@ def build_report(run_dir: str | Path, *, figures: bool = True, profiles: bool = 
             rep.paths += _save(fig, run / FIGURE_DIR / spec.name)
             rep.figures.append(spec.name)
             caption = spec.caption(data) if callable(spec.caption) else spec.caption
-            figure_blocks.append(("figure", spec.name, caption))
+            (bench_figures if is_bench_figure else figure_blocks).append(("figure", spec.name, caption))
 
-    blocks = _overview(data, rep) + _evaluations(data) + _comparison(data)
+    blocks = _overview(data, rep) + _evaluations(data) + ([] if bench_only else _comparison(data))
     if figure_blocks:
         blocks += [("h2", "Figures")] + figure_blocks
     try:
         blocks += depth_study.section(data)  # [] unless the run has study='depth' trials
     except Exception as exc:
         rep.notes.append(f"depth-study section left out: {_first_line(exc)}")
-    blocks += _canonical(data) + _failures(data)
-    if profiles and rep.done:
+    try:
+        section = bench_study.section(data)  # [] unless the run has study='bench' rows
+        blocks += section + (bench_figures if section else [])
+    except Exception as exc:
+        rep.notes.append(f"bench section left out: {_first_line(exc)}")
+    blocks += ([] if bench_only else _canonical(data)) + _failures(data)
+    if profiles and rep.done and not bench_only:
         try:
             blocks += _appendix(data)
         except Exception as exc:

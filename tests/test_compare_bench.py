@@ -1,0 +1,259 @@
+"""``python -m compare bench``: real measurements of real models into the results store.
+
+A bench of lenet5 and alexnet at batch sizes 1 and 2 (5 timed runs each) writes exactly the
+expected rows and columns, with the derived columns consistent with the stored times and the
+stored matmul peak; a rerun measures nothing; the report has the bench section and its figures.
+Bad input is one exact ``error:`` line with exit code 2, before any work; a batch that does not
+fit the memory given is a stored failure while the other rows go on.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from compare.store import STORE_NAME, Store
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from test_cli_contract import probe  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+ROW_KEYS = {"img_per_s", "latency_ms", "peak_mem_mb", "gflops", "pct_peak", "time_ms", "timings_ms", "repeats",
+            "warmup", "base_mem_mb", "est_mem_mb", "macs", "params", "build_s", "peak_gflops", "peak_numpy_gflops",
+            "flops_factor", "load_avg", "method",
+            "versions"}
+FIGURES = ("bench_accuracy_vs_macs", "bench_accuracy_per_param", "bench_throughput", "bench_memory", "bench_pct_peak")
+SUMMARY = re.compile(r"(\d+) measured, (\d+) already done, (\d+) failed of (\d+) row\(s\) in \d+ s; fp32 matmul peak "
+                     r"[\d.]+ GFLOP/s \((measured now|from the store)\); results in (.+?)(; report .*)?$")
+
+
+def bench(*argv: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "compare", "bench", *argv], capture_output=True, text=True,
+                          cwd=ROOT, timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+def stored(out: Path):
+    with Store(out / STORE_NAME) as store:
+        return store.trials(status=None), store.get_meta("bench_peak")
+
+
+def test_bench_rows_resume_and_report(tmp_path):
+    import zoo
+
+    out = tmp_path / "bench"
+    proc = bench("--models", "lenet5,alexnet", "--batch-sizes", "2,1", "--repeats", "5", "--out", str(out))
+    assert proc.returncode == 0, proc.stdout[-1000:] + proc.stderr[-2000:]
+    m = SUMMARY.fullmatch(proc.stdout.strip().splitlines()[-1])
+    assert m and m.groups()[:5] == ("4", "0", "0", "4", "measured now"), proc.stdout
+    assert proc.stderr.count(": measuring;") == 4 and "fp32 matmul peak (2048x2048)" in proc.stderr
+
+    trials, peak = stored(out)
+    # exactly the expected rows: each model at each batch size, ascending, all done
+    assert [(t.model, t.config["batch_size"], t.status) for t in trials.itertuples()] == [
+        ("lenet5", 1, "done"), ("lenet5", 2, "done"), ("alexnet", 1, "done"), ("alexnet", 2, "done")]
+    for t in trials.itertuples():
+        card = zoo.card(t.model)
+        assert t.config == dict(study="bench", model=t.model, batch_size=t.config["batch_size"], width=1.0,
+                                input_shape=list(card.input_shape), classes=card.classes, mode="inference",
+                                dtype="float32")
+        m = t.metrics
+        assert set(m) == ROW_KEYS, set(m) ^ ROW_KEYS
+        assert m["flops_factor"] == 1
+        b = t.config["batch_size"]
+        assert len(m["timings_ms"]) == m["repeats"] == 5 and m["warmup"] == 2
+        assert m["time_ms"] == pytest.approx(statistics.median(m["timings_ms"]), rel=1e-12)
+        seconds = m["time_ms"] / 1000
+        assert m["macs"] == card.macs and m["params"] == card.params
+        # the derived columns, from the stored time and the stored peak
+        assert m["gflops"] == pytest.approx(2 * card.macs * b / seconds / 1e9, rel=1e-12)
+        assert m["peak_gflops"] == peak["gflops"]
+        assert m["pct_peak"] == pytest.approx(100 * m["gflops"] / peak["gflops"], rel=1e-12)
+        assert m["img_per_s"] == pytest.approx(b / seconds, rel=1e-12)
+        assert m["latency_ms"] == pytest.approx(m["time_ms"] / b, rel=1e-12)
+        # resident memory of a process holding TensorFlow and the model: well above 100 MB, and at
+        # least the resident size before the batch ran
+        assert 100 < m["base_mem_mb"] <= m["peak_mem_mb"] < 20_000
+        assert {"python", "tensorflow", "keras", "cpus", "machine"} <= set(m["versions"])
+    # alexnet's forward pass costs ~1,700x lenet5's MACs: its batch takes longer
+    t = {(r.model, r.config["batch_size"]): r.metrics for r in trials.itertuples()}
+    assert t[("alexnet", 1)]["time_ms"] > t[("lenet5", 1)]["time_ms"]
+    assert t[("alexnet", 1)]["peak_mem_mb"] > t[("lenet5", 1)]["peak_mem_mb"] + 150  # 233 MB of float32 weights
+    assert peak["n"] == 2048 and len(peak["timings_ms"]) == 7 and peak["gflops"] == pytest.approx(
+        2 * 2048 ** 3 / (statistics.median(peak["timings_ms"]) / 1000) / 1e9, rel=1e-12)
+
+    # the report: the bench section, its table and every figure, files beside report.md
+    md = (out / "report.md").read_text()
+    assert "## Inference benchmark: the real networks at paper size" in md
+    assert "### Inference, one row per model and batch size" in md
+    for name in FIGURES:
+        assert f"![{name}](figures/{name}.png)" in md, name
+        assert (out / "figures" / f"{name}.png").stat().st_size > 1000
+        assert (out / "figures" / f"{name}.svg").is_file()
+    assert "Left out (neither published weights nor a top-1 error on the card): alexnet." in md
+    assert "100 - the card's published top-1 error for lenet5" in md
+    assert "error_vs_macs" not in md and "## Comparison" not in md  # the training sections do not apply
+    assert (out / "report.html").is_file()
+
+    # resume: a second run measures nothing and changes no row
+    before = sqlite3.connect(out / STORE_NAME).execute("SELECT id, metrics, finished_at FROM trials").fetchall()
+    again = bench("--models", "lenet5,alexnet", "--batch-sizes", "1,2", "--repeats", "5", "--out", str(out),
+                  "--no-report")
+    assert again.returncode == 0, again.stderr[-2000:]
+    m = SUMMARY.fullmatch(again.stdout.strip().splitlines()[-1])
+    assert m and m.groups()[:5] == ("0", "4", "0", "4", "from the store"), again.stdout
+    assert again.stderr.count("already done, skipped") == 4 and "measuring" not in again.stderr
+    assert sqlite3.connect(out / STORE_NAME).execute("SELECT id, metrics, finished_at FROM trials").fetchall() == before
+    assert stored(out)[1] == peak
+
+
+def test_batch_over_the_memory_limit_is_a_stored_failure(tmp_path):
+    """lenet5 at --mem-limit 1 MB: batch 1 fits (0.24 MB of weights + ~0.04 MB per image), batch 64 does
+    not: stored as failed with its reason, batch 1 measured."""
+    out = tmp_path / "mem"
+    proc = bench("--models", "lenet5", "--batch-sizes", "1,64", "--mem-limit", "1", "--out", str(out),
+                 "--no-report")
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert SUMMARY.fullmatch(proc.stdout.strip().splitlines()[-1]).groups()[:4] == ("1", "0", "1", "2")
+    trials, _ = stored(out)
+    rows = {r.config["batch_size"]: r for r in trials.itertuples()}
+    assert rows[1].status == "done" and rows[64].status == "failed"
+    assert re.fullmatch(r"estimated 2\.\d MB \(weights 0\.2 MB \+ activations 0\.0\d MB per image x batch 64\) "
+                        r"exceeds the 1\.0 MB given by --mem-limit; not run", rows[64].reason), rows[64].reason
+    assert "[2/2] lenet5 batch 64: FAILED: estimated" in proc.stderr
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--models", "lenet5,nosuchnet"], "error: unknown model 'nosuchnet'; did you mean resnet8?"),
+    (["--models", "resnet5"], "error: unknown model 'resnet5'; 3 models start with it: see "
+                              "zoo.list_models('resnet5*') or python -m zoo list 'resnet5*'"),
+    (["--models", ","], "error: --models ',' names no model; accepted: names from python -m zoo list, "
+                        "comma-separated"),
+    (["--batch-sizes", "1,0"], "error: batch size 0 in --batch-sizes '1,0' is < 1; accepted: integers >= 1 "
+                               "separated by commas, e.g. 1,8"),
+    (["--batch-sizes", "-4"], "error: batch size -4 in --batch-sizes '-4' is < 1; accepted: integers >= 1 "
+                              "separated by commas, e.g. 1,8"),
+    (["--batch-sizes", "1,2.5"], "error: batch size '2.5' in --batch-sizes '1,2.5' is not an integer; accepted: "
+                                 "integers >= 1 separated by commas, e.g. 1,8"),
+    (["--batch-sizes", "one"], "error: batch size 'one' in --batch-sizes 'one' is not an integer; accepted: "
+                               "integers >= 1 separated by commas, e.g. 1,8"),
+    (["--batch-sizes", ""], "error: --batch-sizes '' is empty; accepted: integers >= 1 separated by commas, "
+                            "e.g. 1,8"),
+    (["--repeats", "3"], "error: --repeats must be an integer >= 5 (timed runs per row), got '3'"),
+    (["--mem-limit", "0"], "error: --mem-limit must be a number > 0, got '0'"),
+])
+def test_bad_input_is_one_line_exit_2_before_any_work(tmp_path, argv, message):
+    out = tmp_path / "never"
+    code, stdout, stderr, tf = probe("compare", "bench", *argv, "--out", str(out))
+    assert (code, stderr, stdout.strip()) == (2, message + "\n", "")
+    assert not tf and not out.exists()  # no TensorFlow, nothing written
+
+
+def test_out_that_is_a_file_is_bad_input(tmp_path):
+    target = tmp_path / "file.txt"
+    target.write_text("x")
+    code, stdout, stderr, _ = probe("compare", "bench", "--models", "lenet5", "--out", str(target))
+    assert (code, stderr) == (2, f"error: --out {str(target)!r} is a file; accepted: a directory (created if "
+                                 "missing)\n")
+
+
+def test_store_meta_round_trip(tmp_path):
+    """The run-wide values (the bench's matmul peak) live in the store's meta table as JSON; the
+    store stays readable by this version's check."""
+    path = tmp_path / STORE_NAME
+    with Store(path) as store:
+        assert store.get_meta("bench_peak") is None
+        store.set_meta("bench_peak", {"gflops": 30.5, "timings_ms": [1.0, 2.0]})
+        store.set_meta("bench_peak", {"gflops": 31.25, "timings_ms": [1.5]})  # replaced, not added
+    Store.check(path)
+    with Store(path) as store:
+        assert store.get_meta("bench_peak") == {"gflops": 31.25, "timings_ms": [1.5]}
+    rows = sqlite3.connect(path).execute("SELECT key FROM meta WHERE key LIKE 'json:%'").fetchall()
+    assert rows == [("json:bench_peak",)]
+
+
+def test_train_rows_count_three_forward_passes(tmp_path):
+    """--train: one SGD step per timed call, rows of their own (mode 'train'), GFLOP/s counting the
+    forward and the backward pass as 3 forward passes."""
+    import zoo
+
+    out = tmp_path / "train"
+    proc = bench("--train", "--models", "lenet5", "--batch-sizes", "4", "--out", str(out), "--no-report")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "[1/1] lenet5 batch 4 (train): measuring;" in proc.stderr
+    trials, peak = stored(out)
+    (row,) = list(trials.itertuples())
+    m = row.metrics
+    assert (row.status, row.config["mode"], m["flops_factor"]) == ("done", "train", 3)
+    seconds = m["time_ms"] / 1000
+    assert m["gflops"] == pytest.approx(2 * 3 * zoo.card("lenet5").macs * 4 / seconds / 1e9, rel=1e-12)
+    assert m["pct_peak"] == pytest.approx(100 * m["gflops"] / peak["gflops"], rel=1e-12)
+
+
+def test_bfloat16_rows_time_the_float32_twin_and_the_logit_change(tmp_path):
+    """--dtype bfloat16: the mixed_bfloat16 model and its float32 twin (same weights) timed on the same
+    batch; the speed-up is their ratio; the logits change a little (bfloat16 keeps 8 bits of mantissa)."""
+    out = tmp_path / "bf16"
+    proc = bench("--dtype", "bfloat16", "--models", "lenet5", "--batch-sizes", "2", "--out", str(out), "--no-report")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    trials, _ = stored(out)
+    (row,) = list(trials.itertuples())
+    m = row.metrics
+    assert (row.status, row.config["dtype"], row.config["mode"]) == ("done", "bfloat16", "inference")
+    assert m["fp32_time_ms"] == pytest.approx(statistics.median(m["fp32_timings_ms"]), rel=1e-12)
+    assert m["speedup_vs_fp32"] == pytest.approx(m["fp32_time_ms"] / m["time_ms"], rel=1e-12)
+    assert 0 < m["max_logit_change"] < 0.1 * m["max_abs_logit_fp32"]
+    assert "largest logit change" in proc.stderr
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--dtype", "float16"], "error: --dtype 'float16' is not accepted; accepted: float32, bfloat16"),
+    (["--dtype", "bfloat16", "--train"], "error: --dtype bfloat16 is measured for inference only; accepted with "
+                                         "--train: float32"),
+])
+def test_bad_dtype_is_one_line_exit_2(tmp_path, argv, message):
+    out = tmp_path / "never"
+    code, stdout, stderr, tf = probe("compare", "bench", *argv, "--out", str(out))
+    assert (code, stderr, stdout.strip(), tf, out.exists()) == (2, message + "\n", "", False, False)
+
+
+def test_a_killed_measuring_process_is_a_stored_failure_and_the_run_goes_on(tmp_path, monkeypatch):
+    """The kernel's OOM killer, simulated: the measuring process of the first model dies by SIGKILL
+    in its first row; that row and the model's next one are stored as failed with the reason, and
+    the next model is still measured (by a process that answers as the real one would)."""
+    from compare import bench
+
+    fake = ("import json, os, sys\n"
+            "req = json.loads(sys.stdin.read())\n"
+            "emit = lambda **e: print(json.dumps(e), flush=True)\n"
+            "emit(event='ready')\n"
+            "for b in req['batch_sizes']:\n"
+            "    emit(event='start', batch_size=b)\n"
+            "    if req['model'] == 'alexnet':\n"
+            "        print('about to be killed', file=sys.stderr, flush=True)\n"
+            "        os.kill(os.getpid(), 9)\n"
+            "    emit(event='row', batch_size=b, metrics=dict(time_ms=10.0, timings_ms=[10.0] * 5, warmup=2,\n"
+            "         peak_mem_mb=900.0, base_mem_mb=800.0, est_mem_mb=1.0, params=1, build_s=0.1, versions={}))\n")
+    monkeypatch.setattr(bench._Worker, "command", [sys.executable, "-c", fake])
+    with Store(tmp_path / STORE_NAME) as store:
+        store.set_meta(bench.PEAK_KEY, {"gflops": 50.0})
+    events = []
+    summary = bench.run(bench.plan(["alexnet", "lenet5"], [1, 2]), tmp_path,
+                        progress=lambda event, i, n, cfg, **info: events.append((event, cfg.get("model"),
+                                                                                 cfg.get("batch_size"))))
+    assert (summary.done, summary.failed, summary.interrupted) == (2, 2, False)
+    trials, _ = stored(tmp_path)
+    got = {(r.model, r.config["batch_size"]): (r.status, r.reason) for r in trials.itertuples()}
+    killed = ("the measuring process was killed by SIGKILL (most likely by the kernel's out-of-memory killer): "
+              "about to be killed")
+    assert got == {("alexnet", 1): ("failed", killed), ("alexnet", 2): ("failed", "not measured: " + killed),
+                   ("lenet5", 1): ("done", None), ("lenet5", 2): ("done", None)}
+    lenet = trials[trials["model"] == "lenet5"].iloc[0]["metrics"]
+    assert lenet["gflops"] == pytest.approx(2 * 416_520 * 1 / 0.010 / 1e9) and lenet["peak_gflops"] == 50.0
+    assert ("failed", "alexnet", 1) in events and ("done", "lenet5", 2) in events
