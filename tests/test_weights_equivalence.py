@@ -66,6 +66,7 @@ def test_keras_applications_weights_give_the_peers_logits(model, tmp_path):
     path = tmp_path / _source(model, "keras").file_name
     write_legacy_h5(peer, path)
     ours = zoo.build(model, weights=str(path), classifier_activation=None)
+    path.unlink()  # up to 550 MB; pytest keeps its last temporary directories
     x = zoo.preprocess_input(_images(), model, "keras")
     rel = _rel(_run(ours, x), _run(peer, x))
     print(f"{model} keras: relative difference {rel:.2e}")
@@ -127,6 +128,7 @@ def test_torchvision_weights_give_the_peers_logits(model, tmp_path, torchvision_
     x = zoo.preprocess_input(_images(), model, "torchvision")
     theirs = torchvision_peer.save(model, path, x)
     ours = zoo.build(model, weights=str(path), classifier_activation=None)
+    path.unlink()  # up to 550 MB; pytest keeps its last temporary directories
     rel = _rel(_run(ours, x), theirs)
     print(f"{model} torchvision: relative difference {rel:.2e}")
     assert rel < TOLERANCE
