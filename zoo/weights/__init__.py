@@ -105,7 +105,10 @@ def load(model, card, weights) -> None:
         _, path = weights_file(card.name, weights, include_top=_has_top(model))
     else:
         path = os.fspath(weights)
-    layout = detect_layout(path)
+    try:
+        layout = detect_layout(path)
+    except ValueError as exc:
+        raise ValueError(f"{exc} (loading into model {model.name!r})") from None
     if layout == "zoo":
         from ..base import load_weights
 
@@ -123,11 +126,15 @@ def load(model, card, weights) -> None:
         if layout == "keras_h5":
             from .keras_h5 import read_layers
 
-            plan = from_keras_h5(model, read_layers(path))
+            content = read_layers(path)
         else:
             from .torch_pth import read_state_dict
 
-            plan = from_torchvision(model, read_state_dict(path), card.family)
+            content = read_state_dict(path)
+    except ValueError as exc:  # a truncated or corrupt file: the reader names it and the reason
+        raise ValueError(f"{exc} (loading into model {model.name!r})") from None
+    try:
+        plan = from_keras_h5(model, content) if layout == "keras_h5" else from_torchvision(model, content, card.family)
     except KeyError as missing:
         raise WeightsMismatch(f"{what} does not fit model {model.name!r}: it has no tensor "
                               f"{missing.args[0]!r} (is it a file for another model?)") from None
