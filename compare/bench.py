@@ -57,6 +57,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
+from .runner import RunSummary
 from .store import STORE_NAME, Store
 
 __all__ = ["STUDY", "DEFAULT_MODELS", "DEFAULT_BATCH_SIZES", "DEFAULT_REPEATS", "MIN_REPEATS", "METHOD",
@@ -171,27 +172,20 @@ def plan(models: Iterable[str], batch_sizes: Iterable[int], mode: str = "inferen
 # -- running -----------------------------------------------------------------------------------------
 
 @dataclass
-class BenchSummary:
-    out_dir: str
-    store_path: str
-    total: int = 0
-    done: int = 0
-    skipped: int = 0
-    failed: int = 0
-    interrupted: bool = False
-    wall_s: float = 0.0
+class BenchSummary(RunSummary):
+    """A run's counts (``RunSummary``'s; ``failures`` are (model, batch size, reason)) and the peak."""
+
     peak_gflops: float | None = None
     peak_measured: bool = False
-    failures: list[tuple[str, int, str]] = field(default_factory=list)
 
-    def line(self) -> str:
+    def line(self, where: str | None = None) -> str:
         """The one-line summary a CLI ends with."""
         state = "interrupted: " if self.interrupted else ""
         peak = "" if self.peak_gflops is None else (
             f"; fp32 matmul peak {self.peak_gflops:.1f} GFLOP/s" + (" (measured now)" if self.peak_measured
                                                                     else " (from the store)"))
         return (f"{state}{self.done} measured, {self.skipped} already done, {self.failed} failed of {self.total} "
-                f"row(s) in {self.wall_s:.0f} s{peak}; results in {self.store_path}")
+                f"row(s) in {self.wall_s:.0f} s{peak}; results {where or 'in ' + self.store_path}")
 
 
 class WorkerError(RuntimeError):

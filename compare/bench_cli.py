@@ -82,7 +82,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from common.cli import parse_positive
 
     from . import bench
-    from .run_cli import check_out, write_report
+    from .run_cli import check_out, finish
 
     models = bench.parse_models(args.models)
     sizes = bench.parse_batch_sizes(args.batch_sizes)
@@ -94,10 +94,4 @@ def cmd_bench(args: argparse.Namespace) -> int:
     print(f"{len(configs)} row(s) ({len(models)} model(s) x batch sizes {','.join(map(str, sizes))}) -> {out}",
           file=sys.stderr, flush=True)
     summary = bench.run(configs, out, repeats=repeats, mem_limit_mb=mem_limit, progress=_progress)
-    report = ""
-    if not args.no_report and (summary.done or summary.skipped):
-        report = write_report(out, args.verbose)
-    print(summary.line() + report)
-    if summary.interrupted:
-        return 130
-    return 1 if summary.failed else 0
+    return finish(summary, out, args)

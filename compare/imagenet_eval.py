@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .runner import RunSummary
+from .runner import RunSummary, record_failure
 
 STUDY = "eval"
 DEFAULT_BATCH_SIZE = 32
@@ -195,7 +195,7 @@ def run_eval(configs: list[dict], folder: ImageFolder, out_dir: str | os.PathLik
     ``progress(event, index, total, config, **info)``: ``"skip"``, ``"start"``, ``"batch"`` (``done``,
     ``images``, ``eta_s``), ``"done"`` (``metrics``, ``seconds``), ``"failed"`` (``reason``).
     """
-    from .runner import INTERRUPTED, _CtrlC
+    from .runner import _CtrlC
     from .store import STORE_NAME, Store
 
     notify = progress or (lambda *a, **k: None)
@@ -221,19 +221,10 @@ def run_eval(configs: list[dict], folder: ImageFolder, out_dir: str | os.PathLik
 
                 try:
                     metrics = evaluate(cfg, folder, batch_size=batch_size, progress=batch)
-                except KeyboardInterrupt:
-                    store.fail(trial_id, INTERRUPTED)
-                    summary.interrupted = True
-                    break
-                except Exception as exc:  # noqa: BLE001 -- failure isolation: record and go on
-                    if ctrl_c.pressed:
-                        store.fail(trial_id, INTERRUPTED)
-                        summary.interrupted = True
+                except (KeyboardInterrupt, Exception) as exc:  # noqa: BLE001 -- failure isolation
+                    reason = record_failure(store, trial_id, exc, ctrl_c.pressed, summary, cfg["model"])
+                    if reason is None:
                         break
-                    reason = f"{type(exc).__name__}: {' '.join(str(exc).split()) or 'no message'}"
-                    store.fail(trial_id, reason)
-                    summary.failed += 1
-                    summary.failures.append((cfg["model"], reason))
                     notify("failed", i, len(configs), cfg, reason=reason)
                     continue
                 store.finish(trial_id, metrics)

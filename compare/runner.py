@@ -62,6 +62,23 @@ class RunSummary:
                 f"of {self.total} trial(s) in {self.wall_s:.0f} s; results {where or 'in ' + self.store_path}")
 
 
+def record_failure(store, trial_id: int, exc: BaseException, ctrl_c: bool, summary: RunSummary,
+                   model: str) -> str | None:
+    """Store a trial that raised ``exc``. Ctrl-C (a KeyboardInterrupt, or an error TensorFlow raised
+    for one while ``ctrl_c`` was pressed): the trial is stored as interrupted and None returned, so
+    that the caller stops. Any other error: stored as failed with its one-line reason, counted in
+    ``summary``, and the reason returned, so that the caller goes on with the next trial."""
+    if isinstance(exc, KeyboardInterrupt) or ctrl_c:
+        store.fail(trial_id, INTERRUPTED)
+        summary.interrupted = True
+        return None
+    reason = f"{type(exc).__name__}: {' '.join(str(exc).split()) or 'no message'}"
+    store.fail(trial_id, reason)
+    summary.failed += 1
+    summary.failures.append((model, reason))
+    return reason
+
+
 def plan(models: list[str] | None = None, *, preset: str | None = None, seeds: list[int] = (0,),
          download: bool = False, **settings) -> list[dict]:
     """Trial configs for ``models`` (or a ``preset``) x ``seeds``; ``settings`` are config keys
@@ -188,19 +205,10 @@ def _run(store, configs: list[dict], out: Path, verbose: int, notify: Callable, 
             try:
                 save = str(out / "models" / f"{trial_id}_{cfg['model']}.keras") if save_models else None
                 result = run_trial(cfg, verbose=verbose, save_path=save)
-            except KeyboardInterrupt:
-                store.fail(trial_id, INTERRUPTED)
-                summary.interrupted = True
-                break
-            except Exception as exc:  # noqa: BLE001 -- failure isolation: record and go on
-                if ctrl_c.pressed:  # a KeyboardInterrupt that TensorFlow re-raised as its own error
-                    store.fail(trial_id, INTERRUPTED)
-                    summary.interrupted = True
+            except (KeyboardInterrupt, Exception) as exc:  # noqa: BLE001 -- failure isolation: record and go on
+                reason = record_failure(store, trial_id, exc, ctrl_c.pressed, summary, cfg["model"])
+                if reason is None:
                     break
-                reason = f"{type(exc).__name__}: {' '.join(str(exc).split()) or 'no message'}"
-                store.fail(trial_id, reason)
-                summary.failed += 1
-                summary.failures.append((cfg["model"], reason))
                 durations.append(time.perf_counter() - t0)
                 notify("failed", i, len(configs), cfg, reason=reason)
                 continue
