@@ -35,7 +35,7 @@ def _kind(layer) -> str:
 HEAD = {"keras": ("fc1", "fc2", "predictions"), "torch": ("classifier.", "fc.")}
 
 
-def _leftover(model, names) -> None:
+def _leftover(names) -> None:
     if names:
         raise WeightsMismatch(f"the file has weights the model does not use, first {sorted(names)[0]!r} "
                               f"({len(names)} in all)")
@@ -45,7 +45,7 @@ def from_keras_h5(model, layers: dict[str, list[np.ndarray]]) -> dict[str, tuple
     """``{our layer: (file tensor name, arrays)}`` from keras.applications' ``{layer: arrays}``."""
     ours = {ly.name for ly in model.layers}
     top = "predictions" in ours
-    _leftover(model, {n for n in layers if n not in ours and (top or n not in HEAD["keras"])})
+    _leftover({n for n in layers if n not in ours and (top or n not in HEAD["keras"])})
     out = {}
     for layer in model.layers:
         if not layer.weights:
@@ -163,7 +163,7 @@ def from_torchvision(model, state: dict[str, np.ndarray], family: str) -> dict[s
     top = "predictions" in names
     used = {p for n, (p, _) in plan.items() if n in names}
     spare = {k.rsplit(".", 1)[0] for k in state if not k.endswith("num_batches_tracked")} - used
-    _leftover(model, {p for p in spare if top or not p.startswith(HEAD["torch"])})
+    _leftover({p for p in spare if top or not p.startswith(HEAD["torch"])})
     out = {}
     flatten = _flatten_shape(model)
     for name, (prefix, kind) in plan.items():
@@ -176,8 +176,6 @@ def from_torchvision(model, state: dict[str, np.ndarray], family: str) -> dict[s
                 arrays = _bn(state, prefix)
             else:
                 arrays = _dense(state, prefix, flatten if kind == "flatten_dense" else None)
-        except KeyError as missing:
-            raise KeyError(f"{missing.args[0]}") from None
         except ValueError as exc:
             raise WeightsMismatch(str(exc)) from None
         out[name] = (prefix, arrays)
