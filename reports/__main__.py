@@ -20,7 +20,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir", help="run directory holding results.sqlite")
     p.add_argument("--no-figures", action="store_true", help="tables only (faster)")
     p.add_argument("--no-profiles", action="store_true", help="leave out the per-layer profile appendix")
-    p.add_argument("--export", metavar="DIR", help="also copy report.md and the figures (PNG, SVG) to DIR, "
+    p.add_argument("--export", metavar="DIR", help="also copy the whole report to DIR (report.md, report.html, "
+                                                   "results.csv, results.json, results.sqlite, figures/), "
                                                    "e.g. docs/example")
     p.add_argument("--verbose", action="store_true", help="TensorFlow's start-up logs and the report's notes")
     return p
@@ -39,21 +40,32 @@ def check_export(target: str) -> None:
         raise ValueError(f"--export {target!r} is inside {parent!r}, which is a file; accepted: a directory")
 
 
-def export(run_dir, target) -> int:
-    """Copy report.md and figures/ of ``run_dir`` to ``target`` (the repository's example report)."""
+EXPORTED = ("report.md", "report.html", "results.csv", "results.json", "results.sqlite")
+"""The files ``--export`` copies, with ``figures/*.png|svg`` (not the trained models: they are large)."""
+
+
+def export(run_dir, target) -> tuple[int, int]:
+    """Copy the whole report of ``run_dir`` to ``target`` (the repository's example report):
+    :data:`EXPORTED` and the figures, removing figure files of an earlier export that the report no
+    longer has. Returns (files, figure files) copied."""
     import shutil
     from pathlib import Path
 
     src, dst = Path(run_dir), Path(target)
     check_export(target)
     (dst / "figures").mkdir(parents=True, exist_ok=True)
-    shutil.copy2(src / "report.md", dst / "report.md")
-    n = 0
-    for fig in sorted((src / "figures").glob("*")):
-        if fig.suffix in (".png", ".svg"):
-            shutil.copy2(fig, dst / "figures" / fig.name)
-            n += 1
-    return n
+    files = 0
+    for name in EXPORTED:
+        if (src / name).is_file():
+            shutil.copy2(src / name, dst / name)
+            files += 1
+    figures = {f.name for f in (src / "figures").glob("*") if f.suffix in (".png", ".svg")}
+    for old in (dst / "figures").glob("*"):
+        if old.suffix in (".png", ".svg") and old.name not in figures:
+            old.unlink()
+    for name in sorted(figures):
+        shutil.copy2(src / "figures" / name, dst / "figures" / name)
+    return files, len(figures)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -78,7 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     notes = f", {len(rep.notes)} notes" if rep.notes else ""
     if args.export:
-        notes += f"; exported report.md and {export(args.run_dir, args.export)} figure files to {args.export}"
+        files, figures = export(args.run_dir, args.export)
+        notes += f"; exported {files} files and {figures} figure files to {args.export}"
     print(f"report: {md}, {html.name}, {len(rep.figures)} figures "
           f"({rep.models} models, {rep.failed} failed{notes})")
     return 0

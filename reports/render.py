@@ -11,7 +11,6 @@ beside them, so the HTML opens offline. Figures are registered in :data:`FIGURES
 from __future__ import annotations
 
 import datetime as _dt
-import html
 import json
 import os
 from dataclasses import dataclass, field
@@ -27,12 +26,12 @@ from compare.store import STORE_NAME
 from . import bench as bench_study
 from . import depth as depth_study
 from . import plots, tables
+from .document import CONVENTIONS_TITLE, FIGURE_DIR, to_html, to_markdown
 from .reference import COLUMN_UNITS, CONVENTIONS
 from .tables import Table
 
 __all__ = ["ReportData", "FigureSpec", "FIGURES", "Report", "build_report", "write_report"]
 
-FIGURE_DIR = "figures"
 FORMATS = ("png", "svg")
 
 
@@ -220,54 +219,7 @@ class Report:
 
 
 # -- document blocks -------------------------------------------------------------------------------
-Block = tuple  # ("h1"|"h2"|"p", text) | ("table", Table) | ("figure", name, caption) | ("list", [str])
-
-
-def _to_markdown(blocks: list[Block]) -> str:
-    out = []
-    for b in blocks:
-        kind = b[0]
-        if kind in ("h1", "h2"):
-            out.append(("# " if kind == "h1" else "## ") + b[1] + "\n")
-        elif kind == "p":
-            out.append(b[1] + "\n")
-        elif kind == "list":
-            out.append("\n".join(f"- {item}" for item in b[1]) + "\n")
-        elif kind == "table":
-            out.append(b[1].to_markdown())
-        elif kind == "figure":
-            name, caption = b[1], b[2]
-            out.append(f"![{name}]({FIGURE_DIR}/{name}.png)\n\n_{caption}_ ([SVG]({FIGURE_DIR}/{name}.svg))\n")
-    return "\n".join(out)
-
-
-_CSS = """body{font-family:system-ui,sans-serif;max-width:1300px;margin:2em auto;padding:0 1em;color:#222}
-table{border-collapse:collapse;margin:.5em 0;font-size:.9em}th,td{border:1px solid #ccc;padding:3px 7px}
-th{background:#f2f2f2}td.num{text-align:right;font-variant-numeric:tabular-nums}
-.note{color:#555;font-size:.85em;font-style:italic}figure{margin:1.5em 0}img{max-width:100%}
-figcaption{color:#444;font-size:.9em}"""
-
-
-def _to_html(blocks: list[Block], title: str) -> str:
-    e = html.escape
-    out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">', f"<title>{e(title)}</title>",
-           f"<style>{_CSS}</style></head><body>"]
-    for b in blocks:
-        kind = b[0]
-        if kind in ("h1", "h2"):
-            out.append(f"<{kind}>{e(b[1])}</{kind}>")
-        elif kind == "p":
-            out.append(f"<p>{e(b[1])}</p>")
-        elif kind == "list":
-            out.append("<ul>" + "".join(f"<li>{e(item)}</li>" for item in b[1]) + "</ul>")
-        elif kind == "table":
-            out.append(b[1].to_html())
-        elif kind == "figure":
-            name, caption = e(b[1]), e(b[2])
-            out.append(f'<figure><img src="{FIGURE_DIR}/{name}.png" alt="{name}">'
-                       f'<figcaption>{caption} (<a href="{FIGURE_DIR}/{name}.svg">SVG</a>)</figcaption></figure>')
-    out.append("</body></html>")
-    return "\n".join(out) + "\n"
+Block = tuple  # see reports.document: ("h1"|"h2"|"p", text) | ("table", Table) | ("figure", name, caption) | ...
 
 
 # -- sections --------------------------------------------------------------------------------------
@@ -293,8 +245,14 @@ def _overview(data: ReportData, rep: Report) -> list[Block]:
     versions = next((v for v in data.trials.get("versions", []) if isinstance(v, dict) and v), None)
     if versions:
         blocks.append(("p", "Versions: " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items()))))
-    blocks.append(("p", f"Counting conventions: {CONVENTIONS}"))
-    return blocks
+    return blocks + [("toc",)] + _conventions()
+
+
+def _conventions() -> list[Block]:
+    """The counting conventions, stated once; every table that counts links here (reports.document)."""
+    items = [c.strip().rstrip(".") for c in CONVENTIONS.split("; ") if c.strip()]
+    return [("h2", CONVENTIONS_TITLE), ("p", "Every count in this report's tables follows these rules:"),
+            ("list", items)]
 
 
 def _comparison(data: ReportData) -> list[Block]:
@@ -347,18 +305,22 @@ def _failures(data: ReportData) -> list[Block]:
 
 def _files(written: list[str]) -> list[Block]:
     rows = [[c, u] for c, u in COLUMN_UNITS.items()]
+    links = ", ".join(f"[{name}]({name})" for name in written)
     return [("h2", "Files"),
-            ("p", "This report was written beside: " + ", ".join(written) + ". results.csv and results.json "
-                  "hold one row per trial (tidy); their columns and units:"),
-            ("table", Table("Columns of results.csv / results.json", ["column", "meaning and unit"], rows))]
+            ("p", f"Written beside this report: {links}; the figures are PNG and SVG files in {FIGURE_DIR}/. "
+                  "results.csv and results.json hold one row per trial (tidy); their columns and units:"),
+            ("table", Table("Columns of results.csv / results.json", ["column", "meaning and unit"], rows, ""))]
 
 
 def _appendix(data: ReportData) -> list[Block]:
     blocks: list[Block] = [("h2", "Appendix: per-layer profiles")]
     if not data.models:
         return blocks + [("p", "No trained model file in the run to profile.")]
+    blocks.append(("p", "One table per trained model, folded: layer by layer, its output shape, params, MACs, "
+                        "FLOPs, other ops, activations and receptive field."))
     for model, (trial_id, keras_model) in data.models.items():
-        blocks.append(("table", tables.profile_table(keras_model, f"{model} (trial {trial_id})")))
+        table = tables.profile_table(keras_model, f"{model} (trial {trial_id})")
+        blocks.append(("details", f"{table.title}: {len(table.rows) - 1} layers", [("table", table)]))
     return blocks
 
 
@@ -446,11 +408,11 @@ def build_report(run_dir: str | Path, *, figures: bool = True, profiles: bool = 
         except Exception as exc:
             rep.notes.append(f"per-layer profiles left out: {_first_line(exc)}")
     md_path, html_path = run / "report.md", run / "report.html"
-    blocks += _files([p.name for p in (md_path, html_path, csv_path, json_path)] + [f"{FIGURE_DIR}/"])
+    blocks += _files([p.name for p in (md_path, html_path, csv_path, json_path)] + [STORE_NAME])
     if rep.notes:
         blocks += [("h2", "Notes"), ("list", list(rep.notes))]
-    md_path.write_text(_to_markdown(blocks))
-    html_path.write_text(_to_html(blocks, f"Report: {run.name}"))
+    md_path.write_text(to_markdown(blocks))
+    html_path.write_text(to_html(blocks, f"Report: {run.name}"))
     rep.paths = [md_path, html_path, csv_path, json_path] + rep.paths
     return rep
 

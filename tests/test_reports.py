@@ -142,7 +142,9 @@ def test_canonical_failed_and_profile_tables(run):
     assert "### lenet5_1998 (trial 3)" in md
 
 
-def test_every_table_states_the_counting_conventions(run):
+def test_counting_conventions_stated_once_and_linked_from_every_counting_table(run):
+    from reports.reference import CONVENTIONS
+
     blocks = run["md"].split("\n### ")[1:]
     titles = [b.split("\n", 1)[0] for b in blocks]
     # comparison, paper sizes, failed trials, one profile per model (2), the columns of results.csv
@@ -150,9 +152,37 @@ def test_every_table_states_the_counting_conventions(run):
         "shapes: one row per model, sorted by top-1 error", "Paper-size figures beside the run's",
         "Trials that did not finish: 1", "lenet5_1998 (trial 3)", "lenet5 (trial 1)",
         "Columns of results.csv / results.json"])
-    for block in blocks:
-        assert "params = trainable parameters" in block and "FLOPs = 2 x MACs" in block, block[:60]
-    assert run["html"].count('<p class="note">') == run["html"].count("<table>") == 6
+    for doc in (run["md"], run["html"]):
+        assert CONVENTIONS not in doc  # not repeated under each table
+        assert doc.count("FLOPs = 2 x MACs") == 1 and doc.count("params = trainable parameters") == 1
+    section = run["md"].split("## Counting conventions\n", 1)[1].split("\n## ", 1)[0]
+    assert "- FLOPs = 2 x MACs" in section and "- depth = weighted layers" in section
+    link = "Counts as defined under [Counting conventions](#counting-conventions)."
+    headers = [next((l for l in b.splitlines() if l.startswith("|")), "") for b in blocks]
+    counting = [b for b, h in zip(blocks, headers) if re.search(r"\b(params|MACs)\b", h)]
+    assert len(counting) == 4  # comparison, paper sizes, two profiles
+    assert all(link in b for b in counting)
+    assert sum(link in b for b in blocks) == 4  # not under the failures or the columns table
+    assert run["html"].count('<a href="#counting-conventions">Counting conventions</a>') == 4 + 1  # + contents
+
+
+def test_contents_and_folded_appendix(run):
+    md, page = run["md"], run["html"]
+    toc = md.split("**Contents**\n", 1)[1].split("\n## ", 1)[0]
+    entries = re.findall(r"^( *)- \[([^\]]+)\]\(#([^)]+)\)$", toc, re.M)
+    assert [(indent, text) for indent, text, _ in entries] == [
+        ("", "Counting conventions"), ("", "Comparison"), ("  ", "shapes: one row per model, sorted by top-1 error"),
+        ("", "Figures"), ("", "Canonical size vs this run"), ("  ", "Paper-size figures beside the run's"),
+        ("", "Failed trials"), ("  ", "Trials that did not finish: 1"), ("", "Appendix: per-layer profiles"),
+        ("", "Files"), ("  ", "Columns of results.csv / results.json")]
+    assert entries[1][2] == "comparison" and entries[5][2] == "paper-size-figures-beside-the-runs"
+    assert page.count('<nav class="toc">') == 1 and page.index('<nav class="toc">') < page.index("<h2 ")
+    # the per-layer profiles: one folded <details> each, holding its table; nothing else folded
+    folded = re.findall(r"<details><summary>([^<]+)</summary>(.*?)</details>", page, re.S)
+    assert [s for s, _ in folded] == ["lenet5_1998 (trial 3): 11 layers", "lenet5 (trial 1): 8 layers"]
+    assert all(body.count("<table") == 1 and "<td>total</td>" in body for _, body in folded)
+    assert page.count("<details>") == 2 and page.index("<details>") > page.index('id="appendix-per-layer-profiles"')
+    assert md.count("<details><summary>") == 2 and md.count("</details>") == 2
 
 
 def test_every_figure_is_a_valid_png_and_svg(run):
@@ -167,28 +197,129 @@ def test_every_figure_is_a_valid_png_and_svg(run):
 
 
 class _Links(HTMLParser):
+    """Every src/href and every id of a page."""
+
     def __init__(self) -> None:
         super().__init__()
         self.links: list[tuple[str, str]] = []
+        self.ids: list[str] = []
 
     def handle_starttag(self, tag, attrs):
         for key, value in attrs:
             if key in ("src", "href"):
                 self.links.append((tag, value))
+            elif key == "id":
+                self.ids.append(value)
+
+
+def check_report_links(folder: Path) -> dict[str, int]:
+    """Every link of ``folder``'s report.html and report.md resolves (pure Python, runs everywhere):
+    each in-page ``#anchor`` names an element id (HTML) or a heading or footnote (Markdown), each
+    ``<img src>`` is a PNG file there, every other link a file there; ids are unique. Returns counts."""
+    from PIL import Image
+
+    from reports.document import slug
+
+    parser = _Links()
+    parser.feed((folder / "report.html").read_text())
+    assert len(parser.ids) == len(set(parser.ids)), "duplicate ids"
+    anchors = [v for _, v in parser.links if v.startswith("#")]
+    assert [a for a in anchors if a[1:] not in parser.ids] == []
+    images = [v for t, v in parser.links if t == "img"]
+    files = [v for t, v in parser.links if t == "a" and not v.startswith("#")]
+    for link in images + files:
+        assert not re.match(r"[a-z]+:", link), link  # relative: opens offline
+        assert (folder / link).is_file(), link
+    for src in images:
+        with Image.open(folder / src) as im:
+            assert im.format == "PNG" and im.size[0] > 100, src
+    md = (folder / "report.md").read_text()
+    headings = [slug(h) for h in re.findall(r"^#{1,3} (.+)$", md, re.M)]
+    assert len(headings) == len(set(headings)), "duplicate heading anchors"
+    md_links = re.findall(r"\]\(([^)]+)\)", md)
+    assert [a for a in md_links if a.startswith("#") and a[1:] not in headings] == []
+    assert [a for a in md_links if not a.startswith("#") and not (folder / a).is_file()] == []
+    refs, defined = set(re.findall(r"\[\^(\d+)\](?!:)", md)), set(re.findall(r"^\[\^(\d+)\]:", md, re.M))
+    assert refs == defined
+    return dict(anchors=len(anchors), images=len(images), files=len(files), md_links=len(md_links))
 
 
 def test_every_html_and_markdown_link_resolves(run):
+    counts = check_report_links(run["dir"])
+    assert counts["images"] == len(FIGURE_NAMES)
+    # files: each figure's SVG, and report.md, report.html, results.csv, results.json, results.sqlite
+    assert counts["files"] == len(FIGURE_NAMES) + 5
+    assert counts["anchors"] == 11 + 4  # the contents, and the 4 notes linking to the counting conventions
     parser = _Links()
     parser.feed(run["html"])
-    images = [v for t, v in parser.links if t == "img"]
-    assert sorted(images) == sorted(f"figures/{n}.png" for n in FIGURE_NAMES)
-    assert len(parser.links) == 2 * len(FIGURE_NAMES)  # each PNG shown, its SVG linked
-    for _, link in parser.links:
-        assert not re.match(r"[a-z]+:", link), link  # relative: opens offline
-        assert (run["dir"] / link).is_file(), link
-    md_links = re.findall(r"\]\(([^)]+)\)", run["md"])
-    assert len(md_links) == 2 * len(FIGURE_NAMES)
-    assert all((run["dir"] / link).is_file() for link in md_links)
+    assert sorted(v for t, v in parser.links if t == "img") == sorted(f"figures/{n}.png" for n in FIGURE_NAMES)
+
+
+@contextlib.contextmanager
+def _served(folder: Path):
+    """``folder`` served over HTTP on 127.0.0.1 (a free port) in a thread; yields the base URL."""
+    import functools
+    import http.server
+    import threading
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):  # no request lines on stderr
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.mark.skipif(not Path("/usr/bin/chromium").exists(),
+                    reason="needs Chromium at /usr/bin/chromium (Debian: apt-get install chromium); the "
+                           "html.parser checks in test_every_html_and_markdown_link_resolves run without it")
+def test_report_in_a_headless_browser(run):
+    """report.html served over HTTP and loaded in headless Chromium: no console error, every image
+    decoded, every in-page link lands on an element, the appendix folded; a screenshot of the top."""
+    import _chromium
+
+    with _served(run["dir"]) as base:
+        page = _chromium.inspect_page(f"{base}/report.html")
+    assert page.errors == []
+    assert page.title == f"Report: {run['dir'].name}"
+    assert sorted(i["src"] for i in page.images) == sorted(f"figures/{n}.png" for n in FIGURE_NAMES)
+    for image in page.images:
+        with Image.open(run["dir"] / image["src"]) as im:  # drawn at the file's own size
+            assert image["complete"] and (image["naturalWidth"], image["naturalHeight"]) == im.size, image
+    assert len(page.links) == 15 and [link for link in page.links if not link["found"]] == []
+    assert page.details == [False, False]  # two per-layer profiles, folded
+    assert {"counting-conventions", "comparison", "figure-error_vs_macs"} <= set(page.ids)
+    with Image.open(io.BytesIO(page.screenshot)) as shot:
+        assert shot.format == "PNG" and shot.size == (1280, 900)
+        pixels = np.asarray(shot.convert("L"))
+    assert (pixels < 100).mean() > 0.005  # text drawn, not a blank page
+    assert pixels[:20, :1200].min() >= 200  # the top margin is white (left of the scroll bar): drawn from its top
+
+
+def test_long_cells_become_footnotes():
+    from reports.document import to_html, to_markdown
+    from reports.tables import Table
+
+    long_a, long_b = "ILSVRC-2012 test, top-5 of the paper's ensemble of 5 CNNs", "MNIST test set, 10,000 images, no distortions"
+    table = Table("Cards", ["model", "paper error on", "top-1", "reason"],
+                  [["alexnet", long_a, "16.4", "x" * 80], ["zfnet", long_a, "14.8", ""], ["lenet5", long_b, "0.95", ""],
+                   ["vgg", "short", "7.3", ""]], "", right={2})
+    blocks = [("h1", "R"), ("toc",), ("h2", "Cards"), ("table", table)]
+    md = to_markdown(blocks)
+    rows = [line for line in md.splitlines() if line.startswith("| ") and "model" not in line]
+    assert [r.split(" | ")[1] for r in rows] == ["[^1]", "[^1]", "[^2]", "short"]  # one footnote per text
+    assert rows[0].endswith(" | " + "x" * 80 + " |")  # the last column stays inline
+    assert f"[^1]: {long_a}" in md and f"[^2]: {long_b}" in md
+    page = to_html(blocks, "R")
+    assert page.count('href="#fn-1"') == 2 and page.count('id="fnref-1"') == 1 and page.count('id="fn-1"') == 1
+    assert f'<li id="fn-2" value="2">{long_b} <a href="#fnref-2"' in page.replace("&#x27;", "'")
 
 
 def _scatter_points(ax) -> list[tuple[float, float]]:
@@ -339,9 +470,15 @@ def test_a_figure_that_cannot_be_drawn_becomes_a_note(run, tmp_path):
     assert rep.paths[:4] == [tmp_path / n for n in ("report.md", "report.html", "results.csv", "results.json")]
 
 
-def test_export_copies_the_markdown_and_figures(run, tmp_path):
-    code, out, _ = _cli([str(run["dir"]), "--no-profiles", "--export", str(tmp_path / "example")])
-    assert code == 0 and "exported report.md and 14 figure files" in out
-    md = (tmp_path / "example" / "report.md").read_text()
-    for link in re.findall(r"\]\((figures/[^)]+)\)", md):
-        assert (tmp_path / "example" / link).is_file(), link
+def test_export_copies_the_whole_report(run, tmp_path):
+    dest = tmp_path / "example"
+    (dest / "figures").mkdir(parents=True)
+    (dest / "figures" / "gone.png").write_bytes(b"an earlier export's figure")
+    code, out, _ = _cli([str(run["dir"]), "--no-profiles", "--export", str(dest)])
+    assert code == 0 and "exported 5 files and 14 figure files" in out
+    assert sorted(p.name for p in dest.iterdir()) == sorted(
+        ["figures", "report.md", "report.html", "results.csv", "results.json", "results.sqlite"])
+    assert sorted(p.name for p in (dest / "figures").iterdir()) == sorted(
+        f"{n}.{ext}" for n in FIGURE_NAMES for ext in ("png", "svg"))  # the stale figure is gone
+    assert (dest / "results.sqlite").read_bytes() == (run["dir"] / "results.sqlite").read_bytes()
+    check_report_links(dest)
