@@ -19,7 +19,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from .plots import _caption, new_figure
+from .plots import new_figure
 from .tables import Table, fmt_num
 
 __all__ = ["TRAIN_ERR_DEFINITION", "FIGURES", "study_frames", "published_errors", "plot_depth_errors",
@@ -102,8 +102,7 @@ def plot_depth_errors(summary: pd.DataFrame, dataset: str, setting: str) -> Figu
         ax.set_ylim(bottom=0)
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=7)
-    fig.suptitle(f"Error vs depth, plain vs residual: {setting}", fontsize=10)
-    fig.tight_layout(rect=(0, _caption(fig, TRAIN_ERR_DEFINITION), 1, 0.95))
+    fig.tight_layout()  # the setting and the definitions are in the report's caption
     return fig
 
 
@@ -135,9 +134,7 @@ def plot_depth_curves(curves: pd.DataFrame, setting: str) -> Figure:
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=7, loc="best")
     axes[0][0].set_ylabel("error (%)")
-    fig.suptitle(f"Training curves (as the paper's figure 6): thin = training error, bold dashed = test error\n"
-                 f"{setting}", fontsize=10)
-    fig.tight_layout(rect=(0, _caption(fig, TRAIN_ERR_DEFINITION), 1, 0.92))
+    fig.tight_layout()  # the setting and the definitions are in the report's caption
     return fig
 
 
@@ -169,8 +166,7 @@ def plot_depth_pairs(curves: pd.DataFrame, setting: str) -> Figure:
                Line2D([], [], color="0.3", label="training (last-epoch running, training mode)"),
                Line2D([], [], color="0.3", ls="--", label="test")]
     fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=8, frameon=False)
-    fig.suptitle(f"Plain vs ResNet at each depth: {setting}", fontsize=10)
-    fig.tight_layout(rect=(0, 0.07, 1, 0.93))
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     return fig
 
 

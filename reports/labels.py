@@ -21,7 +21,7 @@ def _overlap_area(c: np.ndarray, h: np.ndarray, centres: np.ndarray, halves: np.
 
 def repel(anchors: np.ndarray, sizes: np.ndarray, bounds: tuple[float, float, float, float],
           obstacles: np.ndarray | None = None, radii: np.ndarray | float = 6.0, pad: float = 3.0,
-          iterations: int = 300) -> np.ndarray:
+          iterations: int = 300, rings: int = RINGS) -> np.ndarray:
     """Centres for label boxes near their anchors with no box overlapping another, a marker, or
     the ``bounds`` edge (all in pixels).
 
@@ -30,7 +30,7 @@ def repel(anchors: np.ndarray, sizes: np.ndarray, bounds: tuple[float, float, fl
     box must not cover, ``radii`` the half-size of each anchor's marker (a bubble).
 
     Two steps. Greedy: each box takes the first of eight places around its point (right,
-    upper right, lower right, left, ..., below), tried on :data:`RINGS` rings further and further
+    upper right, lower right, left, ..., below), tried on ``rings`` rings further and further
     out, that collides with nothing placed so far, or the least-colliding one. Repel: while anything still overlaps, push each overlapping pair apart
     along the axis of least overlap and push boxes off covered markers, clamped to ``bounds``.
     Returns the (n, 2) centres.
@@ -49,7 +49,7 @@ def repel(anchors: np.ndarray, sizes: np.ndarray, bounds: tuple[float, float, fl
     centres = np.empty_like(anchors)
     for i in range(n):
         best, best_cost = None, np.inf
-        for ring, direction in ((r, d) for r in range(RINGS) for d in _CANDIDATES):
+        for ring, direction in ((r, d) for r in range(rings) for d in _CANDIDATES):
             step = half[i] + reach[i] + 1.0 + ring * np.array([half[i, 0], 2 * half[i, 1]])
             c = anchors[i] + np.array(direction) * step
             outside = float(np.clip(lo[i] - c, 0, None).sum() + np.clip(c - hi[i], 0, None).sum())
@@ -88,10 +88,11 @@ def repel(anchors: np.ndarray, sizes: np.ndarray, bounds: tuple[float, float, fl
 
 def label_points(ax: Axes, xs: Sequence[float], ys: Sequence[float], labels: Sequence[str],
                  fontsize: float = 8, obstacles: Sequence[tuple[float, float]] = (),
-                 radii: Sequence[float] | float = 6.0) -> list:
+                 radii: Sequence[float] | float = 6.0, rings: int = RINGS) -> list:
     """Annotate data points with non-overlapping labels (via :func:`repel`), with a leader line
     when a label ends up away from its point. ``radii`` are the markers' radii in pixels (labels
-    keep off them). Call after limits and layout are final."""
+    keep off them); ``rings`` how far out a label may be placed (see :func:`repel`). Call after
+    limits and layout are final."""
     fig = ax.figure
     renderer = fig.canvas.get_renderer()
     texts = [ax.annotate(str(t), (x, y), xytext=(0, 0), textcoords="offset points", fontsize=fontsize,
@@ -103,7 +104,7 @@ def label_points(ax: Axes, xs: Sequence[float], ys: Sequence[float], labels: Seq
     box = ax.get_window_extent(renderer)
     extra = ax.transData.transform(np.asarray(obstacles, float).reshape(-1, 2)) if len(obstacles) else None
     radii = np.broadcast_to(np.asarray(radii, float), (len(texts),))
-    centres = repel(anchors, sizes, (box.x0, box.y0, box.x1, box.y1), extra, radii=radii)
+    centres = repel(anchors, sizes, (box.x0, box.y0, box.x1, box.y1), extra, radii=radii, rings=rings)
     scale = 72.0 / fig.dpi
     placed = []
     for t, x, y, a, c, s, r in zip(texts, xs, ys, anchors, centres, sizes, radii):

@@ -75,16 +75,6 @@ def _set_ylim(ax: Axes, y_pct: Sequence[float], std: pd.Series | None) -> None:
     ax.set_ylim(max(0.0, lo - margin), min(100.0 + margin, hi + margin))
 
 
-def _caption(fig: Figure, text: str, fontsize: float = 7) -> float:
-    """Write ``text`` wrapped to the figure width at its bottom; returns the height fraction used."""
-    import textwrap
-
-    chars = int(fig.get_figwidth() * 72 / (fontsize * 0.55))
-    lines = textwrap.wrap(text, chars)
-    fig.text(0.01, 0.01, "\n".join(lines), fontsize=fontsize, color="0.35", va="bottom")
-    return (len(lines) * fontsize * 1.3 + 6) / (fig.get_figheight() * 72)
-
-
 def _err_label(metric: str) -> str:
     return _METRIC_NAMES.get(metric, metric)
 
@@ -155,36 +145,57 @@ def plot_error_vs_macs(summary: pd.DataFrame, metric: str = "top1_err") -> Figur
     return fig
 
 
+ILSVRC_TITLE = "ILSVRC classification winners and runners-up"
+_EDGES = {"shallow": 2.0, "unrecorded": 400.0}  # x of the entries without a deep network's depth
+
+
 def _draw_ilsvrc(ax: Axes, history: pd.DataFrame) -> None:
-    """ILSVRC top-5 error vs weighted layers on ``ax``; 'shallow' at the left edge, 'ensemble' at the right."""
-    pos = {"shallow": 2.0, "ensemble": 400.0}
+    """ILSVRC top-5 error vs weighted layers on ``ax``: every entry at its deepest network's depth,
+    'shallow' at the left edge, 'not recorded' at the right; ensembles as diamonds, single systems
+    as circles (the same for every entry); runners-up say so in their label."""
     df = history.copy()
-    df["x"] = [float(l) if pd.notna(l) else pos.get(k, np.nan) for l, k in zip(df["layers"], df["kind"])]
-    deep = df[df["kind"] == "deep"]
-    other = df[df["kind"] != "deep"]
+    df["x"] = [float(l) if pd.notna(l) else _EDGES.get(k, np.nan) for l, k in zip(df["layers"], df["kind"])]
+    ensemble = df["ensemble"].fillna(False).astype(bool) if "ensemble" in df else pd.Series(False, index=df.index)
     ax.axhline(HUMAN_TOP5, color="tab:red", ls="--", lw=1, label=f"human ({HUMAN_TOP5:g}%)")
-    ax.scatter(deep["x"], deep["top5_err"], s=45, color="tab:blue", zorder=3, label="deep network (weighted layers)")
-    ax.scatter(other["x"], other["top5_err"], s=45, facecolors="none", edgecolors="tab:blue", zorder=3,
-               label="no single depth (shallow / ensemble)")
+    ax.scatter(df.loc[~ensemble, "x"], df.loc[~ensemble, "top5_err"], s=45, marker="o", color="tab:blue", zorder=3,
+               label="single system")
+    ax.scatter(df.loc[ensemble, "x"], df.loc[ensemble, "top5_err"], s=55, marker="D", facecolors="white",
+               edgecolors="tab:blue", linewidths=1.5, zorder=3, label="ensemble of networks")
     ax.set_xscale("log")
-    ax.set_xlim(1.3, 650)
+    ax.set_xlim(1.3, 1300)
     ax.set_ylim(0, max(30.0, float(df["top5_err"].max()) + 3))
     ax.set_xticks([2, 8, 22, 152, 400])
-    ax.set_xticklabels(["shallow", "8", "22", "152", "ensemble"])
+    ax.set_xticklabels(["shallow", "8", "22", "152", "not\nrecorded"])
     ax.minorticks_off()
-    ax.set_xlabel("weighted layers (log scale)")
+    ax.set_xlabel("weighted layers of the deepest network (log scale)")
     ax.set_ylabel("top-5 error (%)")
-    ax.set_title("ILSVRC classification winners (ImageNet)")
+    ax.set_title(ILSVRC_TITLE)
     ax.grid(True, alpha=0.3)
     ax.legend(loc="upper right", fontsize=8)
+    place = df["place"] if "place" in df else pd.Series(1, index=df.index)
     ax._ilsvrc_points = (df["x"].tolist(), df["top5_err"].tolist(),  # labelled after layout
-                         [f"{y} {e} ({t:g})" for y, e, t in zip(df["year"], df["entry"], df["top5_err"])])
+                         [f"{y} {e}{', 2nd' if p == 2 else ''} ({t:g})"
+                          for y, e, t, p in zip(df["year"], df["entry"], df["top5_err"], place)])
 
 
-ILSVRC_CAPTION = ("ILSVRC entries with no single depth are drawn at the edges: 'shallow' (2010-2011: "
-                  "hand-engineered features and linear classifiers, no learned deep layers) at the left, "
-                  "'ensemble' (2016 Trimps-Soushen: a mix of networks of different depths) at the right. "
-                  "Dashed line: human top-5 error 5.1% (Russakovsky et al.).")
+ILSVRC_CAPTION = ("ILSVRC classification winners and the 2014 runner-up (VGG), top-5 error on the test set, "
+                  "each entry at the depth (weighted layers) of its deepest network. Diamonds are ensembles "
+                  "(several networks averaged: every deep entry of 2012-2017, ResNet's 3.57 included), circles "
+                  "single systems; 'shallow' (2010-2011: hand-engineered features and linear classifiers) at the "
+                  "left edge, 2016 Trimps-Soushen (a mix of networks whose depths are not recorded here) at the "
+                  "right. Dashed line: human top-5 error 5.1% (Russakovsky et al.).")
+
+LEADER_RINGS = 2  # the ILSVRC labels stay within two label sizes of their point: no long leader lines
+
+
+def _label_ilsvrc(ax: Axes) -> list:
+    return label_points(ax, *ax._ilsvrc_points, fontsize=7, rings=LEADER_RINGS, obstacles=_human_line(ax))
+
+
+def _human_line(ax: Axes) -> list[tuple[float, float]]:
+    """Points along the human-error line, so labels keep off it."""
+    xs = np.geomspace(*ax.get_xlim(), 40)
+    return [(x, HUMAN_TOP5) for x in xs]
 
 
 def plot_ilsvrc(history: pd.DataFrame | None = None) -> Figure:
@@ -192,8 +203,8 @@ def plot_ilsvrc(history: pd.DataFrame | None = None) -> Figure:
     fig, axes = new_figure(7.0, 5.0)
     ax = axes[0, 0]
     _draw_ilsvrc(ax, ilsvrc_frame() if history is None else history)
-    fig.tight_layout(rect=(0, _caption(fig, ILSVRC_CAPTION), 1, 1))
-    label_points(ax, *ax._ilsvrc_points, fontsize=7)
+    fig.tight_layout()
+    _label_ilsvrc(ax)
     return fig
 
 
@@ -220,15 +231,27 @@ def plot_error_vs_depth(summary: pd.DataFrame, history: pd.DataFrame | None = No
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(True, alpha=0.3)
     _draw_ilsvrc(ax2, ilsvrc_frame() if history is None else history)
-    fig.tight_layout(rect=(0, _caption(fig, ILSVRC_CAPTION), 1, 1))
+    fig.tight_layout()
     if xs:
         label_points(ax, xs, ys, names)
-    label_points(ax2, *ax2._ilsvrc_points, fontsize=7)
+    _label_ilsvrc(ax2)
     return fig
 
 
+def accuracy_band(values: pd.DataFrame) -> tuple[float, float]:
+    """Y limits (fractions) that zoom on where accuracy curves spend their time: from the lowest value
+    after the first epoch (all epochs when a run has two or fewer) to the highest, with a margin, within
+    0-1. First-epoch values below the band leave the panel at its bottom edge."""
+    late = values[values["epoch"] > 1] if values["epoch"].max() > 2 else values
+    lo, hi = float(late["value"].min()), float(values["value"].max())
+    margin = 0.08 * max(hi - lo, 0.02)
+    return max(0.0, lo - margin), min(1.0 + margin / 2, hi + margin)
+
+
 def plot_training_curves(curves: pd.DataFrame, metric: str = "accuracy") -> Figure:
-    """Training (solid) and validation (dashed) ``metric`` per epoch, one panel per model.
+    """Training (solid) and validation (dashed) ``metric`` per epoch, one panel per model, on one
+    shared y axis: accuracy zoomed on its informative band (:func:`accuracy_band`), loss on a log
+    scale (first-epoch and converged losses differ by orders of magnitude).
 
     ``curves``: the long frame of :func:`reports.tables.curves`. With several seeds the line is
     the mean and the band spans min to max.
@@ -240,9 +263,9 @@ def plot_training_curves(curves: pd.DataFrame, metric: str = "accuracy") -> Figu
     ncols = min(4, n)
     nrows = math.ceil(n / ncols)
     accuracy = "acc" in metric
-    fig, axes = new_figure(3.4 * ncols + 0.6, 2.7 * nrows + 1.1, ncols=ncols, nrows=nrows, sharey=accuracy)
-    unit = "fraction" if accuracy else "mean per image"
-    fig.suptitle(f"Training curves: {metric} ({unit}) per epoch\nsolid = training, dashed = validation", fontsize=11)
+    fig, axes = new_figure(3.4 * ncols + 0.6, 2.7 * nrows + 0.7, ncols=ncols, nrows=nrows, sharey=True)
+    log = not accuracy and not df.empty and bool((df["value"] > 0).all())
+    unit = "fraction" if accuracy else "mean per image" + (", log scale" if log else "")
     colors = model_colors(df["model"]) if not df.empty else {}
     flat = axes.ravel()
     if not groups:
@@ -261,9 +284,13 @@ def plot_training_curves(curves: pd.DataFrame, metric: str = "accuracy") -> Figu
         ax.set_title(" · ".join(str(k) for k in (key if isinstance(key, tuple) else (key,)))
                      + (f" ({seeds} seeds)" if seeds > 1 else ""), fontsize=9)
         ax.set_xlabel("epoch")
-        ax.grid(True, alpha=0.3)
+        ax.grid(True, which="both" if log else "major", alpha=0.3)
         epochs = int(g["epoch"].max())
         ax.set_xticks(range(1, epochs + 1, max(1, epochs // 6)))
+    if groups and accuracy:
+        flat[0].set_ylim(*accuracy_band(df))
+    elif log:
+        flat[0].set_yscale("log")
     for ax in flat[len(groups):] if groups else flat[1:]:
         ax.set_visible(False)
     for ax in axes[:, 0]:
@@ -271,18 +298,19 @@ def plot_training_curves(curves: pd.DataFrame, metric: str = "accuracy") -> Figu
     handles = [Line2D([], [], color="0.2", ls="-", marker="o", ms=3, label="training"),
                Line2D([], [], color="0.2", ls="--", marker="o", ms=3, label="validation")]
     fig.legend(handles=handles, loc="lower center", ncol=2, fontsize=8, frameon=False)
-    fig.tight_layout(rect=(0, 0.05, 1, 0.93))
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
     return fig
 
 
 def plot_size(summary: pd.DataFrame, canonical: pd.DataFrame | None = None) -> Figure:
-    """Params and MACs per model as horizontal bars on log scales: this run's models and, when
-    ``canonical`` (from :func:`reports.tables.canonical`) is given, the paper-size figures beside."""
+    """Params and MACs per model as a dot plot on log scales (one row per model, no bars from an
+    arbitrary baseline): this run's models (blue dots) and, when ``canonical`` (from
+    :func:`reports.tables.canonical`) is given, the card's paper-size figure (grey squares) on the same row."""
     df = summary.drop_duplicates("model").reset_index(drop=True)
     if canonical is not None and not canonical.empty:
         df = df.merge(canonical[["model", "card_params", "card_macs"]], on="model", how="left")
     df = df.sort_values("params", na_position="first").reset_index(drop=True)
-    fig, axes = new_figure(12.0, 1.2 + 0.45 * max(3, len(df)), ncols=2)
+    fig, axes = new_figure(12.0, 1.3 + 0.42 * max(3, len(df)), ncols=2, sharey=True)
     series = (("params", "card_params", "trainable parameters (count, log scale)", "Parameters per model"),
               ("macs", "card_macs", "MACs per image (multiply-accumulates, log scale)", "MACs per model"))
     ypos = np.arange(len(df))
@@ -295,23 +323,32 @@ def plot_size(summary: pd.DataFrame, canonical: pd.DataFrame | None = None) -> F
             continue
         both = card_col in df.columns and df[card_col].notna().any()
         has_card |= both
-        h = 0.38 if both else 0.7
-        run = ax.barh(ypos + (h / 2 if both else 0), df[col].fillna(0), height=h, color="tab:blue",
-                      label="this run (CPU scale)")
-        ax.bar_label(run, labels=[human_count(v) for v in df[col]], fontsize=7, padding=2)
+        run = df[col].to_numpy(float)
         if both:
-            paper = ax.barh(ypos - h / 2, df[card_col].fillna(0), height=h, color="tab:gray",
-                            label="card size (zoo card, default input)")
-            ax.bar_label(paper, labels=[human_count(v) for v in df[card_col]], fontsize=7, padding=2)
+            card = df[card_col].to_numpy(float)
+            ax.hlines(ypos, np.fmin(run, card), np.fmax(run, card), color="0.8", lw=1.5, zorder=1)
+            ax.plot(card, ypos, ls="none", marker="s", ms=7, color="tab:gray", zorder=2,
+                    label="card size (zoo card, default input)")
+            for x, y in zip(card, ypos):
+                if np.isfinite(x):
+                    ax.annotate(human_count(x), (x, y), xytext=(0, -11), textcoords="offset points", fontsize=7,
+                                ha="center", va="center", color="0.35")
+        ax.plot(run, ypos, ls="none", marker="o", ms=7, color="tab:blue", zorder=3, label="this run (CPU scale)")
+        for x, y in zip(run, ypos):
+            if np.isfinite(x):
+                ax.annotate(human_count(x), (x, y), xytext=(0, 10), textcoords="offset points", fontsize=7,
+                            ha="center", va="center", color="tab:blue")
         values = pd.concat([df[col], df[card_col]] if both else [df[col]]).dropna()
         values = values[values > 0]
         ax.set_xscale("log")
         if not values.empty:
-            ax.set_xlim(values.min() / 3, values.max() * 8)
+            ax.set_xlim(values.min() / 3, values.max() * 3)
         ax.set_yticks(ypos)
         ax.set_yticklabels(df["model"])
-        ax.grid(True, axis="x", alpha=0.3)
-    if has_card:
-        axes[0, 1].legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
+        ax.set_ylim(-0.7, len(df) - 0.3)
+        ax.grid(True, axis="x", which="major", alpha=0.3)
+    if has_card:  # below the panels, where it covers no dot
+        handles, labels = axes[0, 0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.3 / fig.get_figheight() if has_card else 0, 1, 1))
     return fig

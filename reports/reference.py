@@ -20,32 +20,39 @@ __all__ = ["IlsvrcEntry", "ILSVRC", "HUMAN_TOP5", "CONVENTIONS", "COLUMN_UNITS",
 
 @dataclass(frozen=True)
 class IlsvrcEntry:
-    """One winning (or notable) ILSVRC classification entry.
+    """One ILSVRC classification entry: a winner (``place`` 1) or a runner-up (``place`` 2).
 
-    ``layers`` is the number of weighted layers, or None for the entries the results pages mark
-    "shallow" (hand-engineered features and a linear classifier) or "ensemble" (a mixture of
-    different networks, no single depth); ``kind`` says which.
+    ``layers`` is the number of weighted layers of the entry's deepest network, or None: "shallow"
+    entries (hand-engineered features and a linear classifier, 2010-2011) have no learned deep
+    layers, and for Trimps-Soushen (2016) no member depth is recorded here. ``ensemble`` marks an
+    entry whose error comes from several networks averaged (``nets`` of them where the paper says);
+    every deep entry of 2012-2017 is one, ResNet's 3.57 included (six models of different depth).
     """
 
     year: int
     entry: str
     top5_err: float  # percent
     layers: int | None
-    kind: str = "deep"  # "deep" | "shallow" | "ensemble"
+    kind: str = "deep"  # "deep" | "shallow" | "unrecorded" (deep, member depths not recorded)
     note: str = ""
+    place: int = 1
+    ensemble: bool = False
+    nets: int | None = None
 
 
 ILSVRC: tuple[IlsvrcEntry, ...] = (
     IlsvrcEntry(2010, "NEC-UIUC", 28.2, None, "shallow", "Lin et al."),
     IlsvrcEntry(2011, "XRCE", 25.8, None, "shallow", "Sanchez & Perronnin"),
-    IlsvrcEntry(2012, "AlexNet", 16.4, 8, note="5 nets; 7 nets with extra data: 15.3"),
-    IlsvrcEntry(2013, "Clarifai", 11.7, 8, note="ZFNet paper's own best: 14.8"),
-    IlsvrcEntry(2014, "VGG", 7.3, 19, note="7 nets"),
-    IlsvrcEntry(2014, "GoogLeNet", 6.67, 22),
-    IlsvrcEntry(2015, "ResNet", 3.57, 152),
-    IlsvrcEntry(2016, "Trimps-Soushen", 2.99, None, "ensemble", "Shao et al."),
-    IlsvrcEntry(2017, "SENet", 2.251, 152),
+    IlsvrcEntry(2012, "AlexNet", 16.4, 8, note="5 nets; 7 nets with extra data: 15.3", ensemble=True, nets=5),
+    IlsvrcEntry(2013, "Clarifai", 11.7, 8, note="average of several models; ZFNet paper's own best: 14.8",
+                ensemble=True),
+    IlsvrcEntry(2014, "VGG", 7.3, 19, note="7 nets; second in 2014", place=2, ensemble=True, nets=7),
+    IlsvrcEntry(2014, "GoogLeNet", 6.67, 22, note="7 nets", ensemble=True, nets=7),
+    IlsvrcEntry(2015, "ResNet", 3.57, 152, note="6 nets of different depth, the deepest 152", ensemble=True, nets=6),
+    IlsvrcEntry(2016, "Trimps-Soushen", 2.99, None, "unrecorded", "Shao et al.; a mix of networks", ensemble=True),
+    IlsvrcEntry(2017, "SENet", 2.251, 152, note="ensemble of SENets", ensemble=True),
 )
+
 
 HUMAN_TOP5: float = 5.1
 """Human top-5 error on ILSVRC (%), Russakovsky et al."""

@@ -176,27 +176,62 @@ def _which(data: ReportData) -> str:
     return f"{model.name} (trial {trial_id}, the run's best model with a 2-D convolution)"
 
 
+RGB_FILTER_MODELS = ("alexnet", "zfnet")
+"""Trained models whose first-layer filters get a figure of their own (RGB, enlarged) when the run has them."""
+
+
+def _own_filters(name: str) -> Callable[[ReportData], Figure | None]:
+    def make(data: ReportData) -> Figure | None:
+        from .filters import plot_filters
+
+        if name not in data.models or (data.models and _explained_model(data)[0] == data.models[name][0]):
+            return None  # not trained in this run, or already the 'filters' figure
+        return plot_filters(data.models[name][1])
+    return make
+
+
+def _own_filters_caption(name: str) -> Callable[[ReportData], str]:
+    def caption(data: ReportData) -> str:
+        from .filters import filters_caption
+
+        trial_id, model = data.models[name]
+        return f"First-layer filters of {model.name} as trained in this run (trial {trial_id}): {filters_caption(model)}."
+    return caption
+
+
+def _filters_caption(data: ReportData) -> str:
+    from .filters import filters_caption
+
+    return f"First-layer filters of {_which(data)}: {filters_caption(_explained_model(data)[1])}."
+
+
 FIGURES: list[FigureSpec] = [
     FigureSpec("error_vs_macs", "Top-1 test error vs MACs per image (log scale); bubble area proportional to "
                "trainable params; error bars +-1 std over seeds where there are several.",
                lambda d: plots.plot_error_vs_macs(d.main) if not d.main.empty else None),
-    FigureSpec("error_vs_depth", "Left: this run's top-1 error vs depth (weighted layers). Right: published ILSVRC "
-               "top-5 error vs weighted layers, 2010-2017. " + plots.ILSVRC_CAPTION,
+    FigureSpec("error_vs_depth", "Left: this run's top-1 error vs depth (weighted layers). Right: "
+               + plots.ILSVRC_CAPTION,
                lambda d: plots.plot_error_vs_depth(d.main) if not d.main.empty else None),
-    FigureSpec("training_accuracy", "Training (solid) and validation (dashed) accuracy per epoch, one panel per model.",
+    FigureSpec("training_accuracy", "Training (solid) and validation (dashed) accuracy per epoch, one panel per "
+               "model, all on one y axis zoomed on the band the curves spend their time in (from the lowest value "
+               "after the first epoch to the highest): a first-epoch value below it leaves the panel at the bottom.",
                lambda d: plots.plot_training_curves(d.curves, "accuracy") if not d.curves.empty else None),
-    FigureSpec("training_loss", "Training (solid) and validation (dashed) loss per epoch, one panel per model.",
+    FigureSpec("training_loss", "Training (solid) and validation (dashed) loss per epoch, one panel per model, all "
+               "on one logarithmic y axis (comparable across panels).",
                lambda d: plots.plot_training_curves(d.curves, "loss") if not d.curves.empty else None),
-    FigureSpec("size", "Trainable params and MACs per model (log scales): this run at CPU scale, and the paper-size "
-               "figure from zoo's card where it has one.",
+    FigureSpec("size", "Trainable params and MACs per model, a dot plot on log scales: this run at CPU scale (blue "
+               "dots) and the paper-size figure from zoo's card where it has one (grey squares), joined per model.",
                lambda d: plots.plot_size(d.main, d.canonical) if not d.main.empty else None),
-    FigureSpec("filters", lambda d: f"First-layer filters of {_which(d)}.",
-               lambda d: _filters(d) if not d.main.empty else None),
-    FigureSpec("activations", lambda d: f"Activation maps of {_which(d)} for the first test image of its dataset.",
+    FigureSpec("filters", _filters_caption, lambda d: _filters(d) if not d.main.empty else None),
+    *(FigureSpec(f"filters_{name}", _own_filters_caption(name), _own_filters(name)) for name in RGB_FILTER_MODELS),
+    FigureSpec("activations", lambda d: f"Activation maps of {_which(d)} for the first test image of its dataset "
+               "(its class and the model's prediction above it), after each of the first two convolutions' "
+               "activation; the maps of one layer share one colour scale, shown by the bar at its right.",
                lambda d: _activations(d) if not d.main.empty else None),
     FigureSpec("pretrained_filters",
                lambda d: "First-layer filters of {} with {}, as evaluated above.".format(
-                   *(_pretrained(d) or ("?", "", "?"))[::2]),
+                   *(_pretrained(d) or ("?", "", "?"))[::2]) + " Each filter scaled symmetrically around zero "
+               "(mid-grey = 0).",
                _pretrained_filters),
 ]
 """The report's figures, in order. Add a FigureSpec here for a new figure (e.g. the depth study)."""

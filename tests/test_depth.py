@@ -202,3 +202,17 @@ def test_no_depth_trials_no_section():
     data.trials = trials
     assert study_frames(trials) is None and section(data) == []
     assert depth.summarise(trials).empty
+
+
+def test_depth_figures_carry_no_baked_caption():
+    """The definitions and the setting are in the report's captions, not drawn into the PNGs."""
+    from reports.depth import plot_depth_curves, plot_depth_errors, plot_depth_pairs
+
+    depths = {8: 0.1, 14: 0.12}
+    curves = pd.DataFrame([dict(kind=k, depth=d, epoch=e, train_err=0.5 / e, test_err=0.6 / e)
+                           for k in ("plain", "residual") for d in depths for e in (1, 2)])
+    for fig in (plot_depth_errors(_summary("mnist5k", depths, depths), "mnist5k", "setting s"),
+                plot_depth_curves(curves, "setting s"), plot_depth_pairs(curves, "setting s")):
+        assert not fig.texts and fig._suptitle is None
+        drawn = [t.get_text() for ax in fig.axes for t in ax.texts + [ax.title]]
+        assert not any("setting s" in t or "running mean over that epoch" in t for t in drawn)

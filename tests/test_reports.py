@@ -27,7 +27,7 @@ from common.cli import run_main  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 FIGURE_NAMES = ["error_vs_macs", "error_vs_depth", "training_accuracy", "training_loss", "size",
-                "filters", "activations"]
+                "filters", "activations"]  # no alexnet or zfnet in the run: no figure of their own filters
 # lenet5 at width 0.5 on 32x32x1 with 8 classes: conv 3@5x5, conv 8@5x5, dense 60, 42, 8
 # the runner feeds lenet5 grey images (its card wants 1 channel): c1 reads 1 map
 LENET_HALF_PARAMS = (5 * 5 * 1 * 3 + 3) + (5 * 5 * 3 * 8 + 8) + (200 * 60 + 60) + (60 * 42 + 42) + (42 * 8 + 8)
@@ -191,7 +191,7 @@ def test_every_figure_is_a_valid_png_and_svg(run):
         with Image.open(figures / f"{name}.png") as im:
             im.verify()
         with Image.open(figures / f"{name}.png") as im:
-            assert im.format == "PNG" and im.size[0] > 300 and im.size[1] > 200
+            assert im.format == "PNG" and im.size[0] > 300 and im.size[1] > 120  # filters: one row of 1-inch tiles
         assert ET.parse(figures / f"{name}.svg").getroot().tag.endswith("svg")
     assert sorted(p.stem for p in figures.glob("*.png")) == sorted(FIGURE_NAMES)
 
@@ -361,20 +361,125 @@ def test_plot_functions_take_frames_and_return_figures(run, recounted):
     for split, line in zip(("loss", "val_loss"), panels[0].get_lines()):
         expected = np.mean([hist[1][split], hist[2][split]], axis=0)
         assert list(line.get_ydata()) == pytest.approx(expected.tolist(), rel=1e-12), split
-    # sizes: this run's bars beside the cards' (lenet5_1998 at 32x32: 328,096 MACs, counted by hand in test_profile)
+    # sizes: a dot plot, this run's dots beside the cards' squares (lenet5_1998 at 32x32: 328,096 MACs, counted
+    # by hand in test_profile); no bars
     fig = reports.plot_size(data.main, data.canonical)
     params_ax, macs_ax = fig.axes
     assert [t.get_text() for t in params_ax.get_yticklabels()] == ["lenet5", "lenet5_1998"]
-    widths = lambda ax: [p.get_width() for p in ax.patches]  # noqa: E731  (run bars, then paper bars)
-    assert widths(params_ax) == [15_652, 60_000, 61_706, 60_000]
-    assert widths(macs_ax) == [133_656, 327_928, 416_520, 328_096]
+    for ax, run_x, card_x in ((params_ax, [15_652, 60_000], [61_706, 60_000]),
+                              (macs_ax, [133_656, 327_928], [416_520, 328_096])):
+        assert len(ax.patches) == 0 and ax.get_xscale() == "log"
+        dots = {line.get_marker(): line for line in ax.get_lines()}
+        assert sorted(dots) == ["o", "s"] and all(line.get_linestyle() == "None" for line in dots.values())
+        assert list(dots["o"].get_xdata()) == run_x and list(dots["s"].get_xdata()) == card_x
+        assert list(dots["o"].get_ydata()) == list(dots["s"].get_ydata()) == [0, 1]  # one row per model
+    assert params_ax.get_shared_y_axes().joined(params_ax, macs_ax)
     # the ILSVRC history alone
     ilsvrc = reports.plot_ilsvrc().axes[0]
-    assert [t.get_text() for t in ilsvrc.get_xticklabels()] == ["shallow", "8", "22", "152", "ensemble"]
+    assert [t.get_text() for t in ilsvrc.get_xticklabels()] == ["shallow", "8", "22", "152", "not\nrecorded"]
     assert ilsvrc.get_ylabel() == "top-5 error (%)"
     labels = {t.get_text() for t in ilsvrc.texts}
-    assert {"2012 AlexNet (16.4)", "2016 Trimps-Soushen (2.99)", "2017 SENet (2.251)"} <= labels
+    assert {"2012 AlexNet (16.4)", "2014 VGG, 2nd (7.3)", "2016 Trimps-Soushen (2.99)", "2017 SENet (2.251)"} <= labels
     assert len(data.curves[(data.curves["model"] == "lenet5") & (data.curves["split"] == "val")]) == 2 * 2 * 2
+
+
+def test_training_curves_share_a_log_loss_axis_and_zoom_accuracy():
+    import reports
+
+    rows = []
+    for model, start in (("a", 0.30), ("b", 0.85)):  # "a" starts far below the band the rest lives in
+        for epoch, acc in enumerate([start, 0.95, 0.97, 0.98, 0.985], start=1):
+            rows += [dict(study="main", dataset="d", model=model, seed=0, id=1, epoch=epoch, metric="accuracy",
+                          split="train", value=acc),
+                     dict(study="main", dataset="d", model=model, seed=0, id=1, epoch=epoch, metric="loss",
+                          split="train", value=2.0 * 0.1 ** (epoch - 1))]
+    curves = pd.DataFrame(rows)
+    fig = reports.plot_training_curves(curves, "loss")
+    a, b = [ax for ax in fig.axes if ax.get_visible()]
+    assert a.get_yscale() == b.get_yscale() == "log" and a.get_shared_y_axes().joined(a, b)
+    lo, hi = a.get_ylim()
+    assert lo <= 2e-4 and hi >= 2.0  # 2.0 down to 0.0002 all visible
+    fig = reports.plot_training_curves(curves, "accuracy")
+    a, b = [ax for ax in fig.axes if ax.get_visible()]
+    assert a.get_yscale() == "linear" and a.get_shared_y_axes().joined(a, b)
+    lo, hi = a.get_ylim()
+    # from the lowest value after epoch 1 (0.95) less a margin, to the highest (0.985) plus one
+    assert 0.93 < lo < 0.95 and 0.985 < hi <= 1.0
+    assert not fig.texts and fig._suptitle is None
+
+
+def test_ilsvrc_panel_marks_every_ensemble_alike_and_labels_sit_by_their_points():
+    from matplotlib.text import Text
+
+    import reports
+    from reports.reference import ILSVRC
+
+    fig = reports.plot_ilsvrc()
+    ax = fig.axes[0]
+    assert ax.get_title() == "ILSVRC classification winners and runners-up"
+    assert not fig.texts and fig._suptitle is None  # the caption is in the report's text
+    circles, diamonds = (c for c in ax.collections)
+    as_points = lambda c: sorted(map(tuple, np.asarray(c.get_offsets()).round(3).tolist()))  # noqa: E731
+    assert as_points(diamonds) == sorted([(8, 16.4), (8, 11.7), (19, 7.3), (22, 6.67), (152, 3.57), (400, 2.99),
+                                          (152, 2.251)])
+    assert as_points(circles) == [(2, 25.8), (2, 28.2)]
+    assert [e.entry for e in ILSVRC if e.ensemble] == ["AlexNet", "Clarifai", "VGG", "GoogLeNet", "ResNet",
+                                                       "Trimps-Soushen", "SENet"]
+    assert [e.entry for e in ILSVRC if e.place == 2] == ["VGG"]
+    fig.canvas.draw()  # places the annotations' texts
+    renderer = fig.canvas.get_renderer()
+    boxes = []
+    for t in ax.texts:
+        box = Text.get_window_extent(t, renderer)  # the text alone, without a leader line
+        point = ax.transData.transform(t.xy)
+        centre, half = np.array([box.x0 + box.x1, box.y0 + box.y1]) / 2, np.array([box.width, box.height]) / 2
+        gap = np.hypot(*np.maximum(np.abs(centre - point) - half, 0))
+        assert gap < 15 and t.arrow_patch is None, (t.get_text(), gap)  # beside its point: no leader line
+        boxes.append((centre, half))
+    assert len(boxes) == len(ILSVRC)
+    for i, (ci, hi) in enumerate(boxes):
+        for cj, hj in boxes[i + 1:]:
+            assert (np.abs(ci - cj) >= hi + hj).any()  # no two labels overlap
+
+
+def test_report_figures_carry_no_baked_caption(run):
+    import reports
+    from reports.render import FIGURES
+
+    data = reports.ReportData(run["dir"], reports.load_trials(run["dir"]))
+    made = {}
+    for spec in FIGURES:
+        fig = spec.make(data)
+        if fig is not None:
+            made[spec.name] = fig
+            assert not fig.texts and fig._suptitle is None, spec.name
+    assert sorted(made) == sorted(FIGURE_NAMES)
+    # activations: one colour scale per layer, with its colour bar
+    fig = made["activations"]
+    bars = [ax for ax in fig.axes if ax.get_label() == "colorbar"]
+    assert len(bars) == 2  # c1 and the next convolution
+    maps = [ax for ax in fig.axes if ax.get_visible() and ax.images and ax.get_title().startswith("#")]
+    scales = {ax.images[0].get_clim() for ax in maps}
+    assert len(scales) == 2 and {tuple(b.get_ylim()) for b in bars} == scales
+
+
+def test_alexnet_filters_in_rgb_enlarged():
+    import zoo
+    from reports.filters import filters_caption, plot_filters
+
+    model = zoo.build("alexnet", width=0.25, input_shape=(67, 67, 3), classes=10)
+    kernel = np.asarray(model.get_layer("conv1").kernel)
+    assert kernel.shape == (11, 11, 3, 24)
+    fig = plot_filters(model)
+    tiles = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(tiles) == 24 and not fig.texts and fig._suptitle is None
+    w = kernel[..., 5]
+    shown = tiles[5].images[0].get_array()
+    assert shown.shape == (11, 11, 3)  # colour, not a channel mean
+    assert np.allclose(shown, 0.5 + w / (2 * np.abs(w).max()))  # zero weight = mid-grey
+    width_px = tiles[0].get_window_extent(fig.canvas.get_renderer()).width * 110 / fig.dpi  # at the report's dpi
+    assert width_px >= 90  # about 9 px per kernel pixel
+    assert filters_caption(model).startswith("layer 'conv1': 24 filters of 11x11x3, shown in RGB")
 
 
 # -- bad input: one line, exit code 2 --------------------------------------------------------------
