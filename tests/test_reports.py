@@ -303,6 +303,35 @@ def test_report_in_a_headless_browser(run):
     assert pixels[:20, :1200].min() >= 200  # the top margin is white (left of the scroll bar): drawn from its top
 
 
+def test_the_example_report_in_docs_is_whole():
+    """docs/example holds everything its report links to (report.md, report.html, the data files, the figures)."""
+    example = ROOT / "docs" / "example"
+    counts = check_report_links(example)
+    assert counts["images"] >= 7 and counts["files"] >= counts["images"] + 5
+    for name in ("report.md", "report.html", "results.csv", "results.json", "results.sqlite"):
+        assert (example / name).is_file(), name
+    assert len(pd.read_csv(example / "results.csv")) == 7  # the main job: one trial per family
+    readme = re.findall(r"\]\((docs/example[^)]*)\)", (ROOT / "README.md").read_text())
+    linked = {Path(link).name for link in readme}
+    assert {"report.md", "report.html", "results.csv", "results.json", "results.sqlite", "figures"} <= linked
+    assert [link for link in readme if not (ROOT / link).exists()] == []
+
+
+@pytest.mark.skipif(not Path("/usr/bin/chromium").exists(),
+                    reason="needs Chromium at /usr/bin/chromium (Debian: apt-get install chromium); "
+                           "test_the_example_report_in_docs_is_whole checks its links without it")
+def test_the_example_report_in_a_headless_browser():
+    import _chromium
+
+    example = ROOT / "docs" / "example"
+    with _served(example) as base:
+        page = _chromium.inspect_page(f"{base}/report.html")
+    assert page.errors == []
+    assert len(page.images) >= 7 and all(i["complete"] and i["naturalWidth"] > 0 for i in page.images)
+    assert page.links and [link for link in page.links if not link["found"]] == []
+    assert page.details and not any(page.details)  # the per-layer profiles, folded
+
+
 def test_long_cells_become_footnotes():
     from reports.document import to_html, to_markdown
     from reports.tables import Table
