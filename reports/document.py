@@ -103,13 +103,6 @@ def _prepare(table: Table, anchors: _Anchors, counter: list[int]) -> _Prepared:
     return prepared
 
 
-def _walk(blocks: list[tuple]):
-    for b in blocks:
-        yield b
-        if b[0] == "details":
-            yield from _walk(b[2])
-
-
 def _prepare_all(blocks: list[tuple]) -> tuple[dict[int, _Prepared], dict[int, str], list[tuple]]:
     """Anchors for every heading and table (document order), footnotes numbered through the document,
     and the table of contents: (level, text, anchor) of each h2 and of each table outside <details>."""
