@@ -87,6 +87,7 @@ def connect(opts: RayOptions, verbose: bool = False) -> tuple[int, str]:
         ray.init(num_cpus=workers * opts.cpus_per_trial, **common)
         where = "local Ray cluster"
     else:
+        check_reachable(opts.address)
         try:
             ray.init(address=opts.address, **common)
         except (ConnectionError, RuntimeError, ValueError) as exc:
@@ -102,6 +103,40 @@ def connect(opts: RayOptions, verbose: bool = False) -> tuple[int, str]:
     workers = opts.workers or max(1, int(have.get("CPU", 1) // opts.cpus_per_trial))
     gpus = f", {opts.gpus_per_trial:g} GPU" if opts.gpus_per_trial else ""
     return workers, f"{where}, {workers} worker(s) x {opts.cpus_per_trial} CPU{gpus}"
+
+
+def split_address(address: str) -> tuple[str, int]:
+    """``HOST:PORT`` -> (host, port); a ValueError naming the value otherwise."""
+    host, _, port = address.rpartition(":")
+    if not host.strip("[]") or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"--address must be 'auto' or HOST:PORT, got {address!r}")
+    return host.strip("[]"), int(port)
+
+
+def check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """A ValueError unless ``address`` (``auto`` or HOST:PORT) has a Ray head listening: Ray itself
+    retries a dead address for minutes. ``auto`` is resolved as Ray does (the cluster that
+    ``ray start`` made on this host, or ``RAY_ADDRESS``); a ``ray://`` client address is not checked."""
+    if address.startswith("ray://"):
+        return
+    hint = "start one with `ray start --head`, or leave --address out for a local cluster"
+    if address == "auto":
+        from ray._private.services import canonicalize_bootstrap_address
+
+        try:
+            found = canonicalize_bootstrap_address("auto")
+        except (ConnectionError, ValueError) as exc:
+            found, why = None, " ".join(str(exc).split())
+        else:
+            why = "none found on this host"
+        if found is None:
+            raise ValueError(f"--address auto: no Ray cluster to join ({why}); {hint}")
+        address = found
+    host, port = split_address(address)
+    try:
+        socket.create_connection((host, port), timeout=timeout_s).close()
+    except OSError as exc:
+        raise ValueError(f"--address {address}: no Ray cluster answers there ({exc.strerror or exc}); {hint}") from None
 
 
 def trial_task(cfg: dict, cpus: int, save: bool) -> dict:
@@ -207,4 +242,5 @@ def run_ray(configs: list[dict], out_dir: str | os.PathLike, opts: RayOptions, *
         return summary
 
 
-__all__ = ["RayOptions", "RAY_MISSING", "check_installed", "connect", "run_ray", "trial_task"]
+__all__ = ["RayOptions", "RAY_MISSING", "check_installed", "check_reachable", "connect", "run_ray", "split_address",
+           "trial_task"]

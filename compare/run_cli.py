@@ -111,10 +111,11 @@ def ray_options(args: argparse.Namespace):
     if args.strategy == "multiworker":
         raise ValueError("--executor ray cannot run --strategy multiworker (its workers train one trial in step); "
                          "accepted with ray: no --strategy, or mirrored")
-    if args.address is not None and not args.address.strip():
-        raise ValueError("--address must be 'auto' or HOST:PORT, got ''")
     gpus = 0.0 if args.gpus_per_trial is None else _at_least_zero(args.gpus_per_trial, "--gpus-per-trial")
-    from .ray_runner import RayOptions, check_installed
+    from .ray_runner import RayOptions, check_installed, split_address
+
+    if args.address is not None and args.address != "auto" and not args.address.startswith("ray://"):
+        split_address(args.address)
 
     opts = RayOptions(address=args.address, workers=parse_count(args.workers, "--workers"),
                       cpus_per_trial=parse_count(args.cpus_per_trial, "--cpus-per-trial") or 1, gpus_per_trial=gpus)
@@ -209,8 +210,12 @@ def execute(configs: list[dict], out: str, args: argparse.Namespace) -> int:
         print(summary.line(where="kept by the chief"))
         return 130 if summary.interrupted else (1 if summary.failed else 0)
     where = f" ({worker.describe()})" if worker is not None else ""  # (worker 0 of 2, the chief)
-    print(f"{len(configs)} trial(s) -> {out}{where}", flush=True)
     opts = ray_options(args)
+    if opts is not None and opts.address is not None:
+        from .ray_runner import check_reachable
+
+        check_reachable(opts.address)  # before anything is written: Ray would retry a dead address for minutes
+    print(f"{len(configs)} trial(s) -> {out}{where}", flush=True)
     if opts is not None:
         from .ray_runner import run_ray
 

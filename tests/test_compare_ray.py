@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -125,11 +126,25 @@ def gone(pids_fn, deadline_s: float = 30.0) -> list[int]:
     (["--executor", "ray", "--cpus-per-trial", "1.5"], "error: --cpus-per-trial must be an integer >= 1, got '1.5'"),
     (["--executor", "ray", "--gpus-per-trial", "-1"], "error: --gpus-per-trial must be a number >= 0, got '-1'"),
     (["--executor", "ray", "--strategy", "multiworker"], "error: --executor ray cannot run --strategy multiworker"),
+    (["--executor", "ray", "--address", "head"], "error: --address must be 'auto' or HOST:PORT, got 'head'"),
 ])
 def test_bad_options_one_line_exit_2(extra, message, capsys, tmp_path):
     assert cli("run", "--models", "lenet5", "--dataset", "digits", *extra, "--out", str(tmp_path / "o")) == 2
     err = capsys.readouterr().err
     assert err.startswith(message) and err.count("\n") == 1, err
+    assert not (tmp_path / "o").exists()
+
+
+def test_address_without_a_cluster_one_line_exit_2(capsys, tmp_path):
+    """Ray retries a dead address for minutes; the run answers at once, before writing anything."""
+    with socket.socket() as s:  # a free port: nothing listens there once closed
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    assert cli("run", "--models", "lenet5", "--dataset", "digits", "--executor", "ray", "--address",
+               f"127.0.0.1:{port}", "--out", str(tmp_path / "o")) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --address 127.0.0.1:{port}: no Ray cluster answers there (Connection refused); "
+                          "start one with `ray start --head`") and err.count("\n") == 1, err
     assert not (tmp_path / "o").exists()
 
 
