@@ -232,7 +232,10 @@ def run_ray(configs: list[dict], out_dir: str | os.PathLike, opts: RayOptions, *
                     notify("done", i, n, cfg, metrics=metrics, seconds=durations[-1])
         except KeyboardInterrupt:
             for ref, (i, cfg, trial_id, t0) in running.items():
-                ray.cancel(ref, force=True)
+                try:
+                    ray.cancel(ref, force=True)
+                except Exception:  # noqa: BLE001 -- a terminal's Ctrl-C may have stopped the local cluster too
+                    pass
                 record_failure(store, trial_id, KeyboardInterrupt(), True, summary, cfg["model"])
             summary.interrupted = True
         finally:
