@@ -156,8 +156,10 @@ def trial_task(cfg: dict, cpus: int, save: bool) -> dict:
         path = os.path.join(tmp, "model.keras") if save else None
         result = run_trial(cfg, verbose=0, save_path=path)
         blob = Path(path).read_bytes() if save else None
-    return {"metrics": {**result.metrics, "worker": f"{socket.gethostname()} pid {os.getpid()}"},
-            "history": result.history, "model": blob}
+    where = {"worker": f"{socket.gethostname()} pid {os.getpid()}",
+             "tf_threads": [tf.config.threading.get_intra_op_parallelism_threads(),
+                            tf.config.threading.get_inter_op_parallelism_threads()]}  # (intra-op, inter-op)
+    return {"metrics": {**result.metrics, **where}, "history": result.history, "model": blob}
 
 
 def _cause(exc: BaseException) -> BaseException:

@@ -214,6 +214,7 @@ def test_same_numbers_as_in_process_two_at_once(cluster, reference, tmp_path):
     assert df["id"].tolist() == [1, 2] and df["status"].tolist() == ["done", "done"]
     assert df["model"].tolist() == MODELS
     assert df["worker"].nunique() == 2  # two worker processes
+    assert df["tf_threads"].tolist() == [[1, 1], [1, 1]]  # TensorFlow kept to the trial's one CPU
     for _, row in df.iterrows():
         same_numbers(row, reference[row["model"]])
         # the model the driver saved from the task's bytes is the one that was measured
@@ -248,6 +249,23 @@ def test_worker_killed_mid_trial_is_retried_and_recorded_once(cluster, reference
     row = df.iloc[0]
     assert row["worker"].split(" pid ")[1] != str(killed[0])  # the retry ran in another worker
     same_numbers(row, reference["lenet5"])
+
+
+def test_failed_trial_is_stored_with_its_own_reason(cluster, tmp_path):
+    """A trial that raises in its worker is stored failed with the trial's error (not Ray's
+    wrapper with its traceback); the trial is not retried (only a dead worker is)."""
+    from compare.ray_runner import RayOptions, run_ray
+
+    bad = {**_configs()[0], "dataset": "npz:/nonexistent/data.npz"}  # planned by hand: plan() would refuse it
+    events = []
+    summary = run_ray([bad], tmp_path, RayOptions(workers=1), progress=lambda e, i, n, c, **k: events.append(e))
+    assert (summary.done, summary.failed, summary.interrupted) == (0, 1, False)
+    assert events == ["start", "failed"]
+    df = Store(tmp_path / "results.sqlite").trials()
+    assert df["status"].tolist() == ["failed"]
+    reason = df["reason"].iloc[0]
+    assert reason == "ValueError: npz file not found: /nonexistent/data.npz", reason
+    assert "Traceback" not in reason and summary.failures == [("lenet5", reason)]
 
 
 def _driver(out: Path, *extra: str) -> tuple[subprocess.Popen, object]:
