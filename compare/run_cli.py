@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import shutil
 import subprocess
@@ -61,6 +62,15 @@ def add_training_options(p: argparse.ArgumentParser, out_default: str | None = N
     p.add_argument("--augment", choices=("crop", "crop_flip"), help="pad-crop(-flip) augmentation")
     p.add_argument("--limit", help=f"cap train/test images per split (quick runs; '{ALL}' = no cap)")
     p.add_argument("--strategy", choices=("mirrored", "multiworker"), help="tf.distribute strategy")
+    p.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="local: the trials one after another in this process (default); ray: each trial a Ray "
+                        "task, several at once (needs ray: pip install 'ray==2.60.0')")
+    p.add_argument("--address", help="with --executor ray: an existing Ray cluster, 'auto' (the one `ray start` "
+                                     "made on this host) or HOST:PORT (default: start a local one)")
+    p.add_argument("--workers", help="with --executor ray: trials at once (default: cores, or the cluster's CPUs, "
+                                     "divided by --cpus-per-trial)")
+    p.add_argument("--cpus-per-trial", help="with --executor ray: CPU cores (TensorFlow threads) per trial (default 1)")
+    p.add_argument("--gpus-per-trial", help="with --executor ray: GPUs per trial, may be a fraction (default 0)")
     p.add_argument("--download", action="store_true",
                    help="let keras.datasets download mnist, fashion_mnist, cifar10 or cifar100 when it is not in "
                         "~/.keras/datasets (without it nothing reaches the network)")
@@ -77,12 +87,50 @@ def settings_from(args: argparse.Namespace) -> dict:
         from .data import check_dataset
 
         check_dataset(args.dataset, download=args.download, hint="rerun with --download")
+    ray_options(args)  # the executor's options, checked here with the others
     return dict(
         dataset=args.dataset, epochs=parse_count(args.epochs, "--epochs"),
         width=parse_positive(args.width, "--width"), input_size=parse_count(args.input_size, "--input-size"),
         batch_size=parse_count(args.batch_size, "--batch-size"), lr=parse_positive(args.lr, "--lr"),
         recipe=args.recipe, augment=args.augment, limit=_limit(args.limit), strategy=args.strategy,
     )
+
+
+def ray_options(args: argparse.Namespace):
+    """``--executor ray``'s options as a :class:`compare.ray_runner.RayOptions` (None for the
+    default in-process executor), checked without importing Ray: its options without
+    ``--executor ray``, ``--strategy multiworker`` with it, bad numbers, or Ray not installed
+    are a ValueError naming the value."""
+    ray_only = {"--address": args.address, "--workers": args.workers, "--cpus-per-trial": args.cpus_per_trial,
+                "--gpus-per-trial": args.gpus_per_trial}
+    if args.executor != "ray":
+        given = [k for k, v in ray_only.items() if v is not None]
+        if given:
+            raise ValueError(f"{given[0]} needs --executor ray (the default executor runs the trials in this process)")
+        return None
+    if args.strategy == "multiworker":
+        raise ValueError("--executor ray cannot run --strategy multiworker (its workers train one trial in step); "
+                         "accepted with ray: no --strategy, or mirrored")
+    gpus = 0.0 if args.gpus_per_trial is None else _at_least_zero(args.gpus_per_trial, "--gpus-per-trial")
+    from .ray_runner import RayOptions, check_installed, split_address
+
+    if args.address is not None and args.address != "auto" and not args.address.startswith("ray://"):
+        split_address(args.address)
+
+    opts = RayOptions(address=args.address, workers=parse_count(args.workers, "--workers"),
+                      cpus_per_trial=parse_count(args.cpus_per_trial, "--cpus-per-trial") or 1, gpus_per_trial=gpus)
+    check_installed()
+    return opts
+
+
+def _at_least_zero(text: str, what: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"{what} must be a number >= 0, got {text!r}")
+    return value
 
 
 def check_out(out: str) -> None:
@@ -162,8 +210,19 @@ def execute(configs: list[dict], out: str, args: argparse.Namespace) -> int:
         print(summary.line(where="kept by the chief"))
         return 130 if summary.interrupted else (1 if summary.failed else 0)
     where = f" ({worker.describe()})" if worker is not None else ""  # (worker 0 of 2, the chief)
+    opts = ray_options(args)
+    if opts is not None and opts.address is not None:
+        from .ray_runner import check_reachable
+
+        check_reachable(opts.address)  # before anything is written: Ray would retry a dead address for minutes
     print(f"{len(configs)} trial(s) -> {out}{where}", flush=True)
-    summary = run(configs, out, verbose=verbose, progress=printer(args.quiet), agree_done=agree)
+    if opts is not None:
+        from .ray_runner import run_ray
+
+        summary = run_ray(configs, out, opts, verbose=args.verbose, progress=printer(args.quiet),
+                          on_connect=lambda where: print(f"on a {where}", flush=True))
+    else:
+        summary = run(configs, out, verbose=verbose, progress=printer(args.quiet), agree_done=agree)
     return finish(summary, out, args)
 
 

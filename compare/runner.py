@@ -4,10 +4,12 @@
 training; ``run(configs, out_dir)`` trains them one by one into ``OUT/results.sqlite``, skipping
 the trials already done, storing a failed trial with its reason and going on, and stopping
 cleanly on Ctrl-C. A process killed outright loses at most the trial in flight.
+:mod:`compare.ray_runner` runs the same trials as Ray tasks, many at once, into the same store.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
@@ -142,19 +144,43 @@ def run(configs: list[dict], out_dir: str | os.PathLike, *, verbose: int = 0,
     (:func:`compare.distribute.start`), before any trial prepares its data.
     """
     from . import distribute
-    from .store import Store
     from .train import run_trial
 
     for name in sorted({c.get("strategy") for c in configs} - {None}):
         distribute.start(name)
+
+    with open_run(out_dir) as (out, store, ctrl_c):
+        return _run(store, configs, out, verbose, progress or (lambda *a, **k: None), save_models, run_trial,
+                    ctrl_c, agree_done)
+
+
+@contextlib.contextmanager
+def open_run(out_dir: str | os.PathLike):
+    """The run directory (created if missing), its open store and the Ctrl-C flag, as
+    ``(out, store, ctrl_c)``: what a trial loop (this module's, or :mod:`compare.ray_runner`'s)
+    works with. The store is closed and the Ctrl-C handler restored on exit."""
+    from .store import Store
 
     out = Path(out_dir).expanduser()
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {str(out)!r} is a file; accepted: a directory (created if missing)")
     out.mkdir(parents=True, exist_ok=True)
     with Store(out / STORE_NAME) as store, _CtrlC() as ctrl_c:
-        return _run(store, configs, out, verbose, progress or (lambda *a, **k: None), save_models, run_trial,
-                    ctrl_c, agree_done)
+        yield out, store, ctrl_c
+
+
+def model_path(out: Path, trial_id: int, cfg: dict) -> str:
+    """Where a trial's trained model is saved: ``OUT/models/<trial id>_<model>.keras``."""
+    return str(out / "models" / f"{trial_id}_{cfg['model']}.keras")
+
+
+def record_done(store, out: Path, trial_id: int, metrics: dict, history: dict, save: str | None) -> dict:
+    """Store a finished trial (its model saved at ``save``, or None); returns the metrics stored."""
+    metrics = dict(metrics)
+    if save:
+        metrics["weights_path"] = os.path.relpath(save, out)
+    store.finish(trial_id, metrics, history)
+    return metrics
 
 
 class _CtrlC:
@@ -203,7 +229,7 @@ def _run(store, configs: list[dict], out: Path, verbose: int, notify: Callable, 
             trial_id = store.begin(cfg)
             t0 = time.perf_counter()
             try:
-                save = str(out / "models" / f"{trial_id}_{cfg['model']}.keras") if save_models else None
+                save = model_path(out, trial_id, cfg) if save_models else None
                 result = run_trial(cfg, verbose=verbose, save_path=save)
             except (KeyboardInterrupt, Exception) as exc:  # noqa: BLE001 -- failure isolation: record and go on
                 reason = record_failure(store, trial_id, exc, ctrl_c.pressed, summary, cfg["model"])
@@ -212,10 +238,7 @@ def _run(store, configs: list[dict], out: Path, verbose: int, notify: Callable, 
                 durations.append(time.perf_counter() - t0)
                 notify("failed", i, len(configs), cfg, reason=reason)
                 continue
-            metrics = dict(result.metrics)
-            if save:
-                metrics["weights_path"] = os.path.relpath(save, out)
-            store.finish(trial_id, metrics, result.history)
+            metrics = record_done(store, out, trial_id, result.metrics, result.history, save)
             done_keys.add(Store.key(cfg))
             durations.append(time.perf_counter() - t0)
             summary.done += 1
