@@ -251,8 +251,14 @@ def start_jobs(items, tmp_path_factory) -> tuple[ThreadPoolExecutor, dict]:
 
 
 @pytest.fixture(scope="module")
-def jobs(backend_jobs):
-    return backend_jobs
+def jobs(backend_jobs, request, tmp_path_factory):
+    """The jobs started with the session, or, under pytest-xdist, started now by this worker."""
+    if backend_jobs:
+        yield backend_jobs
+        return
+    pool, futures = start_jobs(request.session.items, tmp_path_factory)
+    yield futures
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _timings(result: dict) -> str:
