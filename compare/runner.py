@@ -215,7 +215,7 @@ def _run(store, configs: list[dict], out: Path, verbose: int, notify: Callable, 
             metrics = dict(result.metrics)
             if save:
                 metrics["weights_path"] = os.path.relpath(save, out)
-            store.finish(trial_id, metrics, result.history)
+            store.finish(trial_id, metrics, result.history, getattr(result, "predictions", None))
             done_keys.add(Store.key(cfg))
             durations.append(time.perf_counter() - t0)
             summary.done += 1
