@@ -82,7 +82,8 @@ def record_failure(store, trial_id: int, exc: BaseException, ctrl_c: bool, summa
 def plan(models: list[str] | None = None, *, preset: str | None = None, seeds: list[int] = (0,),
          download: bool = False, **settings) -> list[dict]:
     """Trial configs for ``models`` (or a ``preset``) x ``seeds``; ``settings`` are config keys
-    (dataset, epochs, width, input_size, recipe, batch_size, lr, augment, limit, strategy, study)
+    (dataset, epochs, width, input_size, recipe, batch_size, lr, augment, limit, strategy, study,
+    val_fraction)
     applied to every trial; a ``None`` setting keeps the preset's or the default value.
     Everything is checked here, so bad input fails before any training. ``download=True`` lets
     keras.datasets download a Keras dataset (mnist, fashion_mnist, cifar10, cifar100) that is not
