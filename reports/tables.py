@@ -18,9 +18,9 @@ import pandas as pd
 from .reference import CONVENTIONS
 
 __all__ = [
-    "ID_COLUMNS", "METRIC_COLUMNS", "Table",
-    "load_trials", "tidy", "summarize", "curves", "canonical", "failures", "evaluations", "display",
-    "profile_table",
+    "ID_COLUMNS", "METRIC_COLUMNS", "BUDGET_COLUMNS", "INT_COLUMNS", "Table",
+    "load_trials", "load_predictions", "tidy", "summarize", "rank", "budget_note", "curves", "canonical", "failures",
+    "evaluations", "display", "profile_table",
 ]
 
 ID_COLUMNS: tuple[str, ...] = (
@@ -28,13 +28,28 @@ ID_COLUMNS: tuple[str, ...] = (
 )
 METRIC_COLUMNS: tuple[str, ...] = (
     "params", "non_trainable", "macs", "flops", "depth",
-    "top1_err", "top5_err", "top1_acc", "top5_acc", "train_loss", "train_acc",
+    "top1_err", "top1_err_lo", "top1_err_hi", "top5_err", "top1_acc", "top5_acc",
+    "val_err", "val_acc", "val_loss", "train_loss", "train_acc",
+    "n_train", "n_val", "n_test", "top1_correct",
     "train_s", "train_img_per_s", "infer_ms_b1", "infer_ms_b32", "peak_mem_mb",
 )
-COUNT_COLUMNS: tuple[str, ...] = ("params", "non_trainable", "macs", "flops", "depth")
-_TAIL_COLUMNS: tuple[str, ...] = (
-    "epochs", "batch_size", "recipe", "lr", "augment", "strategy", "weights_path", "started_at", "finished_at",
+COUNT_COLUMNS: tuple[str, ...] = ("params", "non_trainable", "macs", "flops", "depth", "n_train", "n_val", "n_test",
+                                  "top1_correct")
+#: The training budget of a row: compared rows with different budgets are flagged above their table.
+BUDGET_COLUMNS: tuple[str, ...] = ("epochs", "batch_size", "lr", "optimizer", "schedule", "weight_decay", "augment",
+                                   "recipe", "val_fraction")
+#: Columns written as integers in results.csv / results.json (empty where unknown).
+INT_COLUMNS: tuple[str, ...] = (
+    "id", "seed", "input_size", "epochs", "epochs_run", "batch_size", "config_batch_size", "limit", "classes",
+    "num_replicas_in_sync", "n_images", "n_classes", "correct_top1", "correct_top5", *COUNT_COLUMNS,
 )
+_TAIL_COLUMNS: tuple[str, ...] = (
+    "epochs", "batch_size", "lr", "optimizer", "schedule", "momentum", "weight_decay", "augment", "recipe",
+    "val_fraction", "strategy", "weights_path", "started_at", "finished_at",
+)
+#: Top-5 error is shown only with more classes than this (compare.train.TOP5_MIN_CLASSES).
+TOP5_MIN_CLASSES = 10
+SIGNIFICANCE = 0.05
 _DROPPED = ("config", "metrics", "history", "versions", "key", "pid")  # nested, or store bookkeeping
 GROUP_KEYS: tuple[str, ...] = ("study", "dataset", "model", "width", "input_size", "input_shape")
 
@@ -60,6 +75,15 @@ def load_trials(run_dir: str | Path) -> pd.DataFrame:
     if trials.empty:
         raise ValueError(f"results store {str(path)!r} holds no trials; nothing to report")
     return trials
+
+
+def load_predictions(run_dir: str | Path) -> dict:
+    """``{trial id: (pred, label)}``: the test predictions the run stored (empty for a store written
+    before they were kept)."""
+    from compare.store import Store, run_store
+
+    with Store(run_store(run_dir)) as store:
+        return store.predictions()
 
 
 # -- tidy results ----------------------------------------------------------------------------------
@@ -93,29 +117,142 @@ def tidy(trials: pd.DataFrame) -> pd.DataFrame:
     df = df[[*core, *tail, *rest]]
     for col in METRIC_COLUMNS:
         df[col] = pd.to_numeric(df[col], errors="coerce")
-        if col in COUNT_COLUMNS and df[col].dropna().map(lambda v: float(v).is_integer()).all():
-            df[col] = df[col].round().astype("Int64")  # counts stay integers beside missing values
+    _fill_intervals(df)
+    if "classes" in df.columns:  # top-5 means little with 10 classes or fewer (older stores measured it)
+        few = pd.to_numeric(df["classes"], errors="coerce") <= TOP5_MIN_CLASSES
+        df.loc[few, ["top5_err", "top5_acc"]] = float("nan")
+    if "augment" in df.columns:
+        df["augment"] = df["augment"].astype(object).where(df["augment"].notna() | (df["status"] != "done"), "none")
+    for col in df.columns:
+        if col in INT_COLUMNS:
+            numbers = pd.to_numeric(df[col], errors="coerce")
+            if df[col].notna().equals(numbers.notna()) and numbers.dropna().map(lambda v: float(v).is_integer()).all():
+                df[col] = numbers.round().astype("Int64")  # integers stay integers beside missing values
+        elif pd.api.types.is_float_dtype(df[col]):
+            df[col] = df[col].map(_clean_float)
+        elif df[col].dtype == object:
+            df[col] = df[col].map(lambda v: _clean_float(v) if isinstance(v, float) else v)
     if df["study"].isna().any():
         df["study"] = df["study"].astype(object).where(df["study"].notna(), "main")
     return df.sort_values("id").reset_index(drop=True)
 
 
+def _clean_float(v: Any) -> Any:
+    """``0.022000000000000002`` -> ``0.022``: 12 significant digits, which drops binary noise and
+    nothing measured."""
+    return v if _missing(v) or not math.isfinite(v) else float(f"{v:.12g}")
+
+
+def _fill_intervals(df: pd.DataFrame) -> None:
+    """95% Wilson interval of top-1 error for rows that lack it (stores written before it was
+    stored) but have ``n_test``; in place."""
+    from compare.stats import wilson
+
+    need = df["top1_err_lo"].isna() & df["top1_err"].notna() & df["n_test"].notna()
+    for i in df.index[need]:
+        n = int(df.at[i, "n_test"])
+        k = int(round(float(df.at[i, "top1_err"]) * n))
+        if n >= 1 and 0 <= k <= n:
+            df.at[i, "top1_err_lo"], df.at[i, "top1_err_hi"] = wilson(k, n)
+
+
 def summarize(results: pd.DataFrame) -> pd.DataFrame:
-    """Done trials aggregated over seeds: one row per (study, dataset, model, width, input).
+    """Done trials aggregated over seeds: one row per (study, dataset, model, width, input, budget).
 
     Each metric column holds the mean and ``<metric>_std`` the standard deviation (NaN with one
-    seed); ``seeds`` counts the trials. Sorted by study, dataset, then top-1 error.
+    seed); ``seeds`` counts the trials and ``ids`` lists them. The budget (:data:`BUDGET_COLUMNS`)
+    is part of the key, so trials trained differently are never averaged together.
+    ``top1_err_lo``/``_hi``: the 95% Wilson interval of the test error (one seed: that trial's;
+    several: at the mean error on one test set), and with several seeds ``top1_err_seed_lo``/
+    ``_hi``, the 95% t interval of the mean over seeds (:func:`compare.stats.seed_interval`).
+    Sorted by study, dataset, then top-1 error.
     """
+    from compare.stats import seed_interval, wilson
+
     done = results[results["status"] == "done"]
-    keys = [k for k in GROUP_KEYS if k in done.columns]
+    keys = [k for k in (*GROUP_KEYS, *BUDGET_COLUMNS) if k in done.columns]
     metrics = [m for m in METRIC_COLUMNS if m in done.columns]
     if done.empty:
-        return pd.DataFrame(columns=[*keys, "seeds", *metrics, *(f"{m}_std" for m in metrics)])
+        return pd.DataFrame(columns=[*keys, "seeds", "ids", *metrics, *(f"{m}_std" for m in metrics)])
+    done = done.copy()
+    for k in keys:  # groupby keys must be hashable and comparable: missing budgets group together
+        done[k] = done[k].astype(object).where(done[k].notna(), None)
     grouped = done.groupby(keys, dropna=False, sort=False)
     mean = grouped[metrics].mean()
     std = grouped[metrics].std(ddof=1).add_suffix("_std")
-    out = pd.concat([grouped.size().rename("seeds"), mean, std], axis=1).reset_index()
+    ids = grouped["id"].agg(lambda v: [int(i) for i in v]).rename("ids")
+    seed_ci = grouped["top1_err"].agg(lambda v: seed_interval(v.dropna()) if v.notna().sum() > 1 else None)
+    out = pd.concat([grouped.size().rename("seeds"), ids, mean, std], axis=1).reset_index()
+    # an error rate lies in [0, 1]: the t interval is clipped there
+    out["top1_err_seed_lo"] = [max(0.0, ci[0]) if ci else float("nan") for ci in seed_ci.values]
+    out["top1_err_seed_hi"] = [min(1.0, ci[1]) if ci else float("nan") for ci in seed_ci.values]
+    for i in out.index[(out["seeds"] > 1) & out["top1_err"].notna() & out["n_test"].notna()]:
+        n = int(round(out.at[i, "n_test"]))
+        out.at[i, "top1_err_lo"], out.at[i, "top1_err_hi"] = wilson(int(round(out.at[i, "top1_err"] * n)), n)
+    out = out.drop(columns=["top1_err_lo_std", "top1_err_hi_std"], errors="ignore")
     return out.sort_values(["study", "dataset", "top1_err", "model"], na_position="last").reset_index(drop=True)
+
+
+def rank(summary: pd.DataFrame, results: pd.DataFrame, predictions: dict) -> pd.DataFrame:
+    """``summary`` with a ranking that shows ties as ties, per (study, dataset).
+
+    The row with the lowest mean top-1 error is the best. Every other row is compared with it by
+    McNemar's test (:func:`compare.stats.mcnemar`) on the stored test predictions of the seeds
+    both ran (same test images, same labels); with several common seeds the largest p-value is
+    kept (a difference counts only if it is significant at every seed). Added columns:
+    ``p_vs_best`` (NaN for the best, and where no paired predictions exist), ``tied_with_best``
+    (p >= 0.05, or the best itself when another row ties with it) and ``rank``: 1 for the best and
+    every row tied with it, else the row's position in the error order.
+    """
+    from compare.stats import discordant, mcnemar
+
+    out = summary.copy()
+    out["p_vs_best"] = float("nan")
+    out["tied_with_best"] = False
+    out["rank"] = pd.array([pd.NA] * len(out), dtype="Int64")
+    if out.empty or "ids" not in out.columns:
+        return out
+    seed_of = dict(zip(results["id"].astype(int), results["seed"]))
+    for _, group in split_by(out, ["study", "dataset"]):
+        order = group.sort_values("top1_err", na_position="last").index.tolist()
+        best = order[0]
+        best_runs = {seed_of.get(t): predictions[t] for t in out.at[best, "ids"] if t in predictions}
+        ties = 0
+        for pos, i in enumerate(order, start=1):
+            out.at[i, "rank"] = pos
+            if i == best:
+                continue
+            ps = []
+            for t in out.at[i, "ids"]:
+                other = predictions.get(t)
+                mine = best_runs.get(seed_of.get(t))
+                if other is None or mine is None or len(other[1]) != len(mine[1]) or (other[1] != mine[1]).any():
+                    continue  # not the same test images: no paired test
+                ps.append(mcnemar(*discordant(mine[0] == mine[1], other[0] == other[1])).p_value)
+            if ps:
+                out.at[i, "p_vs_best"] = max(ps)
+                if max(ps) >= SIGNIFICANCE:
+                    out.at[i, "tied_with_best"] = True
+                    out.at[i, "rank"] = 1
+                    ties += 1
+        out.at[best, "rank"] = 1
+        out.at[best, "tied_with_best"] = ties > 0
+    return out
+
+
+def budget_note(group: pd.DataFrame) -> str | None:
+    """A sentence naming the budget columns whose values differ across the rows of ``group`` (and
+    the values), or None when every row was trained with the same budget."""
+    differ = []
+    for col in BUDGET_COLUMNS:
+        if col in group.columns:
+            values = [fmt_text(v) or "default" for v in group[col]]
+            if len(set(values)) > 1:
+                differ.append(f"{col.replace('_', ' ')} ({', '.join(dict.fromkeys(values))})")
+    if not differ:
+        return None
+    return ("Budgets differ across these rows: " + "; ".join(differ) + ". An error difference between such rows "
+            "mixes the architecture with its training budget.")
 
 
 def curves(trials: pd.DataFrame) -> pd.DataFrame:
@@ -264,10 +401,17 @@ def fmt_text(v: Any) -> str:
 Column = tuple[str, str, str, int]
 
 COMPARISON_COLUMNS: tuple[Column, ...] = (
+    ("rank", "rank", "rank", 0),
     ("model", "model", "text", 0), ("width", "width", "text", 0), ("input_shape", "input", "text", 0),
-    ("seeds", "seeds", "int", 0), ("params", "params", "int", 0), ("non_trainable", "non-trainable", "int", 0),
-    ("macs", "MACs", "int", 0), ("depth", "depth", "int", 0),
-    ("top1_err", "top-1 err (%)", "pct", 2), ("top5_err", "top-5 err (%)", "pct", 2),
+    ("epochs", "epochs", "text", 0), ("batch_size", "batch", "text", 0), ("lr", "lr", "text", 0),
+    ("optimizer", "optimizer", "text", 0), ("schedule", "schedule", "text", 0), ("augment", "augment", "text", 0),
+    ("recipe", "recipe", "text", 0),
+    ("seeds", "seeds", "int", 0), ("n_train", "train / val / test images", "split", 0),
+    ("params", "params", "int", 0), ("non_trainable", "non-trainable", "int", 0),
+    ("macs", "MACs", "int", 0), ("depth", "depth", "int", 0), ("val_err", "val err (%)", "pct", 2),
+    ("top1_err", "top-1 test err (%)", "pct", 2), ("top1_err_lo", "95% CI (%)", "ci", 2),
+    ("top1_err_seed_lo", "95% CI over seeds (%)", "seedci", 2), ("p_vs_best", "McNemar p vs best", "p", 3),
+    ("top5_err", "top-5 err (%)", "pct", 2),
     ("train_s", "train (s)", "num", 1), ("train_img_per_s", "train (img/s)", "num", 0),
     ("infer_ms_b1", "infer b1 (ms/img)", "num", 2), ("infer_ms_b32", "infer b32 (ms/img)", "num", 2),
 )
@@ -307,6 +451,15 @@ def display(df: pd.DataFrame, columns: Sequence[Column], title: str, note: str =
             v, std = r[col], r.get(f"{col}_std")
             if kind == "int":
                 row.append(fmt_int(v))
+            elif kind == "rank":
+                row.append("" if _missing(v) else f"{int(v)}" + ("=" if r.get("tied_with_best") is True else ""))
+            elif kind == "split":
+                row.append(" / ".join(fmt_int(r.get(c)) or "?" for c in ("n_train", "n_val", "n_test")))
+            elif kind in ("ci", "seedci"):
+                hi = r.get("top1_err_hi" if kind == "ci" else "top1_err_seed_hi")
+                row.append("" if _missing(v) or _missing(hi) else f"{float(v) * 100:.{digits}f}–{float(hi) * 100:.{digits}f}")
+            elif kind == "p":
+                row.append("" if _missing(v) else ("< 0.001" if float(v) < 0.001 else f"{float(v):.{digits}f}"))
             elif kind == "pct":
                 row.append(fmt_num(v, std, digits, scale=100.0))
             elif kind == "num":

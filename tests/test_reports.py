@@ -105,14 +105,102 @@ def test_results_csv_and_json_are_tidy(run, recounted):
     for tid, r in recounted.items():
         assert done.loc[tid, "top1_err"] == pytest.approx(r.top1_mistakes / 160, abs=1e-12), tid
         assert done.loc[tid, "top1_acc"] == pytest.approx(1 - r.top1_mistakes / 160, abs=1e-12), tid
-        assert done.loc[tid, "top5_err"] == pytest.approx(r.top5_mistakes / 160, abs=1e-12), tid
+        assert np.isnan(done.loc[tid, "top5_err"]), tid  # 8 classes: top-5 is not shown
+        assert (done.loc[tid, "n_train"], done.loc[tid, "n_val"], done.loc[tid, "n_test"]) == (144, 16, 160)
+        assert (r.n_train, r.n_val) == (144, 16)  # 10% of the 160 training images, 2 per class
+        assert done.loc[tid, "val_err"] == pytest.approx(r.val_mistakes / 16, abs=1e-12), tid
+
+
+def test_results_csv_integers_and_exact_strings(run, recounted):
+    """Integer columns are written as integers, floats without binary noise."""
+    import csv as csvlib
+
+    with open(run["dir"] / "results.csv", newline="") as f:
+        rows = list(csvlib.DictReader(f))
+    first = rows[0]
+    assert {k: first[k] for k in ("id", "seed", "epochs", "batch_size", "n_train", "n_val", "n_test", "classes",
+                                  "epochs_run", "params", "macs", "depth", "limit", "input_size")} == {
+        "id": "1", "seed": "0", "epochs": "2", "batch_size": "32", "n_train": "144", "n_val": "16", "n_test": "160",
+        "classes": "8", "epochs_run": "2", "params": "15652", "macs": "133656", "depth": "5", "limit": "160",
+        "input_size": "32"}
+    assert (first["lr"], first["val_fraction"], first["optimizer"], first["schedule"], first["augment"]) == (
+        "0.001", "0.1", "adam", "cosine", "none")
+    r = recounted[1]
+    assert first["top1_correct"] == str(160 - r.top1_mistakes)
+    assert first["top1_err"] == repr(float(f"{r.top1_mistakes / 160:.12g}"))  # e.g. 0.35625, never 0.35625000000000001
+    assert rows[3]["status"] == "failed" and rows[3]["n_train"] == rows[3]["params"] == ""
+    for row in rows:  # no float noise anywhere: at most 12 significant digits
+        for key, value in row.items():
+            if re.fullmatch(r"-?\d+\.\d+(e-?\d+)?", value or ""):
+                digits = value.split("e")[0].replace("-", "").replace(".", "").lstrip("0")
+                assert len(digits) <= 12, (key, value)
+    csv = pd.read_csv(run["dir"] / "results.csv")
+    for col in ("n_train", "n_val", "n_test", "epochs", "batch_size", "seed", "top1_correct"):
+        assert csv[col].dropna().map(float.is_integer).all(), col
+
+
+def test_every_csv_column_is_documented_with_a_unit(run):
+    from reports.reference import COLUMN_UNITS
+
+    columns = pd.read_csv(run["dir"] / "results.csv").columns
+    assert sorted(set(columns) - set(COLUMN_UNITS)) == []
+    table = _md_table(run["md"], "Columns of results.csv")
+    assert set(columns) <= set(table["column"])
+    assert COLUMN_UNITS["n_val"].startswith("validation images") and "(count" in COLUMN_UNITS["n_val"]
+
+
+def test_ranking_ties_with_mcnemar_on_stored_predictions(run, recounted):
+    """The comparison table's p-value is McNemar's exact test on the two models' stored predictions
+    (seed 0 is the only seed both ran), recomputed here with scipy; ties share rank 1."""
+    from scipy.stats import binomtest
+
+    from compare.data import load_dataset
+
+    labels = load_dataset("shapes", limit=160).y_test
+    err = {"lenet5": (recounted[1].top1_mistakes + recounted[2].top1_mistakes) / 320,
+           "lenet5_1998": recounted[3].top1_mistakes / 160}
+    best, other = sorted(err, key=err.get)
+    seed0 = {"lenet5": recounted[1], "lenet5_1998": recounted[3]}
+    right = {m: np.array(seed0[m].test_pred) == labels for m in err}
+    b = int(np.sum(right[best] & ~right[other]))
+    c = int(np.sum(~right[best] & right[other]))
+    p = binomtest(b, b + c, 0.5).pvalue if b + c else 1.0
+    rows = _md_table(run["md"], "shapes: one row per model").set_index("model")
+    shown = rows.loc[other, "McNemar p vs best"]
+    assert shown == ("< 0.001" if p < 0.001 else f"{p:.3f}")
+    tied = p >= 0.05
+    assert rows.loc[other, "rank"] == ("1=" if tied else "2")
+    assert rows.loc[best, "rank"] == ("1=" if tied else "1") and rows.loc[best, "McNemar p vs best"] == ""
+    # the Wilson interval of the one-seed model is shown
+    from compare.stats import wilson
+
+    lo, hi = wilson(recounted[3].top1_mistakes, 160)
+    assert rows.loc["lenet5_1998", "95% CI (%)"] == f"{lo * 100:.2f}–{hi * 100:.2f}"
+    assert "Budgets differ" not in run["md"]  # both models had the same budget
+
+
+def test_budget_note_names_what_differs():
+    from reports.tables import budget_note
+
+    same = pd.DataFrame({"epochs": [5, 5], "batch_size": [64, 64], "augment": ["none", "none"]})
+    assert budget_note(same) is None
+    differ = pd.DataFrame({"epochs": [20, 6, 6], "batch_size": [32, 64, 64], "lr": [0.002, 0.001, 0.001],
+                           "augment": ["crop", "none", "none"], "recipe": ["default"] * 3})
+    assert budget_note(differ) == (
+        "Budgets differ across these rows: epochs (20, 6); batch size (32, 64); lr (0.002, 0.001); "
+        "augment (crop, none). An error difference between such rows mixes the architecture with its training "
+        "budget.")
 
 
 def test_comparison_table_sorted_by_error_with_mean_and_std(run, recounted):
     table = _md_table(run["md"], "shapes: one row per model")
     assert table.columns.tolist() == [
-        "model", "width", "input", "seeds", "params", "non-trainable", "MACs", "depth", "top-1 err (%)",
-        "top-5 err (%)", "train (s)", "train (img/s)", "infer b1 (ms/img)", "infer b32 (ms/img)"]
+        "rank", "model", "width", "input", "epochs", "batch", "lr", "optimizer", "schedule", "augment", "recipe",
+        "seeds", "train / val / test images", "params", "non-trainable", "MACs", "depth", "val err (%)",
+        "top-1 test err (%)", "95% CI (%)", "95% CI over seeds (%)", "McNemar p vs best", "train (s)",
+        "train (img/s)", "infer b1 (ms/img)", "infer b32 (ms/img)"]
+    assert table["train / val / test images"].tolist() == ["144 / 16 / 160"] * 2
+    assert table["epochs"].tolist() == ["2", "2"] and table["batch"].tolist() == ["32", "32"]
     # lenet5: trials 1 and 2 (seeds 0, 1); lenet5_1998: trial 3; errors from the recount, in %
     lenet_errs = [recounted[t].top1_mistakes / 160 * 100 for t in (1, 2)]
     mean = {"lenet5": float(np.mean(lenet_errs)), "lenet5_1998": recounted[3].top1_mistakes / 160 * 100}
@@ -121,10 +209,14 @@ def test_comparison_table_sorted_by_error_with_mean_and_std(run, recounted):
     sizes = ["width", "input", "seeds", "params", "non-trainable", "MACs", "depth"]
     assert rows.loc["lenet5", sizes].tolist() == ["0.5", "32x32x1", "2", "15,652", "0", "133,656", "5"]
     assert rows.loc["lenet5_1998", sizes].tolist() == ["1", "32x32x1", "1", "60,000", "672", "327,928", "5"]
-    shown_mean, shown_std = (float(v) for v in rows.loc["lenet5", "top-1 err (%)"].split(" ± "))
+    shown_mean, shown_std = (float(v) for v in rows.loc["lenet5", "top-1 test err (%)"].split(" ± "))
     assert abs(shown_mean - mean["lenet5"]) <= 0.005 + 1e-9  # shown to 2 decimals
     assert abs(shown_std - float(np.std(lenet_errs, ddof=1))) <= 0.005 + 1e-9  # sample std over the 2 seeds
-    assert abs(float(rows.loc["lenet5_1998", "top-1 err (%)"]) - mean["lenet5_1998"]) <= 0.005 + 1e-9  # one seed: no ±
+    assert abs(float(rows.loc["lenet5_1998", "top-1 test err (%)"]) - mean["lenet5_1998"]) <= 0.005 + 1e-9  # one seed: no ±
+    # two seeds: the t interval of the mean, mean ± 12.706·sd/sqrt(2), clipped to [0, 100]
+    half = 12.706204736 * float(np.std(lenet_errs, ddof=1)) / np.sqrt(2)
+    lo, hi = max(0.0, mean["lenet5"] - half), min(100.0, mean["lenet5"] + half)
+    assert rows.loc["lenet5", "95% CI over seeds (%)"] == f"{lo:.2f}–{hi:.2f}"
 
 
 def test_canonical_failed_and_profile_tables(run):
@@ -147,7 +239,7 @@ def test_every_table_states_the_counting_conventions(run):
     titles = [b.split("\n", 1)[0] for b in blocks]
     # comparison, paper sizes, failed trials, one profile per model (2), the columns of results.csv
     assert sorted(titles) == sorted([
-        "shapes: one row per model, sorted by top-1 error", "Paper-size figures beside the run's",
+        "shapes: one row per model, ranked by top-1 test error", "Paper-size figures beside the run's",
         "Trials that did not finish: 1", "lenet5_1998 (trial 3)", "lenet5 (trial 1)",
         "Columns of results.csv / results.json"])
     for block in blocks:
