@@ -92,15 +92,17 @@ class ReportData:
 
     @cached_property
     def models(self) -> dict[str, tuple[int, Any]]:
-        """Model name -> (trial id, trained Keras model) of its best trial whose model file exists;
-        loaded on first use."""
+        """Model name -> (trial id, trained Keras model) of its best trial (lowest validation error)
+        whose model file exists; loaded on first use."""
         from .filters import load_trained_model
 
         if "weights_path" not in self.results.columns:  # no trained model in the run (e.g. evaluations only)
             return {}
         done = self.results[(self.results["status"] == "done") & self.results["weights_path"].notna()]
         out: dict[str, tuple[int, Any]] = {}
-        for model, group in done.sort_values("top1_err", na_position="last").groupby("model", sort=False):
+        # the model's best trial is chosen on validation error (test error only where none was kept)
+        order = [c for c in ("val_err", "top1_err", "id") if c in done.columns]
+        for model, group in done.sort_values(order, na_position="last").groupby("model", sort=False):
             best = group.iloc[0]
             try:
                 out[model] = (int(best["id"]), load_trained_model(self.run_dir, best["weights_path"]))

@@ -68,6 +68,13 @@ def _md_table(md: str, title_start: str) -> pd.DataFrame:
     return pd.DataFrame(cells[2:], columns=cells[0])
 
 
+def _best_lenet(run) -> int:
+    """The lenet5 trial the report profiles: the lower validation error of trials 1 and 2 (then the
+    lower test error, then the lower id)."""
+    csv = pd.read_csv(run["dir"] / "results.csv").set_index("id")
+    return min((1, 2), key=lambda t: (csv.loc[t, "val_err"], csv.loc[t, "top1_err"], t))
+
+
 # -- the report of a real run ------------------------------------------------------------------------
 
 def test_cli_writes_report_and_one_line_summary(run):
@@ -136,7 +143,7 @@ def test_results_csv_integers_and_exact_strings(run, recounted):
                 assert len(digits) <= 12, (key, value)
     csv = pd.read_csv(run["dir"] / "results.csv")
     for col in ("n_train", "n_val", "n_test", "epochs", "batch_size", "seed", "top1_correct"):
-        assert csv[col].dropna().map(float.is_integer).all(), col
+        assert csv[col].dropna().map(lambda v: float(v).is_integer()).all(), col
 
 
 def test_every_csv_column_is_documented_with_a_unit(run):
@@ -228,7 +235,7 @@ def test_canonical_failed_and_profile_tables(run):
     failed = _md_table(md, "Trials that did not finish")
     assert failed["trial"].tolist() == ["4"] and failed["status"].tolist() == ["failed"]
     assert "lenet5 needs inputs of at least 16x16, got --input-size 8" in failed["reason"][0]
-    profile = _md_table(md, "lenet5 (trial 1)").set_index("layer")
+    profile = _md_table(md, f"lenet5 (trial {_best_lenet(run)})").set_index("layer")
     assert profile.loc["c1", "params"] == "78" and profile.loc["c1", "MACs"] == "58,800"
     assert profile.loc["total", "params"] == "15,652" and profile.loc["total", "MACs"] == "133,656"
     assert "### lenet5_1998 (trial 3)" in md
@@ -240,7 +247,7 @@ def test_every_table_states_the_counting_conventions(run):
     # comparison, paper sizes, failed trials, one profile per model (2), the columns of results.csv
     assert sorted(titles) == sorted([
         "shapes: one row per model, ranked by top-1 test error", "Paper-size figures beside the run's",
-        "Trials that did not finish: 1", "lenet5_1998 (trial 3)", "lenet5 (trial 1)",
+        "Trials that did not finish: 1", "lenet5_1998 (trial 3)", f"lenet5 (trial {_best_lenet(run)})",
         "Columns of results.csv / results.json"])
     for block in blocks:
         assert "params = trainable parameters" in block and "FLOPs = 2 x MACs" in block, block[:60]
