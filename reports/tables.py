@@ -122,7 +122,8 @@ def tidy(trials: pd.DataFrame) -> pd.DataFrame:
         few = pd.to_numeric(df["classes"], errors="coerce") <= TOP5_MIN_CLASSES
         df.loc[few, ["top5_err", "top5_acc"]] = float("nan")
     if "augment" in df.columns:
-        df["augment"] = df["augment"].astype(object).where(df["augment"].notna() | (df["status"] != "done"), "none")
+        trained = (df["status"] == "done") & df["epochs"].notna() if "epochs" in df.columns else df["status"] == "done"
+        df["augment"] = df["augment"].astype(object).where(df["augment"].notna() | ~trained, "none")
     for col in df.columns:
         if col in INT_COLUMNS:
             numbers = pd.to_numeric(df[col], errors="coerce")
