@@ -24,7 +24,7 @@ README_MAIN_JOB = [
     ("alexnet", 0.25, None, 6, (67, 67, 3)),
     ("zfnet", 0.25, None, 6, (47, 47, 3)),
     ("vgg11", 0.25, None, 5, (32, 32, 3)),
-    ("googlenet", 0.25, None, 8, (65, 65, 3)),
+    ("googlenet", 0.25, None, 10, (65, 65, 3)),
     ("resnet18", 0.25, 56, 6, (56, 56, 3)),
     ("resnet20", 0.5, None, 6, (28, 28, 3)),
 ]
