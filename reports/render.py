@@ -306,7 +306,7 @@ def _overview(data: ReportData, rep: Report) -> list[Block]:
         if not tied.empty:
             text += (" Not significantly different from it on the same test images (McNemar, p >= 0.05), "
                      "so tied with it in the ranking: " + ", ".join(tied["model"]) + ".")
-        elif group["p_vs_best"].notna().any():
+        elif len(group) > 1 and group["p_vs_best"].iloc[1:].notna().all():
             text += " Every other model's error is significantly higher (McNemar, p < 0.05)."
         blocks.append(("p", text))
     versions = next((v for v in data.trials.get("versions", []) if isinstance(v, dict) and v), None)

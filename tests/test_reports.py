@@ -444,3 +444,40 @@ def test_export_copies_the_markdown_and_figures(run, tmp_path):
     md = (tmp_path / "example" / "report.md").read_text()
     for link in re.findall(r"\]\((figures/[^)]+)\)", md):
         assert (tmp_path / "example" / link).is_file(), link
+
+
+def test_rank_pairs_seeds_and_keeps_the_largest_p():
+    """rank(): McNemar against the best on the seeds both ran, the largest p over seeds; rows
+    without stored predictions get no p and keep their position."""
+    from scipy.stats import binomtest
+
+    from reports.tables import rank, summarize, tidy
+
+    label = np.arange(100) % 10
+    def wrong(n):  # predictions with the first n images wrong
+        p = label.copy()
+        p[:n] = (p[:n] + 1) % 10
+        return p
+    rows, preds = [], {}
+    # (id, model, seed, mistakes): a 2 and 3 mistakes; b 12 and 4; c 20 with no stored predictions
+    for tid, model, seed, k in ((1, "a", 0, 2), (2, "a", 1, 3), (3, "b", 0, 12), (4, "b", 1, 4), (5, "c", 0, 20)):
+        rows.append(dict(id=tid, study="main", dataset="d", model=model, seed=seed, status="done", top1_err=k / 100,
+                         n_test=100, epochs=5, config={}, metrics={}, history={}))
+        if model != "c":
+            preds[tid] = (wrong(k), label)
+    results = tidy(pd.DataFrame(rows))
+    out = rank(summarize(results), results, preds).set_index("model")
+    # b vs a: seed 0 discordant (b, c) = (10, 0), seed 1 (1, 0): the larger p is seed 1's
+    p0, p1 = binomtest(0, 10, 0.5).pvalue, binomtest(0, 1, 0.5).pvalue
+    assert out.loc["b", "p_vs_best"] == pytest.approx(max(p0, p1), abs=1e-15) == 1.0
+    assert bool(out.loc["b", "tied_with_best"]) and out.loc["b", "rank"] == 1 and out.loc["a", "rank"] == 1
+    assert np.isnan(out.loc["c", "p_vs_best"]) and out.loc["c", "rank"] == 3
+    # one seed each: b's seed 0 alone differs significantly (10 vs 0 discordant: p = 2/1024)
+    one = results[results["seed"] == 0]
+    out1 = rank(summarize(one), one, preds).set_index("model")
+    assert out1.loc["b", "p_vs_best"] == pytest.approx(2 / 1024, abs=1e-15)
+    assert out1.loc["b", "rank"] == 2 and not out1.loc["b", "tied_with_best"] and not out1.loc["a", "tied_with_best"]
+    # the Wilson interval is filled from n_test for rows that lack it (older stores)
+    from compare.stats import wilson
+
+    assert tuple(one.loc[one["model"] == "b", ["top1_err_lo", "top1_err_hi"]].iloc[0]) == pytest.approx(wilson(12, 100))
