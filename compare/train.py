@@ -299,9 +299,9 @@ def split_metrics(net, x: np.ndarray, y: np.ndarray, split: str) -> dict:
     """``<split>_acc``, ``<split>_err`` and ``<split>_loss`` (mean cross-entropy, probabilities
     clipped at 1e-7 as Keras does) of ``net`` in inference mode."""
     probs = np.asarray(net.predict(x, batch_size=256, verbose=0), dtype=np.float64)
-    acc = float(np.mean(np.argmax(probs, axis=1) == y))
-    p_true = np.clip(probs[np.arange(len(y)), y], 1e-7, 1.0)
-    return {f"{split}_acc": acc, f"{split}_err": 1.0 - acc, f"{split}_loss": float(-np.mean(np.log(p_true)))}
+    n, correct = len(y), int(np.sum(np.argmax(probs, axis=1) == y))
+    p_true = np.clip(probs[np.arange(n), y], 1e-7, 1.0)
+    return {f"{split}_acc": correct / n, f"{split}_err": (n - correct) / n, f"{split}_loss": float(-np.mean(np.log(p_true)))}
 
 
 #: Top-5 error is measured only with more classes than this (with 10 or fewer it means little).
