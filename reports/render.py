@@ -26,7 +26,7 @@ from compare.store import STORE_NAME
 
 from . import bench as bench_study
 from . import depth as depth_study
-from . import plots, tables
+from . import plots, ranking, tables
 from .reference import COLUMN_UNITS, CONVENTIONS
 from .tables import Table
 
@@ -56,14 +56,14 @@ class ReportData:
     @cached_property
     def predictions(self) -> dict:
         """Trial id -> (test predictions, labels), as the store keeps them (empty for older stores)."""
-        return tables.load_predictions(self.run_dir) if (self.run_dir / STORE_NAME).is_file() else {}
+        return ranking.load_predictions(self.run_dir) if (self.run_dir / STORE_NAME).is_file() else {}
 
     @cached_property
     def summary(self) -> pd.DataFrame:
         """Trained models aggregated over seeds (the pretrained-weights evaluations are apart), ranked
-        with ties (:func:`reports.tables.rank`)."""
+        with ties (:func:`reports.ranking.rank`)."""
         trained = self.results[self.results["study"] != tables.EVAL_STUDY]
-        return tables.rank(tables.summarize(trained), trained, self.predictions)
+        return ranking.rank(tables.summarize(trained), trained, self.predictions)
 
     @cached_property
     def evaluations(self) -> pd.DataFrame:
@@ -335,7 +335,7 @@ def _comparison(data: ReportData) -> list[Block]:
          "forward-pass latency in milliseconds per image, at batch 1 and at batch 32.")
     for (study, dataset), group in tables.split_by(data.summary, ["study", "dataset"]):
         title = f"{dataset}: one row per model, ranked by top-1 test error" + ("" if study == "main" else f" (study: {study})")
-        differ = tables.budget_note(group)
+        differ = ranking.budget_note(group)
         if differ:
             blocks.append(("p", differ))
         blocks.append(("table", tables.display(group, tables.COMPARISON_COLUMNS, title, note)))

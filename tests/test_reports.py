@@ -187,7 +187,7 @@ def test_ranking_ties_with_mcnemar_on_stored_predictions(run, recounted):
 
 
 def test_budget_note_names_what_differs():
-    from reports.tables import budget_note
+    from reports.ranking import budget_note
 
     same = pd.DataFrame({"epochs": [5, 5], "batch_size": [64, 64], "augment": ["none", "none"]})
     assert budget_note(same) is None
@@ -451,7 +451,8 @@ def test_rank_pairs_seeds_and_keeps_the_largest_p():
     without stored predictions get no p and keep their position."""
     from scipy.stats import binomtest
 
-    from reports.tables import rank, summarize, tidy
+    from reports.ranking import rank
+    from reports.tables import summarize, tidy
 
     label = np.arange(100) % 10
     def wrong(n):  # predictions with the first n images wrong
