@@ -307,7 +307,7 @@ def test_store_check_changes_nothing(tmp_path):
     with pytest.raises(StoreError) as err:
         run_store(good.parent)
     assert str(err.value) == (f"cannot read results store '{good}': {good} has schema version 7; this version "
-                              "reads schema 1 (use a new store file or the matching version)")
+                              "reads schema 1 or 2 (use a new store file or the matching version)")
     assert good.read_bytes() == old
     with pytest.raises(StoreError, match="is a directory"):
         Store.check(tmp_path)
