@@ -333,6 +333,10 @@ def _comparison(data: ReportData) -> list[Block]:
          "10 classes. Budget: epochs, batch size, lr (initial), optimizer and schedule, augmentation, recipe, input "
          "and width are those each row was trained with. Times: train (s) = wall time of training; infer = "
          "forward-pass latency in milliseconds per image, at batch 1 and at batch 32.")
+    if "n_val" not in data.summary.columns or data.summary["n_val"].isna().any():
+        note += (" Rows with '?' validation images were trained before this toolkit kept a validation split: "
+                 "their per-epoch validation curves and schedules watched the test images, and without stored "
+                 "predictions they have no paired test.")
     for (study, dataset), group in tables.split_by(data.summary, ["study", "dataset"]):
         title = f"{dataset}: one row per model, ranked by top-1 test error" + ("" if study == "main" else f" (study: {study})")
         differ = ranking.budget_note(group)

@@ -482,3 +482,39 @@ def test_rank_pairs_seeds_and_keeps_the_largest_p():
     from compare.stats import wilson
 
     assert tuple(one.loc[one["model"] == "b", ["top1_err_lo", "top1_err_hi"]].iloc[0]) == pytest.approx(wilson(12, 100))
+
+
+def test_schema_1_store_reports_with_intervals_and_no_paired_test(tmp_path):
+    """A store written before the validation split and the stored predictions (schema 1): the
+    report still ranks it, fills the Wilson interval from n_test, and says what the rows lack."""
+    import sqlite3
+
+    from compare.stats import wilson
+    from compare.store import Store
+    from reports.render import build_report
+
+    config = {"model": "lenet5", "dataset": "mnist5k", "seed": 0, "epochs": 3, "study": "main"}
+    conn = sqlite3.connect(tmp_path / "results.sqlite")
+    conn.executescript("""
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE trials (id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, model TEXT, dataset TEXT,
+            seed INTEGER, config TEXT NOT NULL, status TEXT NOT NULL, reason TEXT, metrics TEXT, history TEXT,
+            started_at TEXT, finished_at TEXT, pid INTEGER);
+        INSERT INTO meta VALUES ('schema_version', '1');""")
+    for model, err in (("lenet5", 0.03), ("resnet20", 0.019)):
+        cfg = {**config, "model": model}
+        metrics = {"top1_err": err, "top1_acc": 1 - err, "n_train": 4000, "n_test": 1000, "classes": 10}
+        conn.execute("INSERT INTO trials (key, model, dataset, seed, config, status, metrics, history) "
+                     "VALUES (?, ?, 'mnist5k', 0, ?, 'done', ?, '{}')",
+                     (Store.key(cfg), model, json.dumps(cfg), json.dumps(metrics)))
+    conn.commit()
+    conn.close()
+    build_report(tmp_path, figures=False, profiles=False)
+    md = (tmp_path / "report.md").read_text()
+    rows = _md_table(md, "mnist5k: one row per model").set_index("model")
+    assert rows["rank"].to_dict() == {"resnet20": "1", "lenet5": "2"}  # no predictions: no tie claimed
+    assert rows.loc["lenet5", "train / val / test images"] == "4,000 / ? / 1,000"
+    lo, hi = wilson(30, 1000)
+    assert rows.loc["lenet5", "95% CI (%)"] == f"{lo * 100:.2f}–{hi * 100:.2f}" == "2.11–4.25"
+    assert "Rows with '?' validation images were trained before this toolkit kept a validation split" in md
+    assert "significantly" not in md.split("## Comparison")[0]  # the overview claims no significance
