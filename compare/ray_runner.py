@@ -159,7 +159,8 @@ def trial_task(cfg: dict, cpus: int, save: bool) -> dict:
     where = {"worker": f"{socket.gethostname()} pid {os.getpid()}",
              "tf_threads": [tf.config.threading.get_intra_op_parallelism_threads(),
                             tf.config.threading.get_inter_op_parallelism_threads()]}  # (intra-op, inter-op)
-    return {"metrics": {**result.metrics, **where}, "history": result.history, "model": blob}
+    return {"metrics": {**result.metrics, **where}, "history": result.history, "model": blob,
+            "predictions": result.predictions}
 
 
 def _cause(exc: BaseException) -> BaseException:
@@ -228,7 +229,8 @@ def run_ray(configs: list[dict], out_dir: str | os.PathLike, opts: RayOptions, *
                     if save:
                         os.makedirs(os.path.dirname(save), exist_ok=True)
                         Path(save).write_bytes(got["model"])
-                    metrics = record_done(store, out, trial_id, got["metrics"], got["history"], save)
+                    metrics = record_done(store, out, trial_id, got["metrics"], got["history"], save,
+                                          got.get("predictions"))
                     durations.append(time.perf_counter() - t0)
                     summary.done += 1
                     notify("done", i, n, cfg, metrics=metrics, seconds=durations[-1])

@@ -80,9 +80,11 @@ def make_optimizer(recipe: Recipe, lr: float, steps: int, steps_per_epoch: int =
     return keras.optimizers.SGD(schedule, momentum=recipe.momentum, weight_decay=recipe.weight_decay)
 
 
-def callbacks_for(recipe: Recipe) -> list:
+def callbacks_for(recipe: Recipe, monitor: str = "val_loss") -> list:
+    """Callbacks of ``recipe``: the plateau schedule watches ``monitor`` (the validation loss; the
+    training loss when the trial has no validation split)."""
     import keras
 
     if recipe.schedule == "plateau":
-        return [keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.1, patience=2, verbose=0)]
+        return [keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=0.1, patience=2, verbose=0)]
     return []

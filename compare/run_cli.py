@@ -60,6 +60,8 @@ def add_training_options(p: argparse.ArgumentParser, out_default: str | None = N
     p.add_argument("--lr", help="initial learning rate (default: the recipe's)")
     p.add_argument("--recipe", choices=("default", "paper"), help="training recipe")
     p.add_argument("--augment", choices=("crop", "crop_flip"), help="pad-crop(-flip) augmentation")
+    p.add_argument("--val-fraction", help="share of the training split held out for validation (curves, "
+                                          "schedules), stratified; 0 <= f < 1, default 0.1")
     p.add_argument("--limit", help=f"cap train/test images per split (quick runs; '{ALL}' = no cap)")
     p.add_argument("--strategy", choices=("mirrored", "multiworker"), help="tf.distribute strategy")
     p.add_argument("--executor", choices=("local", "ray"), default="local",
@@ -93,6 +95,7 @@ def settings_from(args: argparse.Namespace) -> dict:
         width=parse_positive(args.width, "--width"), input_size=parse_count(args.input_size, "--input-size"),
         batch_size=parse_count(args.batch_size, "--batch-size"), lr=parse_positive(args.lr, "--lr"),
         recipe=args.recipe, augment=args.augment, limit=_limit(args.limit), strategy=args.strategy,
+        val_fraction=_val_fraction(args.val_fraction),
     )
 
 
@@ -130,6 +133,19 @@ def _at_least_zero(text: str, what: str) -> float:
         value = math.nan
     if not (math.isfinite(value) and value >= 0):
         raise ValueError(f"{what} must be a number >= 0, got {text!r}")
+    return value
+
+
+def _val_fraction(text: str | None) -> float | None:
+    """``--val-fraction``: a number with 0 <= f < 1; None keeps the default."""
+    if text is None:
+        return None
+    try:
+        value = float(str(text).strip())
+    except ValueError:
+        value = float("nan")
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"--val-fraction must be a number with 0 <= f < 1, got {text!r}")
     return value
 
 
@@ -177,7 +193,10 @@ def printer(quiet: bool):
                   flush=True)
         elif event == "done":
             m = info["metrics"]
-            print(f"{tag}: top-1 {m['top1_acc'] * 100:.2f}%, {m['params']:,} params, "
+            ci = (f" (95% CI {(1 - m['top1_err_hi']) * 100:.1f}-{(1 - m['top1_err_lo']) * 100:.1f}%)"
+                  if m.get("top1_err_lo") is not None and m.get("top1_err_hi") is not None else "")
+            val = f", validation {m['val_acc'] * 100:.2f}%" if m.get("val_acc") is not None else ""
+            print(f"{tag}: top-1 {m['top1_acc'] * 100:.2f}%{ci}{val}, {m['params']:,} params, "
                   f"{human_count(m['macs'])} MACs, {info['seconds']:.0f} s", flush=True)
         elif event == "failed":
             print(f"{tag}: FAILED: {info['reason']}", flush=True)

@@ -4,6 +4,11 @@ Every write is its own transaction, so a killed process loses at most the trial 
 row stays ``running`` and :meth:`Store.stale_running` reports it. A trial is identified by the
 canonical JSON of its config (:meth:`Store.key`). Read the results with :meth:`Store.trials` or
 ``pandas.read_sql("SELECT * FROM trials", sqlite3.connect(path))``.
+
+Schema 2 adds the ``predictions`` table: each trial's test-set predictions and labels as compact
+integer arrays (uint8 up to 256 classes, else uint16 or int32), for paired tests between models
+(:func:`compare.stats.mcnemar`); :meth:`Store.predictions` reads them. A schema-1 store is
+migrated in place when opened (the table is added; its trials simply have no predictions).
 """
 
 from __future__ import annotations
@@ -18,7 +23,9 @@ from typing import Any
 
 #: The results store's file name inside a run directory (``OUT/results.sqlite``).
 STORE_NAME = "results.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: Older schemas this version opens; each is migrated to :data:`SCHEMA_VERSION` when opened.
+MIGRATABLE = (1,)
 STATUSES = ("running", "done", "failed")
 BASE_COLUMNS = ["id", "key", "model", "dataset", "seed", "status", "reason", "started_at",
                 "finished_at", "pid", "config", "metrics", "history"]
@@ -41,6 +48,13 @@ CREATE TABLE IF NOT EXISTS trials (
     pid INTEGER
 );
 CREATE INDEX IF NOT EXISTS trials_status ON trials (status);
+CREATE TABLE IF NOT EXISTS predictions (
+    trial_id INTEGER PRIMARY KEY REFERENCES trials (id),
+    dtype TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    pred BLOB NOT NULL,
+    label BLOB NOT NULL
+);
 """
 
 
@@ -137,10 +151,12 @@ def _check_schema(conn: sqlite3.Connection, path: Path, tables: set[str]) -> Non
         raise StoreError(f"{path} is a SQLite file without the results table(s) "
                          f"{', '.join(sorted(missing))}; not a results store")
     row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    if row is None or row[0] != str(SCHEMA_VERSION):
+    readable = {str(v) for v in (SCHEMA_VERSION, *MIGRATABLE)}
+    if row is None or row[0] not in readable:
         found = "none" if row is None else row[0]
+        accepted = " or ".join(sorted(readable))
         raise StoreError(f"{path} has schema version {found}; this version reads schema "
-                         f"{SCHEMA_VERSION} (use a new store file or the matching version)")
+                         f"{accepted} (use a new store file or the matching version)")
 
 
 def _tables(conn: sqlite3.Connection) -> set[str]:
@@ -168,6 +184,26 @@ def run_store(run_dir: str | os.PathLike) -> Path:
     except StoreError as exc:
         raise StoreError(f"cannot read results store {str(path)!r}: {exc}") from None
     return path
+
+
+def _pack_predictions(predictions: dict) -> tuple[str, int, bytes, bytes]:
+    """``(dtype, n, pred bytes, label bytes)``: the smallest unsigned type that holds every class."""
+    import numpy as np
+
+    try:
+        pred = np.asarray(predictions["pred"]).reshape(-1)
+        label = np.asarray(predictions["label"]).reshape(-1)
+    except (KeyError, TypeError) as exc:
+        raise StoreError(f"predictions must be a dict with 'pred' and 'label' arrays ({exc})") from None
+    if pred.shape != label.shape or pred.dtype.kind not in "iu" or label.dtype.kind not in "iu":
+        raise StoreError(f"predictions: 'pred' and 'label' must be integer arrays of one length, got "
+                         f"{pred.dtype} {pred.shape} and {label.dtype} {label.shape}")
+    both = np.concatenate([pred, label])
+    if both.size and both.min() < 0:
+        raise StoreError("predictions: class indices must be >= 0")
+    top = int(both.max()) if both.size else 0
+    dtype = "uint8" if top < 2 ** 8 else "uint16" if top < 2 ** 16 else "int32"
+    return dtype, int(pred.size), pred.astype(dtype).tobytes(), label.astype(dtype).tobytes()
 
 
 class Store:
@@ -225,9 +261,33 @@ class Store:
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
-            tables = {"meta", "trials"}
+            tables = {"meta", "trials", "predictions"}
         _check_schema(conn, self.path, tables)
+        if "predictions" not in tables or self.schema_version() != SCHEMA_VERSION:
+            try:
+                self._migrate()
+            except sqlite3.OperationalError:  # a read-only file: read it as it is (no predictions)
+                pass
         conn.execute("PRAGMA synchronous = NORMAL")
+
+    def schema_version(self) -> int:
+        """The schema version recorded in the store's meta table."""
+        return int(self._conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0])
+
+    def _migrate(self) -> None:
+        """Schema 1 -> 2: add the predictions table (the trials are unchanged), in one transaction."""
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+            conn.execute("INSERT OR REPLACE INTO meta VALUES ('migrated_with', ?)", (_package_version(),))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
 
     # ------------------------------------------------------------------ plumbing
 
@@ -289,6 +349,7 @@ class Store:
                                  "it is skipped on resume")
             else:
                 trial_id = int(found[0])
+                conn.execute("DELETE FROM predictions WHERE trial_id = ?", (trial_id,))
                 conn.execute(
                     "UPDATE trials SET status = 'running', reason = NULL, metrics = NULL, history = NULL, "
                     "started_at = ?, finished_at = NULL, pid = ? WHERE id = ?",
@@ -300,15 +361,42 @@ class Store:
             raise
         return trial_id
 
-    def finish(self, trial_id: int, metrics: dict, history: dict | None = None) -> None:
-        """Mark trial ``trial_id`` done with its metrics and training history."""
-        cur = self._write(
-            "UPDATE trials SET status = 'done', reason = NULL, metrics = ?, history = ?, finished_at = ? "
-            "WHERE id = ?",
-            (_dumps(metrics or {}, "metrics"), _dumps(history or {}, "history"), _now(), int(trial_id)),
-        )
-        if cur.rowcount != 1:
-            raise StoreError(f"no trial with id {trial_id} in {self.path}")
+    def finish(self, trial_id: int, metrics: dict, history: dict | None = None,
+               predictions: dict | None = None) -> None:
+        """Mark trial ``trial_id`` done with its metrics and training history, and its test-set
+        ``predictions`` (``{"pred": classes, "label": true classes}``, integer arrays of one length)
+        when given, in one transaction."""
+        blob = _pack_predictions(predictions) if predictions is not None else None
+        with self._conn:
+            cur = self._conn.execute(
+                "UPDATE trials SET status = 'done', reason = NULL, metrics = ?, history = ?, finished_at = ? "
+                "WHERE id = ?",
+                (_dumps(metrics or {}, "metrics"), _dumps(history or {}, "history"), _now(), int(trial_id)),
+            )
+            if cur.rowcount != 1:
+                raise StoreError(f"no trial with id {trial_id} in {self.path}")
+            if blob is not None:
+                self._conn.execute("INSERT OR REPLACE INTO predictions VALUES (?, ?, ?, ?, ?)", (int(trial_id), *blob))
+
+    def predictions(self, trial_ids=None) -> dict:
+        """``{trial id: (pred, label)}``: the stored test-set predictions and true labels (int64
+        numpy arrays) of the trials ``trial_ids`` (default: every trial that has them)."""
+        import numpy as np
+
+        if "predictions" not in _tables(self._conn):  # an old store opened read-only
+            return {}
+        rows = self._conn.execute("SELECT trial_id, dtype, n, pred, label FROM predictions ORDER BY trial_id")
+        wanted = None if trial_ids is None else {int(t) for t in trial_ids}
+        out = {}
+        for tid, dtype, n, pred, label in rows:
+            if wanted is None or tid in wanted:
+                p = np.frombuffer(pred, dtype=dtype).astype(np.int64)
+                y = np.frombuffer(label, dtype=dtype).astype(np.int64)
+                if len(p) != n or len(y) != n:
+                    raise StoreError(f"{self.path}: the predictions of trial {tid} are damaged "
+                                     f"({len(p)} and {len(y)} values, expected {n})")
+                out[int(tid)] = (p, y)
+        return out
 
     def fail(self, trial_id: int, reason: str) -> None:
         """Mark trial ``trial_id`` failed with a one-line reason (at most 500 characters)."""

@@ -1,9 +1,14 @@
 """One trial: build a zoo model for a dataset, train it, evaluate it, measure it.
 
 A trial is a config dict: ``model`` (+ ``width``, ``input_size``), ``dataset``, ``recipe``
-(+ ``epochs``, ``batch_size``, ``lr``, ``augment``), ``seed`` and ``strategy``. The same config
-and seed give the same numbers (ops are made deterministic). The result is the metrics and the
-per-epoch history that the store records.
+(+ ``epochs``, ``batch_size``, ``lr``, ``augment``), ``val_fraction``, ``seed`` and ``strategy``.
+The same config and seed give the same numbers (ops are made deterministic). The result is the
+metrics, the per-epoch history and the test predictions that the store records.
+
+Honest splits: a stratified validation set (``val_fraction`` of the training split, default 10%,
+:func:`compare.data.validation_split`) is carved out before training; the per-epoch curves and the
+plateau schedule watch it. The test split is evaluated once, after training, and its error carries
+a 95% Wilson interval (:mod:`compare.stats`).
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from .recipes import callbacks_for, get_recipe, make_optimizer
 #: Keys of a trial config, with their defaults.
 CONFIG_DEFAULTS: dict[str, Any] = dict(model=None, dataset="mnist5k", seed=0, width=1.0, input_size=None,
                                        epochs=5, batch_size=None, recipe="default", lr=None, augment=None,
-                                       limit=None, strategy=None, study="main")
+                                       limit=None, strategy=None, study="main", val_fraction=datalib.VAL_FRACTION)
 STRATEGIES = (None, "mirrored", "multiworker")
 
 
@@ -38,6 +43,8 @@ class TrialResult:
     metrics: dict
     history: dict
     model: Any = field(repr=False, default=None)
+    #: test-set predictions for paired tests: ``{"pred": top-1 class per image, "label": true class}``
+    predictions: dict | None = field(repr=False, default=None)
 
 
 def normalise_config(config: dict) -> dict:
@@ -56,6 +63,7 @@ def normalise_config(config: dict) -> dict:
     if cfg["batch_size"] is not None and (not isinstance(cfg["batch_size"], int) or isinstance(cfg["batch_size"], bool)
                                           or cfg["batch_size"] < 1):
         raise ValueError(f"batch_size must be an integer >= 1, got {cfg['batch_size']!r}")
+    cfg["val_fraction"] = datalib.check_val_fraction(cfg["val_fraction"])
     return cfg
 
 
@@ -213,9 +221,12 @@ def run_trial(config: dict, *, verbose: int = 0, save_path: str | None = None,
 
     keras.utils.set_random_seed(int(cfg["seed"]))
     tf.config.experimental.enable_op_determinism()
-    x_train, mean, std = datalib.prepare(ds.x_train, shape)
+    tr_idx, val_idx = datalib.validation_split(ds.y_train, cfg["val_fraction"])
+    x_train, mean, std = datalib.prepare(ds.x_train[tr_idx], shape)  # statistics of the training images only
+    x_val, _, _ = datalib.prepare(ds.x_train[val_idx], shape, mean, std)
     x_test, _, _ = datalib.prepare(ds.x_test, shape, mean, std)
-    y_train, y_test = ds.y_train.astype("int32"), ds.y_test.astype("int32")
+    y_train, y_val = ds.y_train[tr_idx].astype("int32"), ds.y_train[val_idx].astype("int32")
+    y_test = ds.y_test.astype("int32")
     steps_per_epoch = math.ceil(len(x_train) / batch)
     steps = steps_per_epoch * cfg["epochs"]
 
@@ -229,12 +240,13 @@ def run_trial(config: dict, *, verbose: int = 0, save_path: str | None = None,
                       loss_weights=loss_weights(card, n_out),
                       metrics=[["accuracy"]] + [[]] * (n_out - 1) if n_out > 1 else ["accuracy"])
     train = datalib.make_pipeline(x_train, y_train, batch, shuffle=True, seed=int(cfg["seed"]), augment=cfg["augment"])
-    val = datalib.make_pipeline(x_test, y_test, max(batch, 256), shuffle=False, seed=0)
+    # the test split is not seen during training: curves and schedules watch the validation split
+    val = datalib.make_pipeline(x_val, y_val, max(batch, 256), shuffle=False, seed=0) if len(y_val) else None
     if n_out > 1:  # every head learns the same labels; the report follows the main head
         train = train.map(lambda x, y: (x, tuple([y] * n_out)))
-        val = val.map(lambda x, y: (x, tuple([y] * n_out)))
+        val = val.map(lambda x, y: (x, tuple([y] * n_out))) if val is not None else None
     timer = _EpochTimer.make()
-    cbs = [timer, *callbacks_for(recipe), *(callbacks or [])]
+    cbs = [timer, *callbacks_for(recipe, monitor="val_loss" if val is not None else "loss"), *(callbacks or [])]
     if on_epoch is not None:
         cbs.append(keras.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: on_epoch(e, logs)))
     _peak_reset()
@@ -247,30 +259,70 @@ def run_trial(config: dict, *, verbose: int = 0, save_path: str | None = None,
         raise TrialError(f"loss became NaN/inf at epoch {next(i for i, v in enumerate(history['loss']) if not math.isfinite(v)) + 1}")
 
     net = model if n_out == 1 else keras.Model(model.inputs, model.outputs[0], name=model.name)
-    probs = net.predict(x_test, batch_size=256, verbose=0)
-    top1 = float(np.mean(np.argmax(probs, axis=1) == y_test))
-    k = min(5, probs.shape[1])
-    top5 = float(np.mean(np.any(np.argsort(-probs, axis=1)[:, :k] == y_test[:, None], axis=1)))
+    metrics = split_metrics(net, x_val, y_val, "val") if len(y_val) else {"val_acc": None, "val_err": None,
+                                                                           "val_loss": None}
+    probs = net.predict(x_test, batch_size=256, verbose=0)  # the test split, once, after training
+    metrics.update(evaluate_test(probs, y_test))
     steady = timer.times[1:] or timer.times  # the first epoch includes tracing and compilation
-    metrics = {
-        "top1_acc": top1, "top1_err": 1.0 - top1, "top5_acc": top5, "top5_err": 1.0 - top5,
+    metrics.update({
         "train_loss": history["loss"][-1], "train_acc": history["accuracy"][-1],
-        "val_loss": history["val_loss"][-1] if history.get("val_loss") else None,
         "train_s": round(train_s, 3), "epoch_s": [round(t, 3) for t in timer.times],
         "train_img_per_s": round(len(x_train) / float(np.mean(steady)), 1),
         "infer_ms_b1": round(_latency_ms(net, x_test, 1), 4), "infer_ms_b32": round(_latency_ms(net, x_test, 32), 4),
         "peak_mem_mb": _peak_mb(), "input_shape": list(shape), "classes": ds.num_classes,
-        "n_train": int(len(x_train)), "n_test": int(len(x_test)), "batch_size": batch, "lr": lr,
+        "n_train": int(len(x_train)), "n_val": int(len(x_val)), "n_test": int(len(x_test)),
+        "epochs_run": len(history["loss"]), "batch_size": batch, "lr": lr, **budget(recipe),
         "recipe_source": recipe.source, "versions": versions(),
         # replicas that trained the model: 1 without a strategy, the strategy's replica count with one
         "num_replicas_in_sync": int(strategy.num_replicas_in_sync) if strategy is not None else 1,
-    }
+    })
     metrics.update(train_error_eval(net, x_train, y_train))
     metrics.update(measure(net))
     if save_path:
         os.makedirs(os.path.dirname(save_path) or ".", exist_ok=True)
         net.save(save_path)
-    return TrialResult(metrics=metrics, history=history, model=net)
+    return TrialResult(metrics=metrics, history=history, model=net,
+                       predictions={"pred": np.argmax(probs, axis=1), "label": y_test})
+
+
+def budget(recipe) -> dict:
+    """The training budget's recipe part, for every result row: optimizer, schedule (with its
+    milestones), momentum and weight decay."""
+    schedule = recipe.schedule
+    if recipe.schedule == "steps" and recipe.milestones:
+        schedule += " /10 at " + ",".join(f"{m:g}" for m in recipe.milestones)
+    return {"optimizer": recipe.optimizer, "schedule": schedule, "momentum": recipe.momentum,
+            "weight_decay": recipe.weight_decay}
+
+
+def split_metrics(net, x: np.ndarray, y: np.ndarray, split: str) -> dict:
+    """``<split>_acc``, ``<split>_err`` and ``<split>_loss`` (mean cross-entropy, probabilities
+    clipped at 1e-7 as Keras does) of ``net`` in inference mode."""
+    probs = np.asarray(net.predict(x, batch_size=256, verbose=0), dtype=np.float64)
+    n, correct = len(y), int(np.sum(np.argmax(probs, axis=1) == y))
+    p_true = np.clip(probs[np.arange(n), y], 1e-7, 1.0)
+    return {f"{split}_acc": correct / n, f"{split}_err": (n - correct) / n, f"{split}_loss": float(-np.mean(np.log(p_true)))}
+
+
+#: Top-5 error is measured only with more classes than this (with 10 or fewer it means little).
+TOP5_MIN_CLASSES = 10
+
+
+def evaluate_test(probs: np.ndarray, y: np.ndarray) -> dict:
+    """Test-split metrics from the class probabilities: top-1 accuracy and error with the count of
+    correct images and the error's 95% Wilson interval; top-5 only with more than
+    :data:`TOP5_MIN_CLASSES` classes (None otherwise)."""
+    from .stats import wilson
+
+    correct = int(np.sum(np.argmax(probs, axis=1) == y))
+    n = len(y)
+    lo, hi = wilson(n - correct, n)
+    out = {"top1_acc": correct / n, "top1_err": (n - correct) / n, "top1_correct": correct,
+           "top1_err_lo": lo, "top1_err_hi": hi, "top5_acc": None, "top5_err": None}
+    if probs.shape[1] > TOP5_MIN_CLASSES:
+        top5 = float(np.mean(np.any(np.argsort(-probs, axis=1)[:, :5] == y[:, None], axis=1)))
+        out.update(top5_acc=top5, top5_err=1.0 - top5)
+    return out
 
 
 def train_error_eval(net, x_train: np.ndarray, y_train: np.ndarray) -> dict:

@@ -26,6 +26,8 @@ _LAZY = {
     "canonical": "reports.tables",
     "failures": "reports.tables",
     "profile_table": "reports.tables",
+    "rank": "reports.ranking",
+    "budget_note": "reports.ranking",
     "plot_error_vs_macs": "reports.plots",
     "plot_error_vs_depth": "reports.plots",
     "plot_ilsvrc": "reports.plots",

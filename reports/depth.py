@@ -107,12 +107,12 @@ def plot_depth_errors(summary: pd.DataFrame, dataset: str, setting: str) -> Figu
 
 
 def _mean_curves(curves: pd.DataFrame) -> pd.DataFrame:
-    return curves.groupby(["kind", "depth", "epoch"], as_index=False)[["train_err", "test_err"]].mean()
+    return curves.groupby(["kind", "depth", "epoch"], as_index=False)[["train_err", "val_err"]].mean()
 
 
 def plot_depth_curves(curves: pd.DataFrame, setting: str) -> Figure:
     """The paper's figure 6 layout: plain nets left, ResNets right; one colour per depth; training
-    error (last epoch's running mean, training mode) thin solid, test error bold dashed, per epoch."""
+    error (last epoch's running mean, training mode) thin solid, validation error bold dashed, per epoch."""
     from matplotlib import colormaps
 
     df = _mean_curves(curves)
@@ -120,14 +120,14 @@ def plot_depth_curves(curves: pd.DataFrame, setting: str) -> Figure:
     cmap = colormaps["viridis"]
     color = {d: cmap(i / max(1, len(depths) - 1) * 0.9) for i, d in enumerate(depths)}
     fig, axes = new_figure(11, 4.6, ncols=2, sharey=True)
-    top = max(1.0, float(np.nanmax(df[["train_err", "test_err"]].to_numpy(float))) * 100) if not df.empty else 1.0
+    top = max(1.0, float(np.nanmax(df[["train_err", "val_err"]].to_numpy(float))) * 100) if not df.empty else 1.0
     for ax, kind in zip(axes[0], ("plain", "residual")):
         for d in depths:
             g = df[(df["kind"] == kind) & (df["depth"] == d)]
             if g.empty:
                 continue
             ax.plot(g["epoch"], g["train_err"] * 100, color=color[d], lw=1, label=f"{LABELS[kind]}-{d}")
-            ax.plot(g["epoch"], g["test_err"] * 100, color=color[d], lw=2.2, ls="--")
+            ax.plot(g["epoch"], g["val_err"] * 100, color=color[d], lw=2.2, ls="--")
         ax.set_title(f"{LABELS[kind]} nets", fontsize=10)
         ax.set_xlabel("epoch")
         ax.set_ylim(0, top * 1.05)
@@ -140,19 +140,19 @@ def plot_depth_curves(curves: pd.DataFrame, setting: str) -> Figure:
 
 def plot_depth_pairs(curves: pd.DataFrame, setting: str) -> Figure:
     """One panel per depth, side by side: plain (red) vs ResNet (blue); training error solid,
-    test error dashed, per epoch (means over seeds)."""
+    validation error dashed, per epoch (means over seeds)."""
     df = _mean_curves(curves)
     depths = sorted(int(d) for d in df["depth"].unique()) or [0]
     ncols = min(4, len(depths))
     nrows = math.ceil(len(depths) / ncols)
     fig, axes = new_figure(3.2 * ncols + 0.6, 2.8 * nrows + 1.3, ncols=ncols, nrows=nrows, sharey=True)
     flat = axes.ravel()
-    top = max(1.0, float(np.nanmax(df[["train_err", "test_err"]].to_numpy(float))) * 100) if not df.empty else 1.0
+    top = max(1.0, float(np.nanmax(df[["train_err", "val_err"]].to_numpy(float))) * 100) if not df.empty else 1.0
     for ax, d in zip(flat, depths):
         for kind in ("plain", "residual"):
             g = df[(df["kind"] == kind) & (df["depth"] == d)]
             ax.plot(g["epoch"], g["train_err"] * 100, color=COLORS[kind], lw=1.2)
-            ax.plot(g["epoch"], g["test_err"] * 100, color=COLORS[kind], lw=1.2, ls="--")
+            ax.plot(g["epoch"], g["val_err"] * 100, color=COLORS[kind], lw=1.2, ls="--")
         ax.set_title(f"depth {d}", fontsize=9)
         ax.set_ylim(0, top * 1.05)
         ax.set_xlabel("epoch")
@@ -164,7 +164,7 @@ def plot_depth_pairs(curves: pd.DataFrame, setting: str) -> Figure:
     handles = [Line2D([], [], color=COLORS["plain"], label="plain"),
                Line2D([], [], color=COLORS["residual"], label="ResNet"),
                Line2D([], [], color="0.3", label="training (last-epoch running, training mode)"),
-               Line2D([], [], color="0.3", ls="--", label="test")]
+               Line2D([], [], color="0.3", ls="--", label="validation")]
     fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.07, 1, 1))
     return fig
@@ -197,9 +197,9 @@ FIGURES: list[tuple[str, Callable, Callable]] = [
         "on cifar10 the paper's published ResNet test errors (zoo cards) as a dotted reference."), _make("errors")),
     ("depth_curves", _caption_for(
         "Depth study, as the paper's figure 6: plain nets (left) and ResNets (right), one colour per depth; thin = "
-        "training error (per-epoch running mean, training mode), bold dashed = test error."), _make("curves")),
+        "training error (per-epoch running mean, training mode), bold dashed = validation error."), _make("curves")),
     ("depth_pairs", _caption_for(
-        "Depth study, one panel per depth: plain (red) vs ResNet (blue); training error solid, test error dashed."),
+        "Depth study, one panel per depth: plain (red) vs ResNet (blue); training error solid, validation error dashed."),
      _make("pairs")),
 ]
 

@@ -25,7 +25,7 @@ from compare.store import STORE_NAME
 
 from . import bench as bench_study
 from . import depth as depth_study
-from . import plots, tables
+from . import plots, ranking, tables
 from .document import CONVENTIONS_TITLE, FIGURE_DIR, to_html, to_markdown
 from .reference import COLUMN_UNITS, CONVENTIONS
 from .tables import Table
@@ -53,9 +53,16 @@ class ReportData:
         return tables.tidy(self.trials)
 
     @cached_property
+    def predictions(self) -> dict:
+        """Trial id -> (test predictions, labels), as the store keeps them (empty for older stores)."""
+        return ranking.load_predictions(self.run_dir) if (self.run_dir / STORE_NAME).is_file() else {}
+
+    @cached_property
     def summary(self) -> pd.DataFrame:
-        """Trained models aggregated over seeds (the pretrained-weights evaluations are apart)."""
-        return tables.summarize(self.results[self.results["study"] != tables.EVAL_STUDY])
+        """Trained models aggregated over seeds (the pretrained-weights evaluations are apart), ranked
+        with ties (:func:`reports.ranking.rank`)."""
+        trained = self.results[self.results["study"] != tables.EVAL_STUDY]
+        return ranking.rank(tables.summarize(trained), trained, self.predictions)
 
     @cached_property
     def evaluations(self) -> pd.DataFrame:
@@ -84,15 +91,17 @@ class ReportData:
 
     @cached_property
     def models(self) -> dict[str, tuple[int, Any]]:
-        """Model name -> (trial id, trained Keras model) of its best trial whose model file exists;
-        loaded on first use."""
+        """Model name -> (trial id, trained Keras model) of its best trial (lowest validation error)
+        whose model file exists; loaded on first use."""
         from .filters import load_trained_model
 
         if "weights_path" not in self.results.columns:  # no trained model in the run (e.g. evaluations only)
             return {}
         done = self.results[(self.results["status"] == "done") & self.results["weights_path"].notna()]
         out: dict[str, tuple[int, Any]] = {}
-        for model, group in done.sort_values("top1_err", na_position="last").groupby("model", sort=False):
+        # the model's best trial is chosen on validation error (test error only where none was kept)
+        order = [c for c in ("val_err", "top1_err", "id") if c in done.columns]
+        for model, group in done.sort_values(order, na_position="last").groupby("model", sort=False):
             best = group.iloc[0]
             try:
                 out[model] = (int(best["id"]), load_trained_model(self.run_dir, best["weights_path"]))
@@ -274,9 +283,19 @@ def _overview(data: ReportData, rep: Report) -> list[Block]:
                             "the reasons are listed under 'Failed trials'."))
     elif not data.main.empty and pd.notna(data.main.iloc[0]["top1_err"]):
         best = data.main.iloc[0]
-        blocks.append(("p", f"Lowest top-1 error: {best['model']} at {100 * best['top1_err']:.2f}% "
-                            f"on {best['dataset']} ({tables.fmt_int(best['params'])} params, "
-                            f"{tables.fmt_int(best['macs'])} MACs)."))
+        ci = (f" (95% CI {100 * best['top1_err_lo']:.2f}–{100 * best['top1_err_hi']:.2f}%)"
+              if pd.notna(best.get("top1_err_lo")) and pd.notna(best.get("top1_err_hi")) else "")
+        text = (f"Lowest top-1 test error: {best['model']} at {100 * best['top1_err']:.2f}%{ci} "
+                f"on {best['dataset']} ({tables.fmt_int(best['params'])} params, "
+                f"{tables.fmt_int(best['macs'])} MACs).")
+        group = data.main[(data.main["dataset"] == best["dataset"]) & (data.main["study"] == best["study"])]
+        tied = group[(group.index != group.index[0]) & (group["tied_with_best"] == True)]  # noqa: E712
+        if not tied.empty:
+            text += (" Not significantly different from it on the same test images (McNemar, p >= 0.05), "
+                     "so tied with it in the ranking: " + ", ".join(tied["model"]) + ".")
+        elif len(group) > 1 and group["p_vs_best"].iloc[1:].notna().all():
+            text += " Every other model's error is significantly higher (McNemar, p < 0.05)."
+        blocks.append(("p", text))
     versions = next((v for v in data.trials.get("versions", []) if isinstance(v, dict) and v), None)
     if versions:
         blocks.append(("p", "Versions: " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items()))))
@@ -298,9 +317,24 @@ def _comparison(data: ReportData) -> list[Block]:
         return blocks + [("p", "No finished trial to compare.")]
     several = data.summary["seeds"].max() > 1
     note = CONVENTIONS + (" Values are mean ± std over seeds." if several else "") + \
-        " Times: train (s) = wall time of training; infer = forward-pass latency in milliseconds per image, at batch 1 and at batch 32."
+        (" Validation images are carved out of the training split (stratified) and used for the curves and the "
+         "learning-rate schedule; the test images are evaluated once, after training. 95% CI: Wilson score interval "
+         "of the test error on the test images (with several seeds, at the mean error); 95% CI over seeds: mean ± "
+         "t·sd/sqrt(seeds). McNemar p vs best: exact McNemar test of the row against the lowest-error row on the "
+         "same test images (paired predictions; with several seeds the largest p). Rank: rows not significantly "
+         "different from the best (p >= 0.05) share rank 1, marked '1='. Top-5 error is shown only with more than "
+         "10 classes. Budget: epochs, batch size, lr (initial), optimizer and schedule, augmentation, recipe, input "
+         "and width are those each row was trained with. Times: train (s) = wall time of training; infer = "
+         "forward-pass latency in milliseconds per image, at batch 1 and at batch 32.")
+    if "n_val" not in data.summary.columns or data.summary["n_val"].isna().any():
+        note += (" Rows with '?' validation images were trained before this toolkit kept a validation split: "
+                 "their per-epoch validation curves and schedules watched the test images, and without stored "
+                 "predictions they have no paired test.")
     for (study, dataset), group in tables.split_by(data.summary, ["study", "dataset"]):
-        title = f"{dataset}: one row per model, sorted by top-1 error" + ("" if study == "main" else f" (study: {study})")
+        title = f"{dataset}: one row per model, ranked by top-1 test error" + ("" if study == "main" else f" (study: {study})")
+        differ = ranking.budget_note(group)
+        if differ:
+            blocks.append(("p", differ))
         blocks.append(("table", tables.display(group, tables.COMPARISON_COLUMNS, title, note)))
     return blocks
 

@@ -18,7 +18,7 @@ import pandas as pd
 from .reference import CONVENTIONS
 
 __all__ = [
-    "ID_COLUMNS", "METRIC_COLUMNS", "Table",
+    "ID_COLUMNS", "METRIC_COLUMNS", "BUDGET_COLUMNS", "INT_COLUMNS", "Table",
     "load_trials", "tidy", "summarize", "curves", "canonical", "failures", "evaluations", "display",
     "profile_table",
 ]
@@ -28,13 +28,27 @@ ID_COLUMNS: tuple[str, ...] = (
 )
 METRIC_COLUMNS: tuple[str, ...] = (
     "params", "non_trainable", "macs", "flops", "depth",
-    "top1_err", "top5_err", "top1_acc", "top5_acc", "train_loss", "train_acc",
+    "top1_err", "top1_err_lo", "top1_err_hi", "top5_err", "top1_acc", "top5_acc",
+    "val_err", "val_acc", "val_loss", "train_loss", "train_acc",
+    "n_train", "n_val", "n_test", "top1_correct",
     "train_s", "train_img_per_s", "infer_ms_b1", "infer_ms_b32", "peak_mem_mb",
 )
-COUNT_COLUMNS: tuple[str, ...] = ("params", "non_trainable", "macs", "flops", "depth")
-_TAIL_COLUMNS: tuple[str, ...] = (
-    "epochs", "batch_size", "recipe", "lr", "augment", "strategy", "weights_path", "started_at", "finished_at",
+COUNT_COLUMNS: tuple[str, ...] = ("params", "non_trainable", "macs", "flops", "depth", "n_train", "n_val", "n_test",
+                                  "top1_correct")
+#: The training budget of a row: compared rows with different budgets are flagged above their table.
+BUDGET_COLUMNS: tuple[str, ...] = ("epochs", "batch_size", "lr", "optimizer", "schedule", "weight_decay", "augment",
+                                   "recipe", "val_fraction")
+#: Columns written as integers in results.csv / results.json (empty where unknown).
+INT_COLUMNS: tuple[str, ...] = (
+    "id", "seed", "input_size", "epochs", "epochs_run", "batch_size", "config_batch_size", "limit", "classes",
+    "num_replicas_in_sync", "n_images", "n_classes", "correct_top1", "correct_top5", *COUNT_COLUMNS,
 )
+_TAIL_COLUMNS: tuple[str, ...] = (
+    "epochs", "batch_size", "lr", "optimizer", "schedule", "momentum", "weight_decay", "augment", "recipe",
+    "val_fraction", "strategy", "weights_path", "started_at", "finished_at",
+)
+#: Top-5 error is shown only with more classes than this (compare.train.TOP5_MIN_CLASSES).
+TOP5_MIN_CLASSES = 10
 _DROPPED = ("config", "metrics", "history", "versions", "key", "pid")  # nested, or store bookkeeping
 GROUP_KEYS: tuple[str, ...] = ("study", "dataset", "model", "width", "input_size", "input_shape")
 
@@ -93,28 +107,80 @@ def tidy(trials: pd.DataFrame) -> pd.DataFrame:
     df = df[[*core, *tail, *rest]]
     for col in METRIC_COLUMNS:
         df[col] = pd.to_numeric(df[col], errors="coerce")
-        if col in COUNT_COLUMNS and df[col].dropna().map(lambda v: float(v).is_integer()).all():
-            df[col] = df[col].round().astype("Int64")  # counts stay integers beside missing values
+    _fill_intervals(df)
+    if "classes" in df.columns:  # top-5 means little with 10 classes or fewer (older stores measured it)
+        few = pd.to_numeric(df["classes"], errors="coerce") <= TOP5_MIN_CLASSES
+        df.loc[few, ["top5_err", "top5_acc"]] = float("nan")
+    if "augment" in df.columns:
+        trained = (df["status"] == "done") & df["epochs"].notna() if "epochs" in df.columns else df["status"] == "done"
+        df["augment"] = df["augment"].astype(object).where(df["augment"].notna() | ~trained, "none")
+    for col in df.columns:
+        if col in INT_COLUMNS:
+            numbers = pd.to_numeric(df[col], errors="coerce")
+            if df[col].notna().equals(numbers.notna()) and numbers.dropna().map(lambda v: float(v).is_integer()).all():
+                df[col] = numbers.round().astype("Int64")  # integers stay integers beside missing values
+        elif pd.api.types.is_float_dtype(df[col]):
+            df[col] = df[col].map(_clean_float)
+        elif df[col].dtype == object:
+            df[col] = df[col].map(lambda v: _clean_float(v) if isinstance(v, float) else v)
     if df["study"].isna().any():
         df["study"] = df["study"].astype(object).where(df["study"].notna(), "main")
     return df.sort_values("id").reset_index(drop=True)
 
 
+def _clean_float(v: Any) -> Any:
+    """``0.022000000000000002`` -> ``0.022``: 12 significant digits, which drops binary noise and
+    nothing measured."""
+    return v if _missing(v) or not math.isfinite(v) else float(f"{v:.12g}")
+
+
+def _fill_intervals(df: pd.DataFrame) -> None:
+    """95% Wilson interval of top-1 error for rows that lack it (stores written before it was
+    stored) but have ``n_test``; in place."""
+    from compare.stats import wilson
+
+    need = df["top1_err_lo"].isna() & df["top1_err"].notna() & df["n_test"].notna()
+    for i in df.index[need]:
+        n = int(df.at[i, "n_test"])
+        k = int(round(float(df.at[i, "top1_err"]) * n))
+        if n >= 1 and 0 <= k <= n:
+            df.at[i, "top1_err_lo"], df.at[i, "top1_err_hi"] = wilson(k, n)
+
+
 def summarize(results: pd.DataFrame) -> pd.DataFrame:
-    """Done trials aggregated over seeds: one row per (study, dataset, model, width, input).
+    """Done trials aggregated over seeds: one row per (study, dataset, model, width, input, budget).
 
     Each metric column holds the mean and ``<metric>_std`` the standard deviation (NaN with one
-    seed); ``seeds`` counts the trials. Sorted by study, dataset, then top-1 error.
+    seed); ``seeds`` counts the trials and ``ids`` lists them. The budget (:data:`BUDGET_COLUMNS`)
+    is part of the key, so trials trained differently are never averaged together.
+    ``top1_err_lo``/``_hi``: the 95% Wilson interval of the test error (one seed: that trial's;
+    several: at the mean error on one test set), and with several seeds ``top1_err_seed_lo``/
+    ``_hi``, the 95% t interval of the mean over seeds (:func:`compare.stats.seed_interval`).
+    Sorted by study, dataset, then top-1 error.
     """
+    from compare.stats import seed_interval, wilson
+
     done = results[results["status"] == "done"]
-    keys = [k for k in GROUP_KEYS if k in done.columns]
+    keys = [k for k in (*GROUP_KEYS, *BUDGET_COLUMNS) if k in done.columns]
     metrics = [m for m in METRIC_COLUMNS if m in done.columns]
     if done.empty:
-        return pd.DataFrame(columns=[*keys, "seeds", *metrics, *(f"{m}_std" for m in metrics)])
+        return pd.DataFrame(columns=[*keys, "seeds", "ids", *metrics, *(f"{m}_std" for m in metrics)])
+    done = done.copy()
+    for k in keys:  # groupby keys must be hashable and comparable: missing budgets group together
+        done[k] = done[k].astype(object).where(done[k].notna(), None)
     grouped = done.groupby(keys, dropna=False, sort=False)
     mean = grouped[metrics].mean()
     std = grouped[metrics].std(ddof=1).add_suffix("_std")
-    out = pd.concat([grouped.size().rename("seeds"), mean, std], axis=1).reset_index()
+    ids = grouped["id"].agg(lambda v: [int(i) for i in v]).rename("ids")
+    seed_ci = grouped["top1_err"].agg(lambda v: seed_interval(v.dropna()) if v.notna().sum() > 1 else None)
+    out = pd.concat([grouped.size().rename("seeds"), ids, mean, std], axis=1).reset_index()
+    # an error rate lies in [0, 1]: the t interval is clipped there
+    out["top1_err_seed_lo"] = [max(0.0, ci[0]) if ci else float("nan") for ci in seed_ci.values]
+    out["top1_err_seed_hi"] = [min(1.0, ci[1]) if ci else float("nan") for ci in seed_ci.values]
+    for i in out.index[(out["seeds"] > 1) & out["top1_err"].notna() & out["n_test"].notna()]:
+        n = int(round(out.at[i, "n_test"]))
+        out.at[i, "top1_err_lo"], out.at[i, "top1_err_hi"] = wilson(int(round(out.at[i, "top1_err"] * n)), n)
+    out = out.drop(columns=["top1_err_lo_std", "top1_err_hi_std"], errors="ignore")
     return out.sort_values(["study", "dataset", "top1_err", "model"], na_position="last").reset_index(drop=True)
 
 
@@ -264,10 +330,17 @@ def fmt_text(v: Any) -> str:
 Column = tuple[str, str, str, int]
 
 COMPARISON_COLUMNS: tuple[Column, ...] = (
+    ("rank", "rank", "rank", 0),
     ("model", "model", "text", 0), ("width", "width", "text", 0), ("input_shape", "input", "text", 0),
-    ("seeds", "seeds", "int", 0), ("params", "params", "int", 0), ("non_trainable", "non-trainable", "int", 0),
-    ("macs", "MACs", "int", 0), ("depth", "depth", "int", 0),
-    ("top1_err", "top-1 err (%)", "pct", 2), ("top5_err", "top-5 err (%)", "pct", 2),
+    ("epochs", "epochs", "text", 0), ("batch_size", "batch", "text", 0), ("lr", "lr", "text", 0),
+    ("optimizer", "optimizer", "text", 0), ("schedule", "schedule", "text", 0), ("augment", "augment", "text", 0),
+    ("recipe", "recipe", "text", 0),
+    ("seeds", "seeds", "int", 0), ("n_train", "train / val / test images", "split", 0),
+    ("params", "params", "int", 0), ("non_trainable", "non-trainable", "int", 0),
+    ("macs", "MACs", "int", 0), ("depth", "depth", "int", 0), ("val_err", "val err (%)", "pct", 2),
+    ("top1_err", "top-1 test err (%)", "pct", 2), ("top1_err_lo", "95% CI (%)", "ci", 2),
+    ("top1_err_seed_lo", "95% CI over seeds (%)", "seedci", 2), ("p_vs_best", "McNemar p vs best", "p", 3),
+    ("top5_err", "top-5 err (%)", "pct", 2),
     ("train_s", "train (s)", "num", 1), ("train_img_per_s", "train (img/s)", "num", 0),
     ("infer_ms_b1", "infer b1 (ms/img)", "num", 2), ("infer_ms_b32", "infer b32 (ms/img)", "num", 2),
 )
@@ -307,6 +380,15 @@ def display(df: pd.DataFrame, columns: Sequence[Column], title: str, note: str =
             v, std = r[col], r.get(f"{col}_std")
             if kind == "int":
                 row.append(fmt_int(v))
+            elif kind == "rank":
+                row.append("" if _missing(v) else f"{int(v)}" + ("=" if r.get("tied_with_best") is True else ""))
+            elif kind == "split":
+                row.append(" / ".join(fmt_int(r.get(c)) or "?" for c in ("n_train", "n_val", "n_test")))
+            elif kind in ("ci", "seedci"):
+                hi = r.get("top1_err_hi" if kind == "ci" else "top1_err_seed_hi")
+                row.append("" if _missing(v) or _missing(hi) else f"{float(v) * 100:.{digits}f}–{float(hi) * 100:.{digits}f}")
+            elif kind == "p":
+                row.append("" if _missing(v) else ("< 0.001" if float(v) < 0.001 else f"{float(v):.{digits}f}"))
             elif kind == "pct":
                 row.append(fmt_num(v, std, digits, scale=100.0))
             elif kind == "num":

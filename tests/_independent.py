@@ -2,9 +2,10 @@
 
 The runner saves each trained model (``weights_path``) and stores its top-1/top-5 test error and
 its training error in inference mode. Here the model is loaded back from disk, the trial's data
-are rebuilt from the dataset (compare.data's loader and ``prepare``, which tests/test_data.py
-checks on their own), and the mistakes are counted with numpy: the stored fractions must equal
-``mistakes / images`` exactly.
+are rebuilt from the dataset (compare.data's loader, ``validation_split`` and ``prepare``, which
+tests/test_data.py checks on their own), and the mistakes are counted with numpy: the stored
+fractions must equal ``mistakes / images`` exactly. The training statistics (mean, std) are the
+training images' without the validation images, as the trial computed them.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ class Recount:
     top5_mistakes: int
     n_train: int
     train_mistakes: int
+    n_val: int = 0
+    val_mistakes: int = 0
+    test_pred: tuple = ()
 
     @property
     def top1_err(self) -> float:
@@ -42,19 +46,23 @@ def recount(run_dir: str | Path, row) -> Recount:
     import keras
 
     import zoo  # noqa: F401  (registers zoo's custom layers for loading)
-    from compare.data import load_dataset, prepare
+    from compare.data import load_dataset, prepare, validation_split
 
     cfg = row["config"]
     model = keras.saving.load_model(Path(run_dir) / row["weights_path"], compile=False)
     shape = tuple(model.input_shape[1:])
     ds = load_dataset(cfg["dataset"], seed=int(cfg["seed"]), limit=cfg.get("limit"))
-    x_train, mean, std = prepare(ds.x_train, shape)
+    tr, va = validation_split(ds.y_train, cfg.get("val_fraction", 0.0))  # schema-1 trials had none
+    x_train, mean, std = prepare(ds.x_train[tr], shape)
+    x_val, _, _ = prepare(ds.x_train[va], shape, mean, std)
     x_test, _, _ = prepare(ds.x_test, shape, mean, std)
     probs = np.asarray(model.predict(x_test, batch_size=256, verbose=0))
     top1 = np.argmax(probs, axis=1)
     k = min(5, probs.shape[1])
     in_top5 = [y in set(np.argsort(-p)[:k].tolist()) for p, y in zip(probs, ds.y_test.tolist())]
     train_pred = np.argmax(np.asarray(model.predict(x_train, batch_size=256, verbose=0)), axis=1)
+    val_pred = np.argmax(np.asarray(model.predict(x_val, batch_size=256, verbose=0)), axis=1) if len(va) else []
     return Recount(n_test=len(ds.y_test), top1_mistakes=int(np.sum(top1 != ds.y_test)),
-                   top5_mistakes=int(len(in_top5) - sum(in_top5)), n_train=len(ds.y_train),
-                   train_mistakes=int(np.sum(train_pred != ds.y_train)))
+                   top5_mistakes=int(len(in_top5) - sum(in_top5)), n_train=len(tr),
+                   train_mistakes=int(np.sum(train_pred != ds.y_train[tr])), n_val=len(va),
+                   val_mistakes=int(np.sum(val_pred != ds.y_train[va])), test_pred=tuple(top1.tolist()))

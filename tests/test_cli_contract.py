@@ -263,9 +263,14 @@ def test_trial_line_prints_macs_in_a_unit_that_fits(capsys):
     cfg = dict(model="lenet5", width=1.0, seed=0)
     printer(False)("done", 1, 2, cfg, metrics=dict(top1_acc=0.975, params=61_706, macs=44_040), seconds=3.2)
     printer(False)("done", 2, 2, cfg, metrics=dict(top1_acc=0.5, params=1, macs=1_581_000_000), seconds=10)
+    # with a validation split and the test error's Wilson interval (970 of 1,000: 2.1-4.3% error)
+    printer(False)("done", 1, 1, cfg, metrics=dict(top1_acc=0.97, top1_err_lo=0.021094, top1_err_hi=0.042503,
+                                                   val_acc=0.9825, params=61_706, macs=416_520), seconds=65)
     assert capsys.readouterr().out == (
         "[1/2] lenet5 (width 1, seed 0): top-1 97.50%, 61,706 params, 44.0 K MACs, 3 s\n"
-        "[2/2] lenet5 (width 1, seed 0): top-1 50.00%, 1 params, 1.58 G MACs, 10 s\n")
+        "[2/2] lenet5 (width 1, seed 0): top-1 50.00%, 1 params, 1.58 G MACs, 10 s\n"
+        "[1/1] lenet5 (width 1, seed 0): top-1 97.00% (95% CI 95.7-97.9%), validation 98.25%, 61,706 params, "
+        "417 K MACs, 65 s\n")
 
 
 def test_depth_table_is_a_text_table():
@@ -302,7 +307,7 @@ def test_store_check_changes_nothing(tmp_path):
     with pytest.raises(StoreError) as err:
         run_store(good.parent)
     assert str(err.value) == (f"cannot read results store '{good}': {good} has schema version 7; this version "
-                              "reads schema 1 (use a new store file or the matching version)")
+                              "reads schema 1 or 2 (use a new store file or the matching version)")
     assert good.read_bytes() == old
     with pytest.raises(StoreError, match="is a directory"):
         Store.check(tmp_path)

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _independent import recount  # noqa: E402
 
@@ -22,7 +24,7 @@ README_MAIN_JOB = [
     ("alexnet", 0.25, None, 6, (67, 67, 3)),
     ("zfnet", 0.25, None, 6, (47, 47, 3)),
     ("vgg11", 0.25, None, 5, (32, 32, 3)),
-    ("googlenet", 0.25, None, 8, (65, 65, 3)),
+    ("googlenet", 0.25, None, 10, (65, 65, 3)),
     ("resnet18", 0.25, 56, 6, (56, 56, 3)),
     ("resnet20", 0.5, None, 6, (28, 28, 3)),
 ]
@@ -49,7 +51,8 @@ def test_bare_command_plans_the_main_job(monkeypatch, tmp_path):
     assert captured["out"] == os.path.join("runs", "main") and captured["no_report"] is False
     # the planned trials are MAIN_JOB's entries, every other setting at its default
     defaults = dict(dataset="mnist5k", seed=0, width=1.0, input_size=None, epochs=5, batch_size=None,
-                    recipe="default", lr=None, augment=None, limit=None, strategy=None, study="main")
+                    recipe="default", lr=None, augment=None, limit=None, strategy=None, study="main",
+                    val_fraction=0.1)
     assert configs == [{**defaults, **entry} for entry in MAIN_JOB]
     # ... which are the README's: models, widths, input sizes and epochs
     assert [(c["model"], c["width"], c["input_size"], c["epochs"]) for c in configs] == [
@@ -107,7 +110,7 @@ def test_run_hands_its_store_to_reports(tmp_path):
         trial = store.trials().iloc[0]
     counted = recount(out, trial)
     assert counted.n_test == 359
-    assert abs(float(row["top-1 err (%)"]) - counted.top1_mistakes / 359 * 100) <= 0.005 + 1e-9
+    assert abs(float(row["top-1 test err (%)"]) - counted.top1_mistakes / 359 * 100) <= 0.005 + 1e-9
     assert "### lenet5 (trial 1)" in md  # its per-layer profile
     profile = {r["layer"]: r for r in _md_table(md, "lenet5 (trial 1)")}
     assert (profile["total"]["params"], profile["total"]["MACs"]) == ("61,706", "416,520")
@@ -125,3 +128,27 @@ def test_options_alone_are_the_main_job(monkeypatch, tmp_path):
     assert main(["--quiet"]) == 0
     assert seen == [(["lenet5", "alexnet", "zfnet", "vgg11", "googlenet", "resnet18", "resnet20"],
                      os.path.join("runs", "main"), True)]
+
+
+@pytest.mark.parametrize("value", ["1", "1.5", "-0.1", "ten", "nan"])
+def test_bad_val_fraction_is_one_line_exit_2(value, capsys):
+    from common.cli import run_main
+    from compare.__main__ import main
+
+    assert run_main(main, ["run", "--models", "lenet5", "--val-fraction", value]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: --val-fraction must be a number with 0 <= f < 1, got {value!r}\n"
+
+
+def test_val_fraction_reaches_every_trial(monkeypatch, tmp_path):
+    from compare import run_cli
+    from compare.__main__ import main
+
+    seen = []
+    monkeypatch.setattr(run_cli, "execute", lambda configs, out, args: seen.extend(configs) or 0)
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "--models", "lenet5,resnet8", "--dataset", "digits", "--val-fraction", "0"]) == 0
+    assert [c["val_fraction"] for c in seen] == [0.0, 0.0]
+    seen.clear()
+    assert main(["run", "--models", "lenet5", "--dataset", "digits"]) == 0
+    assert seen[0]["val_fraction"] == 0.1

@@ -241,3 +241,40 @@ def test_pipeline_unshuffled_order_and_crop(small):
         make_pipeline(x, y, 8, shuffle=False, seed=0, augment="flip")
     with pytest.raises(ValueError, match="batch_size must be a positive integer"):
         make_pipeline(x, y, 0, shuffle=False, seed=0)
+
+
+# --------------------------------------------------------------------------- validation split
+
+def test_validation_split_of_mnist5k_is_stratified_and_fixed():
+    from compare.data import validation_split
+
+    ds = load_dataset("mnist5k")
+    tr, va = validation_split(ds.y_train)  # default 10% of the 4,000 training digits
+    assert (len(tr), len(va), len(ds.y_test)) == (3600, 400, 1000)
+    assert np.bincount(ds.y_train[va]).tolist() == [40] * 10  # 10% of each class's 400
+    assert np.intersect1d(tr, va).size == 0 and np.union1d(tr, va).tolist() == list(range(4000))
+    assert (np.diff(tr) > 0).all() and (np.diff(va) > 0).all()  # sorted: the original order kept
+    tr2, va2 = validation_split(ds.y_train, 0.1)
+    assert va2.tolist() == va.tolist()  # a fixed choice, the same for every trial seed
+
+
+def test_validation_split_counts_follow_largest_remainder():
+    from compare.data import validation_split
+
+    ds = load_dataset("digits")  # 1,438 training images in 10 unequal classes
+    tr, va = validation_split(ds.y_train, 0.25)
+    assert (len(tr), len(va)) == (1078, 360)  # round(359.5) = 360 (half to even)
+    assert np.bincount(ds.y_train[va], minlength=10).tolist() == largest_remainder(
+        np.bincount(ds.y_train).tolist(), 360)
+    tr0, va0 = validation_split(ds.y_train, 0.0)
+    assert (len(tr0), len(va0)) == (1438, 0)
+    tiny_tr, tiny_va = validation_split(np.array([0, 1, 0, 1]), 0.01)  # at least one image
+    assert (len(tiny_tr), len(tiny_va)) == (3, 1)
+
+
+@pytest.mark.parametrize("bad", [1.0, -0.1, 1.5, "x", None, True, float("nan")])
+def test_validation_fraction_must_be_in_0_1(bad):
+    from compare.data import validation_split
+
+    with pytest.raises(ValueError, match=r"val_fraction must be a number with 0 <= f < 1, got"):
+        validation_split(np.array([0, 1, 0, 1]), bad)

@@ -101,19 +101,20 @@ def test_tiny_run_stores_both_series(tiny_run):
         trials = store.trials()
     assert sorted(trials["model"]) == ["plain14", "plain8", "resnet14", "resnet8"]
     assert set(trials["study"]) == {"depth"} and set(trials["status"]) == {"done"}
-    # the stored errors are the saved models' mistakes on the 32 training and 32 test images
+    # the stored errors are the saved models' mistakes on the 29 training and 32 test images
+    # (--limit 32; 3 of the 32 training images, round(3.2), are held out for validation)
     by_model = trials.set_index("model")
     counted = {m: recount(out, by_model.loc[m]) for m in by_model.index}
     for m, r in counted.items():
-        assert (r.n_train, r.n_test) == (32, 32), m
-        assert by_model.loc[m, "train_err_eval"] == pytest.approx(r.train_mistakes / 32, abs=1e-12), m
+        assert (r.n_train, r.n_val, r.n_test) == (29, 3, 32), m
+        assert by_model.loc[m, "train_err_eval"] == pytest.approx(r.train_mistakes / 29, abs=1e-12), m
         assert by_model.loc[m, "top1_err"] == pytest.approx(r.top1_mistakes / 32, abs=1e-12), m
     s = depth.summarise(trials)
     assert list(zip(s["depth"], s["kind"])) == [(8, "plain"), (8, "residual"), (14, "plain"), (14, "residual")]
     assert s["model"].tolist() == ["plain8", "resnet8", "plain14", "resnet14"]
     for i, m in enumerate(s["model"]):  # one seed: the summary holds each trial's own errors
         assert s.loc[i, "train_err"] == pytest.approx(1 - by_model.loc[m, "history"]["accuracy"][-1], abs=1e-12)
-        assert s.loc[i, "train_err_eval"] == pytest.approx(counted[m].train_mistakes / 32, abs=1e-12), m
+        assert s.loc[i, "train_err_eval"] == pytest.approx(counted[m].train_mistakes / 29, abs=1e-12), m
         assert s.loc[i, "test_err"] == pytest.approx(counted[m].top1_mistakes / 32, abs=1e-12), m
     # width 0.25 (4, 8, 16 channels), 32x32x3 in, 8 classes; conv (no bias) + BN (2 trainable per
     # channel) per layer: depth 8: 108+8 + 2x(144+8) + 288+576+2x16 + 1152+2304+2x32 + 16x8+8;
@@ -122,6 +123,12 @@ def test_tiny_run_stores_both_series(tiny_run):
     assert s["params"].tolist() == [4_972, 4_972, 11_132, 11_132]
     c = depth.curves(trials)
     assert len(c) == 4 and set(c["epoch"]) == {1}
+    # the per-epoch curves are validation error (3 held-out training images), never the test split
+    assert "test_err" not in c.columns
+    assert c.set_index("model")["val_err"].to_dict() == {
+        m: pytest.approx(1 - by_model.loc[m, "history"]["val_accuracy"][0], abs=1e-12) for m in by_model.index}
+    assert {m: round(by_model.loc[m, "val_err"] * 3) for m in by_model.index} == {
+        m: counted[m].val_mistakes for m in by_model.index}
     # the command's printout: per-depth table and findings
     assert re.search(r"^\s+8\s", text, re.M) and re.search(r"^\s+14\s", text, re.M), text
     assert "plain-14" in text and "resnet-14" in text

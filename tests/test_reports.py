@@ -68,6 +68,13 @@ def _md_table(md: str, title_start: str) -> pd.DataFrame:
     return pd.DataFrame(cells[2:], columns=cells[0])
 
 
+def _best_lenet(run) -> int:
+    """The lenet5 trial the report profiles: the lower validation error of trials 1 and 2 (then the
+    lower test error, then the lower id)."""
+    csv = pd.read_csv(run["dir"] / "results.csv").set_index("id")
+    return min((1, 2), key=lambda t: (csv.loc[t, "val_err"], csv.loc[t, "top1_err"], t))
+
+
 # -- the report of a real run ------------------------------------------------------------------------
 
 def test_cli_writes_report_and_one_line_summary(run):
@@ -105,14 +112,102 @@ def test_results_csv_and_json_are_tidy(run, recounted):
     for tid, r in recounted.items():
         assert done.loc[tid, "top1_err"] == pytest.approx(r.top1_mistakes / 160, abs=1e-12), tid
         assert done.loc[tid, "top1_acc"] == pytest.approx(1 - r.top1_mistakes / 160, abs=1e-12), tid
-        assert done.loc[tid, "top5_err"] == pytest.approx(r.top5_mistakes / 160, abs=1e-12), tid
+        assert np.isnan(done.loc[tid, "top5_err"]), tid  # 8 classes: top-5 is not shown
+        assert (done.loc[tid, "n_train"], done.loc[tid, "n_val"], done.loc[tid, "n_test"]) == (144, 16, 160)
+        assert (r.n_train, r.n_val) == (144, 16)  # 10% of the 160 training images, 2 per class
+        assert done.loc[tid, "val_err"] == pytest.approx(r.val_mistakes / 16, abs=1e-12), tid
+
+
+def test_results_csv_integers_and_exact_strings(run, recounted):
+    """Integer columns are written as integers, floats without binary noise."""
+    import csv as csvlib
+
+    with open(run["dir"] / "results.csv", newline="") as f:
+        rows = list(csvlib.DictReader(f))
+    first = rows[0]
+    assert {k: first[k] for k in ("id", "seed", "epochs", "batch_size", "n_train", "n_val", "n_test", "classes",
+                                  "epochs_run", "params", "macs", "depth", "limit", "input_size")} == {
+        "id": "1", "seed": "0", "epochs": "2", "batch_size": "32", "n_train": "144", "n_val": "16", "n_test": "160",
+        "classes": "8", "epochs_run": "2", "params": "15652", "macs": "133656", "depth": "5", "limit": "160",
+        "input_size": "32"}
+    assert (first["lr"], first["val_fraction"], first["optimizer"], first["schedule"], first["augment"]) == (
+        "0.001", "0.1", "adam", "cosine", "none")
+    r = recounted[1]
+    assert first["top1_correct"] == str(160 - r.top1_mistakes)
+    assert first["top1_err"] == repr(float(f"{r.top1_mistakes / 160:.12g}"))  # e.g. 0.35625, never 0.35625000000000001
+    assert rows[3]["status"] == "failed" and rows[3]["n_train"] == rows[3]["params"] == ""
+    for row in rows:  # no float noise anywhere: at most 12 significant digits
+        for key, value in row.items():
+            if re.fullmatch(r"-?\d+\.\d+(e-?\d+)?", value or ""):
+                digits = value.split("e")[0].replace("-", "").replace(".", "").lstrip("0")
+                assert len(digits) <= 12, (key, value)
+    csv = pd.read_csv(run["dir"] / "results.csv")
+    for col in ("n_train", "n_val", "n_test", "epochs", "batch_size", "seed", "top1_correct"):
+        assert csv[col].dropna().map(lambda v: float(v).is_integer()).all(), col
+
+
+def test_every_csv_column_is_documented_with_a_unit(run):
+    from reports.reference import COLUMN_UNITS
+
+    columns = pd.read_csv(run["dir"] / "results.csv").columns
+    assert sorted(set(columns) - set(COLUMN_UNITS)) == []
+    table = _md_table(run["md"], "Columns of results.csv")
+    assert set(columns) <= set(table["column"])
+    assert COLUMN_UNITS["n_val"].startswith("validation images") and "(count" in COLUMN_UNITS["n_val"]
+
+
+def test_ranking_ties_with_mcnemar_on_stored_predictions(run, recounted):
+    """The comparison table's p-value is McNemar's exact test on the two models' stored predictions
+    (seed 0 is the only seed both ran), recomputed here with scipy; ties share rank 1."""
+    from scipy.stats import binomtest
+
+    from compare.data import load_dataset
+
+    labels = load_dataset("shapes", limit=160).y_test
+    err = {"lenet5": (recounted[1].top1_mistakes + recounted[2].top1_mistakes) / 320,
+           "lenet5_1998": recounted[3].top1_mistakes / 160}
+    best, other = sorted(err, key=err.get)
+    seed0 = {"lenet5": recounted[1], "lenet5_1998": recounted[3]}
+    right = {m: np.array(seed0[m].test_pred) == labels for m in err}
+    b = int(np.sum(right[best] & ~right[other]))
+    c = int(np.sum(~right[best] & right[other]))
+    p = binomtest(b, b + c, 0.5).pvalue if b + c else 1.0
+    rows = _md_table(run["md"], "shapes: one row per model").set_index("model")
+    shown = rows.loc[other, "McNemar p vs best"]
+    assert shown == ("< 0.001" if p < 0.001 else f"{p:.3f}")
+    tied = p >= 0.05
+    assert rows.loc[other, "rank"] == ("1=" if tied else "2")
+    assert rows.loc[best, "rank"] == ("1=" if tied else "1") and rows.loc[best, "McNemar p vs best"] == ""
+    # the Wilson interval of the one-seed model is shown
+    from compare.stats import wilson
+
+    lo, hi = wilson(recounted[3].top1_mistakes, 160)
+    assert rows.loc["lenet5_1998", "95% CI (%)"] == f"{lo * 100:.2f}–{hi * 100:.2f}"
+    assert "Budgets differ" not in run["md"]  # both models had the same budget
+
+
+def test_budget_note_names_what_differs():
+    from reports.ranking import budget_note
+
+    same = pd.DataFrame({"epochs": [5, 5], "batch_size": [64, 64], "augment": ["none", "none"]})
+    assert budget_note(same) is None
+    differ = pd.DataFrame({"epochs": [20, 6, 6], "batch_size": [32, 64, 64], "lr": [0.002, 0.001, 0.001],
+                           "augment": ["crop", "none", "none"], "recipe": ["default"] * 3})
+    assert budget_note(differ) == (
+        "Budgets differ across these rows: epochs (20, 6); batch size (32, 64); lr (0.002, 0.001); "
+        "augment (crop, none). An error difference between such rows mixes the architecture with its training "
+        "budget.")
 
 
 def test_comparison_table_sorted_by_error_with_mean_and_std(run, recounted):
     table = _md_table(run["md"], "shapes: one row per model")
     assert table.columns.tolist() == [
-        "model", "width", "input", "seeds", "params", "non-trainable", "MACs", "depth", "top-1 err (%)",
-        "top-5 err (%)", "train (s)", "train (img/s)", "infer b1 (ms/img)", "infer b32 (ms/img)"]
+        "rank", "model", "width", "input", "epochs", "batch", "lr", "optimizer", "schedule", "augment", "recipe",
+        "seeds", "train / val / test images", "params", "non-trainable", "MACs", "depth", "val err (%)",
+        "top-1 test err (%)", "95% CI (%)", "95% CI over seeds (%)", "McNemar p vs best", "train (s)",
+        "train (img/s)", "infer b1 (ms/img)", "infer b32 (ms/img)"]
+    assert table["train / val / test images"].tolist() == ["144 / 16 / 160"] * 2
+    assert table["epochs"].tolist() == ["2", "2"] and table["batch"].tolist() == ["32", "32"]
     # lenet5: trials 1 and 2 (seeds 0, 1); lenet5_1998: trial 3; errors from the recount, in %
     lenet_errs = [recounted[t].top1_mistakes / 160 * 100 for t in (1, 2)]
     mean = {"lenet5": float(np.mean(lenet_errs)), "lenet5_1998": recounted[3].top1_mistakes / 160 * 100}
@@ -121,10 +216,14 @@ def test_comparison_table_sorted_by_error_with_mean_and_std(run, recounted):
     sizes = ["width", "input", "seeds", "params", "non-trainable", "MACs", "depth"]
     assert rows.loc["lenet5", sizes].tolist() == ["0.5", "32x32x1", "2", "15,652", "0", "133,656", "5"]
     assert rows.loc["lenet5_1998", sizes].tolist() == ["1", "32x32x1", "1", "60,000", "672", "327,928", "5"]
-    shown_mean, shown_std = (float(v) for v in rows.loc["lenet5", "top-1 err (%)"].split(" ± "))
+    shown_mean, shown_std = (float(v) for v in rows.loc["lenet5", "top-1 test err (%)"].split(" ± "))
     assert abs(shown_mean - mean["lenet5"]) <= 0.005 + 1e-9  # shown to 2 decimals
     assert abs(shown_std - float(np.std(lenet_errs, ddof=1))) <= 0.005 + 1e-9  # sample std over the 2 seeds
-    assert abs(float(rows.loc["lenet5_1998", "top-1 err (%)"]) - mean["lenet5_1998"]) <= 0.005 + 1e-9  # one seed: no ±
+    assert abs(float(rows.loc["lenet5_1998", "top-1 test err (%)"]) - mean["lenet5_1998"]) <= 0.005 + 1e-9  # one seed: no ±
+    # two seeds: the t interval of the mean, mean ± 12.706·sd/sqrt(2), clipped to [0, 100]
+    half = 12.706204736 * float(np.std(lenet_errs, ddof=1)) / np.sqrt(2)
+    lo, hi = max(0.0, mean["lenet5"] - half), min(100.0, mean["lenet5"] + half)
+    assert rows.loc["lenet5", "95% CI over seeds (%)"] == f"{lo:.2f}–{hi:.2f}"
 
 
 def test_canonical_failed_and_profile_tables(run):
@@ -136,7 +235,7 @@ def test_canonical_failed_and_profile_tables(run):
     failed = _md_table(md, "Trials that did not finish")
     assert failed["trial"].tolist() == ["4"] and failed["status"].tolist() == ["failed"]
     assert "lenet5 needs inputs of at least 16x16, got --input-size 8" in failed["reason"][0]
-    profile = _md_table(md, "lenet5 (trial 1)").set_index("layer")
+    profile = _md_table(md, f"lenet5 (trial {_best_lenet(run)})").set_index("layer")
     assert profile.loc["c1", "params"] == "78" and profile.loc["c1", "MACs"] == "58,800"
     assert profile.loc["total", "params"] == "15,652" and profile.loc["total", "MACs"] == "133,656"
     assert "### lenet5_1998 (trial 3)" in md
@@ -149,8 +248,8 @@ def test_counting_conventions_stated_once_and_linked_from_every_counting_table(r
     titles = [b.split("\n", 1)[0] for b in blocks]
     # comparison, paper sizes, failed trials, one profile per model (2), the columns of results.csv
     assert sorted(titles) == sorted([
-        "shapes: one row per model, sorted by top-1 error", "Paper-size figures beside the run's",
-        "Trials that did not finish: 1", "lenet5_1998 (trial 3)", "lenet5 (trial 1)",
+        "shapes: one row per model, ranked by top-1 test error", "Paper-size figures beside the run's",
+        "Trials that did not finish: 1", "lenet5_1998 (trial 3)", f"lenet5 (trial {_best_lenet(run)})",
         "Columns of results.csv / results.json"])
     for doc in (run["md"], run["html"]):
         assert CONVENTIONS not in doc  # not repeated under each table
@@ -616,3 +715,77 @@ def test_export_copies_the_whole_report(run, tmp_path):
         f"{n}.{ext}" for n in FIGURE_NAMES for ext in ("png", "svg"))  # the stale figure is gone
     assert (dest / "results.sqlite").read_bytes() == (run["dir"] / "results.sqlite").read_bytes()
     check_report_links(dest)
+
+
+def test_rank_pairs_seeds_and_keeps_the_largest_p():
+    """rank(): McNemar against the best on the seeds both ran, the largest p over seeds; rows
+    without stored predictions get no p and keep their position."""
+    from scipy.stats import binomtest
+
+    from reports.ranking import rank
+    from reports.tables import summarize, tidy
+
+    label = np.arange(100) % 10
+    def wrong(n):  # predictions with the first n images wrong
+        p = label.copy()
+        p[:n] = (p[:n] + 1) % 10
+        return p
+    rows, preds = [], {}
+    # (id, model, seed, mistakes): a 2 and 3 mistakes; b 12 and 4; c 20 with no stored predictions
+    for tid, model, seed, k in ((1, "a", 0, 2), (2, "a", 1, 3), (3, "b", 0, 12), (4, "b", 1, 4), (5, "c", 0, 20)):
+        rows.append(dict(id=tid, study="main", dataset="d", model=model, seed=seed, status="done", top1_err=k / 100,
+                         n_test=100, epochs=5, config={}, metrics={}, history={}))
+        if model != "c":
+            preds[tid] = (wrong(k), label)
+    results = tidy(pd.DataFrame(rows))
+    out = rank(summarize(results), results, preds).set_index("model")
+    # b vs a: seed 0 discordant (b, c) = (10, 0), seed 1 (1, 0): the larger p is seed 1's
+    p0, p1 = binomtest(0, 10, 0.5).pvalue, binomtest(0, 1, 0.5).pvalue
+    assert out.loc["b", "p_vs_best"] == pytest.approx(max(p0, p1), abs=1e-15) == 1.0
+    assert bool(out.loc["b", "tied_with_best"]) and out.loc["b", "rank"] == 1 and out.loc["a", "rank"] == 1
+    assert np.isnan(out.loc["c", "p_vs_best"]) and out.loc["c", "rank"] == 3
+    # one seed each: b's seed 0 alone differs significantly (10 vs 0 discordant: p = 2/1024)
+    one = results[results["seed"] == 0]
+    out1 = rank(summarize(one), one, preds).set_index("model")
+    assert out1.loc["b", "p_vs_best"] == pytest.approx(2 / 1024, abs=1e-15)
+    assert out1.loc["b", "rank"] == 2 and not out1.loc["b", "tied_with_best"] and not out1.loc["a", "tied_with_best"]
+    # the Wilson interval is filled from n_test for rows that lack it (older stores)
+    from compare.stats import wilson
+
+    assert tuple(one.loc[one["model"] == "b", ["top1_err_lo", "top1_err_hi"]].iloc[0]) == pytest.approx(wilson(12, 100))
+
+
+def test_schema_1_store_reports_with_intervals_and_no_paired_test(tmp_path):
+    """A store written before the validation split and the stored predictions (schema 1): the
+    report still ranks it, fills the Wilson interval from n_test, and says what the rows lack."""
+    import sqlite3
+
+    from compare.stats import wilson
+    from compare.store import Store
+    from reports.render import build_report
+
+    config = {"model": "lenet5", "dataset": "mnist5k", "seed": 0, "epochs": 3, "study": "main"}
+    conn = sqlite3.connect(tmp_path / "results.sqlite")
+    conn.executescript("""
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE trials (id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, model TEXT, dataset TEXT,
+            seed INTEGER, config TEXT NOT NULL, status TEXT NOT NULL, reason TEXT, metrics TEXT, history TEXT,
+            started_at TEXT, finished_at TEXT, pid INTEGER);
+        INSERT INTO meta VALUES ('schema_version', '1');""")
+    for model, err in (("lenet5", 0.03), ("resnet20", 0.019)):
+        cfg = {**config, "model": model}
+        metrics = {"top1_err": err, "top1_acc": 1 - err, "n_train": 4000, "n_test": 1000, "classes": 10}
+        conn.execute("INSERT INTO trials (key, model, dataset, seed, config, status, metrics, history) "
+                     "VALUES (?, ?, 'mnist5k', 0, ?, 'done', ?, '{}')",
+                     (Store.key(cfg), model, json.dumps(cfg), json.dumps(metrics)))
+    conn.commit()
+    conn.close()
+    build_report(tmp_path, figures=False, profiles=False)
+    md = (tmp_path / "report.md").read_text()
+    rows = _md_table(md, "mnist5k: one row per model").set_index("model")
+    assert rows["rank"].to_dict() == {"resnet20": "1", "lenet5": "2"}  # no predictions: no tie claimed
+    assert rows.loc["lenet5", "train / val / test images"] == "4,000 / ? / 1,000"
+    lo, hi = wilson(30, 1000)
+    assert rows.loc["lenet5", "95% CI (%)"] == f"{lo * 100:.2f}–{hi * 100:.2f}" == "2.11–4.25"
+    assert "Rows with '?' validation images were trained before this toolkit kept a validation split" in md
+    assert "significantly" not in md.split("## Comparison")[0]  # the overview claims no significance

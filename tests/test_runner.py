@@ -53,7 +53,13 @@ def test_run_stores_one_row_per_trial(tiny_run):
     # 28*28*2*25 + 10*10*4*50 + 100*30 + 30*21 + 21*8 MACs
     assert lenet["input_shape"] == [32, 32, 1] and lenet["classes"] == 8
     assert (lenet["params"], lenet["non_trainable"], lenet["macs"]) == (4_113, 0, 62_998)
-    assert lenet["n_train"] == 96 and lenet["n_test"] == 96
+    # --limit 96 of each split; 10% of the 96 training images (round(9.6) = 10, stratified over the
+    # 8 classes) are held out for validation
+    assert (lenet["n_train"], lenet["n_val"], lenet["n_test"]) == (86, 10, 96)
+    assert lenet["config"]["val_fraction"] == 0.1
+    # the budget is in every row: the default recipe's Adam, cosine schedule, batch 32, lr 1e-3
+    assert (lenet["optimizer"], lenet["schedule"], lenet["batch_size"], lenet["lr"], lenet["epochs_run"]) == (
+        "adam", "cosine", 32, 0.001, 1)
     for key in ("top1_acc", "top1_err", "top5_acc", "train_loss", "train_acc", "train_s", "train_img_per_s",
                 "infer_ms_b1", "infer_ms_b32", "macs", "flops", "depth", "peak_mem_mb", "versions"):
         assert key in df.columns, key
@@ -76,11 +82,36 @@ def test_stored_errors_are_the_saved_models_mistakes(tiny_run):
     df = Store(out / "results.sqlite").trials()
     for _, row in df.iterrows():
         r = recount(out, row)
-        assert (r.n_test, r.n_train) == (96, 96)  # --limit 96 of each split
+        assert (r.n_test, r.n_train, r.n_val) == (96, 86, 10)  # --limit 96 of each split, 10% validation
         assert row["top1_err"] == pytest.approx(r.top1_mistakes / 96, abs=1e-12), row["model"]
         assert row["top1_acc"] == pytest.approx((96 - r.top1_mistakes) / 96, abs=1e-12), row["model"]
-        assert row["top5_err"] == pytest.approx(r.top5_mistakes / 96, abs=1e-12), row["model"]
-        assert row["train_err_eval"] == pytest.approx(r.train_mistakes / 96, abs=1e-12), row["model"]
+        assert row["top1_correct"] == 96 - r.top1_mistakes, row["model"]
+        assert row["train_err_eval"] == pytest.approx(r.train_mistakes / 86, abs=1e-12), row["model"]
+        assert row["val_err"] == pytest.approx(r.val_mistakes / 10, abs=1e-12), row["model"]
+        assert row["val_acc"] == pytest.approx(1 - r.val_mistakes / 10, abs=1e-12), row["model"]
+        # 8 classes: top-5 error is not measured (it is only with more than 10 classes)
+        assert row["top5_err"] is None and row["top5_acc"] is None, row["model"]
+        # the stored 95% interval is Wilson's for (mistakes, 96)
+        from compare.stats import wilson
+
+        assert (row["top1_err_lo"], row["top1_err_hi"]) == pytest.approx(wilson(r.top1_mistakes, 96), abs=1e-15)
+
+
+def test_test_predictions_are_stored_for_paired_tests(tiny_run):
+    """The stored test predictions are the saved model's, and the labels those of the test split."""
+    from compare.data import load_dataset
+
+    out, _, _, _ = tiny_run
+    with Store(out / "results.sqlite") as store:
+        df = store.trials()
+        preds = store.predictions()
+    labels = load_dataset("shapes", limit=96).y_test
+    assert sorted(preds) == df["id"].tolist()
+    for _, row in df.iterrows():
+        pred, label = preds[int(row["id"])]
+        assert label.tolist() == labels.tolist()
+        assert tuple(pred.tolist()) == recount(out, row).test_pred, row["model"]
+        assert int((pred == label).sum()) == row["top1_correct"]
 
 
 def test_params_and_macs_are_the_models_own(tiny_run):
@@ -268,7 +299,8 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
     row = df.iloc[0]
     assert row["num_replicas_in_sync"] == 2
     # lenet5 at width 0.25 on 32x32x1 shapes, 8 classes: the same 4,113 params as without a strategy
-    assert (row["params"], row["macs"], row["n_train"], row["n_test"]) == (4_113, 62_998, 64, 64)
+    # --limit 64, 10% of the training split for validation (round(6.4) = 6)
+    assert (row["params"], row["macs"], row["n_train"], row["n_val"], row["n_test"]) == (4_113, 62_998, 58, 6, 64)
     r = recount(out, row)  # the model trained under the strategy, saved and loaded back without one
     assert row["top1_err"] == pytest.approx(r.top1_mistakes / 64, abs=1e-12)
 

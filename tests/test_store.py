@@ -80,7 +80,7 @@ def test_round_trip(store):
     assert list(df.columns) == ["id", "key", "model", "dataset", "seed", "config", "status", "reason",
                                 "metrics", "history", "started_at", "finished_at", "pid"]
     assert json.loads(df.loc[0, "metrics"])["params"] == 269722
-    assert meta["schema_version"] == str(SCHEMA_VERSION) == "1"
+    assert meta["schema_version"] == str(SCHEMA_VERSION) == "2"
     assert meta["created_with"] == "cnn-zoo 0.1.0"  # pyproject.toml's version
 
 
@@ -142,10 +142,79 @@ def test_schema_version_mismatch(tmp_path):
     path = tmp_path / "old.sqlite"
     Store(path).close()
     with sqlite3.connect(path) as conn:
-        conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+        conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
     conn.close()
-    with pytest.raises(StoreError, match=rf"{path} has schema version 2; this version reads schema 1"):
+    with pytest.raises(StoreError, match=rf"{path} has schema version 3; this version reads schema 1 or 2"):
         Store(path)
+
+
+V1_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE trials (id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, model TEXT, dataset TEXT, seed INTEGER,
+    config TEXT NOT NULL, status TEXT NOT NULL CHECK (status IN ('running', 'done', 'failed')), reason TEXT,
+    metrics TEXT, history TEXT, started_at TEXT, finished_at TEXT, pid INTEGER);
+INSERT INTO meta VALUES ('schema_version', '1');
+"""
+
+
+def _v1_store(path: Path) -> Path:
+    """A store as schema 1 wrote it (no predictions table), with one done trial."""
+    with sqlite3.connect(path) as conn:
+        conn.executescript(V1_SCHEMA)
+        conn.execute("INSERT INTO trials (key, model, dataset, seed, config, status, metrics, history) "
+                     "VALUES (?, 'resnet20', 'mnist5k', 0, ?, 'done', ?, ?)",
+                     (Store.key(CONFIG), json.dumps(CONFIG), json.dumps(METRICS), json.dumps(HISTORY)))
+    conn.close()
+    return path
+
+
+def test_schema_1_store_is_migrated_and_keeps_its_rows(tmp_path):
+    path = _v1_store(tmp_path / "v1.sqlite")
+    Store.check(path)  # readable as it is; check changes nothing
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("1",)
+    conn.close()
+    with Store(path) as s:
+        assert s.schema_version() == 2
+        row = s.trials().iloc[0]
+        assert (row["model"], row["params"], row["top1_err"]) == ("resnet20", 269722, 0.019)
+        assert s.predictions() == {}  # trials of schema 1 have none
+        tid = s.begin(cfg(seed=1))
+        s.finish(tid, METRICS, HISTORY, {"pred": np.array([1, 2, 3]), "label": np.array([1, 0, 3])})
+        assert sorted(s.predictions()) == [2]
+
+
+def test_schema_1_store_read_only_is_still_readable(tmp_path):
+    path = _v1_store(tmp_path / "v1.sqlite")
+    path.chmod(0o444)
+    tmp_path.chmod(0o555)  # no journal can be created either
+    try:
+        with Store(path) as s:
+            assert s.trials().loc[0, "macs"] == 40551040 and s.predictions() == {}
+    finally:
+        tmp_path.chmod(0o755)
+        path.chmod(0o644)
+
+
+def test_predictions_round_trip_compact(store):
+    a, b = store.begin(cfg(seed=1)), store.begin(cfg(seed=2))
+    pred_a = np.array([0, 9, 3, 3, 255])
+    store.finish(a, METRICS, HISTORY, {"pred": pred_a, "label": np.array([0, 9, 3, 4, 255])})
+    store.finish(b, METRICS, HISTORY, {"pred": np.array([999, 0]), "label": np.array([1, 2])})
+    got = store.predictions()
+    assert sorted(got) == [a, b]
+    assert got[a][0].tolist() == [0, 9, 3, 3, 255] and got[a][1].tolist() == [0, 9, 3, 4, 255]
+    assert got[b][0].tolist() == [999, 0] and got[a][0].dtype == np.int64
+    with sqlite3.connect(store.path) as conn:
+        rows = conn.execute("SELECT trial_id, dtype, n, length(pred), length(label) FROM predictions "
+                            "ORDER BY trial_id").fetchall()
+    assert rows == [(a, "uint8", 5, 5, 5), (b, "uint16", 2, 4, 4)]  # one byte per image up to 256 classes
+    assert list(store.predictions([b])) == [b]
+    store.fail(a, "boom")
+    store.begin(cfg(seed=1))  # a re-run trial loses its old predictions
+    assert list(store.predictions()) == [b]
+    with pytest.raises(StoreError, match="integer arrays of one length"):
+        store.finish(a, METRICS, HISTORY, {"pred": np.array([1, 2]), "label": np.array([1])})
 
 
 def test_corrupt_and_foreign_files(tmp_path):

@@ -1,0 +1,89 @@
+"""Which differences a run's numbers support: the ranking with ties, and budgets that differ.
+
+:func:`rank` compares every model with the lowest-error one by McNemar's test on the test
+predictions the store keeps (:mod:`compare.stats`); :func:`budget_note` says when compared rows
+were trained with different budgets. Both return plain values; render.py puts them in the report.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from .tables import BUDGET_COLUMNS, fmt_text, split_by
+
+__all__ = ["SIGNIFICANCE", "load_predictions", "rank", "budget_note"]
+
+SIGNIFICANCE = 0.05
+
+
+def load_predictions(run_dir: str | Path) -> dict:
+    """``{trial id: (pred, label)}``: the test predictions the run stored (empty for a store written
+    before they were kept)."""
+    from compare.store import Store, run_store
+
+    with Store(run_store(run_dir)) as store:
+        return store.predictions()
+
+
+def rank(summary: pd.DataFrame, results: pd.DataFrame, predictions: dict) -> pd.DataFrame:
+    """``summary`` with a ranking that shows ties as ties, per (study, dataset).
+
+    The row with the lowest mean top-1 error is the best. Every other row is compared with it by
+    McNemar's test (:func:`compare.stats.mcnemar`) on the stored test predictions of the seeds
+    both ran (same test images, same labels); with several common seeds the largest p-value is
+    kept (a difference counts only if it is significant at every seed). Added columns:
+    ``p_vs_best`` (NaN for the best, and where no paired predictions exist), ``tied_with_best``
+    (p >= 0.05, or the best itself when another row ties with it) and ``rank``: 1 for the best and
+    every row tied with it, else the row's position in the error order.
+    """
+    from compare.stats import discordant, mcnemar
+
+    out = summary.copy()
+    out["p_vs_best"] = float("nan")
+    out["tied_with_best"] = False
+    out["rank"] = pd.array([pd.NA] * len(out), dtype="Int64")
+    if out.empty or "ids" not in out.columns:
+        return out
+    seed_of = dict(zip(results["id"].astype(int), results["seed"]))
+    for _, group in split_by(out, ["study", "dataset"]):
+        order = group.sort_values("top1_err", na_position="last").index.tolist()
+        best = order[0]
+        best_runs = {seed_of.get(t): predictions[t] for t in out.at[best, "ids"] if t in predictions}
+        ties = 0
+        for pos, i in enumerate(order, start=1):
+            out.at[i, "rank"] = pos
+            if i == best:
+                continue
+            ps = []
+            for t in out.at[i, "ids"]:
+                other = predictions.get(t)
+                mine = best_runs.get(seed_of.get(t))
+                if other is None or mine is None or len(other[1]) != len(mine[1]) or (other[1] != mine[1]).any():
+                    continue  # not the same test images: no paired test
+                ps.append(mcnemar(*discordant(mine[0] == mine[1], other[0] == other[1])).p_value)
+            if ps:
+                out.at[i, "p_vs_best"] = max(ps)
+                if max(ps) >= SIGNIFICANCE:
+                    out.at[i, "tied_with_best"] = True
+                    out.at[i, "rank"] = 1
+                    ties += 1
+        out.at[best, "rank"] = 1
+        out.at[best, "tied_with_best"] = ties > 0
+    return out
+
+
+def budget_note(group: pd.DataFrame) -> str | None:
+    """A sentence naming the budget columns whose values differ across the rows of ``group`` (and
+    the values), or None when every row was trained with the same budget."""
+    differ = []
+    for col in BUDGET_COLUMNS:
+        if col in group.columns:
+            values = [fmt_text(v) or "default" for v in group[col]]
+            if len(set(values)) > 1:
+                differ.append(f"{col.replace('_', ' ')} ({', '.join(dict.fromkeys(values))})")
+    if not differ:
+        return None
+    return ("Budgets differ across these rows: " + "; ".join(differ) + ". An error difference between such rows "
+            "mixes the architecture with its training budget.")

@@ -1,0 +1,83 @@
+"""compare.stats against published values and scipy: Wilson intervals, t quantiles, McNemar."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from compare.stats import discordant, mcnemar, seed_interval, t_quantile_975, wilson
+
+# Newcombe, "Two-sided confidence intervals for the single proportion: comparison of seven
+# methods", Statistics in Medicine 17 (1998), Table II, method 3 (Wilson score, no continuity
+# correction), 95%: (k, n) -> (low, high) to 4 decimals.
+NEWCOMBE = {(81, 263): (0.2553, 0.3662), (15, 148): (0.0624, 0.1605), (0, 20): (0.0, 0.1611),
+            (1, 29): (0.0061, 0.1718)}
+
+
+@pytest.mark.parametrize("k,n", sorted(NEWCOMBE))
+def test_wilson_matches_newcombe_table(k, n):
+    lo, hi = wilson(k, n)
+    assert (round(lo, 4), round(hi, 4)) == NEWCOMBE[(k, n)]
+
+
+def test_wilson_950_of_1000_by_hand():
+    # p = 0.95, z = 1.959964: centre (0.95 + z²/2000) / (1 + z²/1000) = 0.9482780...,
+    # half-width z·sqrt(0.0475/1000 + z²/4e6) / (1 + z²/1000) = 0.0135917...
+    lo, hi = wilson(950, 1000)
+    assert lo == pytest.approx(0.934686, abs=1e-6) and hi == pytest.approx(0.961870, abs=1e-6)
+    # symmetric: the error's interval is one minus the accuracy's
+    elo, ehi = wilson(50, 1000)
+    assert (elo, ehi) == pytest.approx((1 - hi, 1 - lo), abs=1e-12)
+
+
+def test_wilson_rejects_bad_counts():
+    for k, n in ((5, 4), (-1, 10), (1, 0), (1.5, 10)):
+        with pytest.raises(ValueError, match="k"):
+            wilson(k, n)
+
+
+def test_t_quantiles_match_scipy():
+    from scipy.stats import t
+
+    for df in (1, 2, 4, 9, 30, 31, 50, 200):
+        assert t_quantile_975(df) == pytest.approx(t.ppf(0.975, df), abs=2e-6), df
+
+
+def test_seed_interval():
+    # 3 seeds, errors 2, 3, 4 %: mean 3, sd 1, t(0.975, 2) = 4.302653 -> 3 ± 4.302653/sqrt(3)
+    lo, hi = seed_interval([0.02, 0.03, 0.04])
+    half = 4.302652730 * 0.01 / math.sqrt(3)
+    assert (lo, hi) == pytest.approx((0.03 - half, 0.03 + half), abs=1e-12)
+    assert seed_interval([0.02]) is None
+
+
+@pytest.mark.parametrize("b,c", [(10, 2), (5, 0), (25, 11), (40, 60), (3, 3), (0, 7), (100, 140), (617, 700)])
+def test_mcnemar_exact_matches_scipy_binomtest(b, c):
+    from scipy.stats import binomtest
+
+    r = mcnemar(b, c)
+    assert r.method == "exact" and (r.b, r.c) == (b, c)
+    assert r.p_value == pytest.approx(binomtest(b, b + c, 0.5).pvalue, rel=1e-12, abs=1e-300)
+
+
+def test_mcnemar_known_values_and_chi2():
+    assert mcnemar(10, 2).p_value == pytest.approx(0.03857421875, abs=1e-15)  # 2·(1+12+66)/4096 = 79/2048
+    assert mcnemar(10, 2).significant and not mcnemar(5, 0).significant  # 5:0 gives p = 2/32 = 0.0625
+    assert mcnemar(0, 0).p_value == 1.0
+    r = mcnemar(100, 140, method="chi2")  # (|100-140| - 1)² / 240 = 6.3375
+    from scipy.stats import chi2
+
+    assert r.method == "chi2" and r.statistic == pytest.approx(6.3375, abs=1e-12)
+    assert r.p_value == pytest.approx(chi2.sf(6.3375, 1), rel=1e-12)
+    assert mcnemar(6000, 6400).method == "chi2"  # more than 10,000 discordant pairs
+    with pytest.raises(ValueError, match="method"):
+        mcnemar(1, 2, method="z")
+
+
+def test_discordant_counts():
+    a = [True, True, False, False, True]
+    b = [True, False, True, False, False]
+    assert discordant(a, b) == (2, 1)
+    with pytest.raises(ValueError, match="different test sets"):
+        discordant(a, b[:4])
