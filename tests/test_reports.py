@@ -270,7 +270,7 @@ def test_contents_and_folded_appendix(run):
     toc = md.split("**Contents**\n", 1)[1].split("\n## ", 1)[0]
     entries = re.findall(r"^( *)- \[([^\]]+)\]\(#([^)]+)\)$", toc, re.M)
     assert [(indent, text) for indent, text, _ in entries] == [
-        ("", "Counting conventions"), ("", "Comparison"), ("  ", "shapes: one row per model, sorted by top-1 error"),
+        ("", "Counting conventions"), ("", "Comparison"), ("  ", "shapes: one row per model, ranked by top-1 test error"),
         ("", "Figures"), ("", "Canonical size vs this run"), ("  ", "Paper-size figures beside the run's"),
         ("", "Failed trials"), ("  ", "Trials that did not finish: 1"), ("", "Appendix: per-layer profiles"),
         ("", "Files"), ("  ", "Columns of results.csv / results.json")]
@@ -278,7 +278,7 @@ def test_contents_and_folded_appendix(run):
     assert page.count('<nav class="toc">') == 1 and page.index('<nav class="toc">') < page.index("<h2 ")
     # the per-layer profiles: one folded <details> each, holding its table; nothing else folded
     folded = re.findall(r"<details><summary>([^<]+)</summary>(.*?)</details>", page, re.S)
-    assert [s for s, _ in folded] == ["lenet5_1998 (trial 3): 11 layers", "lenet5 (trial 1): 8 layers"]
+    assert [s for s, _ in folded] == ["lenet5_1998 (trial 3): 11 layers", f"lenet5 (trial {_best_lenet(run)}): 8 layers"]
     assert all(body.count("<table") == 1 and "<td>total</td>" in body for _, body in folded)
     assert page.count("<details>") == 2 and page.index("<details>") > page.index('id="appendix-per-layer-profiles"')
     assert md.count("<details><summary>") == 2 and md.count("</details>") == 2
