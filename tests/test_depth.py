@@ -216,7 +216,7 @@ def test_depth_figures_carry_no_baked_caption():
     from reports.depth import plot_depth_curves, plot_depth_errors, plot_depth_pairs
 
     depths = {8: 0.1, 14: 0.12}
-    curves = pd.DataFrame([dict(kind=k, depth=d, epoch=e, train_err=0.5 / e, test_err=0.6 / e)
+    curves = pd.DataFrame([dict(kind=k, depth=d, epoch=e, train_err=0.5 / e, val_err=0.6 / e)
                            for k in ("plain", "residual") for d in depths for e in (1, 2)])
     for fig in (plot_depth_errors(_summary("mnist5k", depths, depths), "mnist5k", "setting s"),
                 plot_depth_curves(curves, "setting s"), plot_depth_pairs(curves, "setting s")):
