@@ -2,7 +2,7 @@
 
     /tmp/tv/bin/python bench/bench_torch.py [--tasks infer:vgg16,infer:resnet18,train:resnet20]
         [--rounds 3] [--repeats 5] [--threads 2] [--python PYTHON]
-        [--jit] [--steps-per-execution N] [--no-determinism] [--dtype float32|bfloat16] [--onednn 0|1]
+        [--jit] [--steps-per-execution N] [--no-determinism] [--dtype float32|bfloat16] [--onednn 0|1|unset]
 
 Two worker processes (``--python``, default this interpreter; it needs tensorflow, torch and
 torchvision, e.g. the test venv), one per framework, each built once and kept warm; the main
@@ -271,7 +271,8 @@ class Worker:
     def __init__(self, side, args, passthrough):
         env = {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3",
                "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
-        if args.onednn is not None:
+        env.pop("TF_ENABLE_ONEDNN_OPTS", None)
+        if args.onednn != "unset":
             env["TF_ENABLE_ONEDNN_OPTS"] = args.onednn
         self.proc = subprocess.Popen([args.python, os.path.abspath(__file__), "--worker", side, *passthrough],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
@@ -309,7 +310,8 @@ def _parser():
                    help="Keras side, training: skip the runner's enable_op_determinism()")
     p.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32",
                    help="Keras side: mixed_bfloat16 policy when bfloat16")
-    p.add_argument("--onednn", choices=("0", "1"), help="Keras side: TF_ENABLE_ONEDNN_OPTS (default: unset)")
+    p.add_argument("--onednn", choices=("0", "1", "unset"), default="1",
+                   help="Keras side: TF_ENABLE_ONEDNN_OPTS (default 1, the runner's; unset = TensorFlow's choice)")
     p.add_argument("--worker", choices=("keras", "torch"), help=argparse.SUPPRESS)
     return p
 

@@ -65,7 +65,9 @@ def main() -> int:
     p.add_argument("--steps", type=int, default=5)
     p.add_argument("--top", type=int, default=15)
     args = p.parse_args()
-    if args.onednn is not None:
+    if args.onednn == "unset":
+        os.environ.pop("TF_ENABLE_ONEDNN_OPTS", None)
+    else:
         os.environ["TF_ENABLE_ONEDNN_OPTS"] = args.onednn
     kind, name = args.task.split(":")
     batch = args.train_batch if kind == "train" else args.batch
