@@ -23,9 +23,9 @@ from . import data as datalib
 from .recipes import callbacks_for, get_recipe, make_optimizer
 
 #: TensorFlow's oneDNN kernels, asked for unless the user set ``TF_ENABLE_ONEDNN_OPTS`` (``0`` keeps
-#: Eigen's). TensorFlow turns them on by itself only on CPUs with AVX-512 VNNI/BF16, AVX-VNNI or
-#: AMX; on an AVX2 CPU (AMD EPYC, 2 cores) a CIFAR ResNet-20 training step at batch 128 ran about
-#: 2x faster with them, the convolution gradients 3x (bench/RESULTS.md, issue 11). Read when
+#: Eigen's). Left unset, TensorFlow 2.21 chose Eigen on an AVX2-only CPU (AMD EPYC, 2 cores), where
+#: a CIFAR ResNet-20 training step at batch 128 then ran about 2x faster with oneDNN, the
+#: convolution gradients 2-3x (bench/RESULTS.md, issue 11). Read when
 #: TensorFlow is first imported: effective only if this module is imported before TensorFlow,
 #: as ``python -m compare`` does; :func:`versions` records whether it took effect.
 ONEDNN_DEFAULT = "1"
