@@ -27,6 +27,15 @@ import numpy as np
 from . import data as datalib
 from .recipes import callbacks_for, get_recipe, make_optimizer
 
+#: TensorFlow's oneDNN kernels, asked for unless the user set ``TF_ENABLE_ONEDNN_OPTS`` (``0`` keeps
+#: Eigen's). Left unset, TensorFlow 2.21 chose Eigen on an AVX2-only CPU (AMD EPYC, 2 cores), where
+#: a CIFAR ResNet-20 training step at batch 128 then ran about 2x faster with oneDNN, the
+#: convolution gradients 2-3x (bench/RESULTS.md, issue 11). Read when
+#: TensorFlow is first imported: effective only if this module is imported before TensorFlow,
+#: as ``python -m compare`` does; :func:`versions` records whether it took effect.
+ONEDNN_DEFAULT = "1"
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", ONEDNN_DEFAULT)
+
 #: Keys of a trial config, with their defaults.
 CONFIG_DEFAULTS: dict[str, Any] = dict(model=None, dataset="mnist5k", seed=0, width=1.0, input_size=None,
                                        epochs=5, batch_size=None, recipe="default", lr=None, augment=None,
@@ -149,7 +158,17 @@ def versions() -> dict:
 
     return {"python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__,
             "numpy": np.__version__, "backend": keras.backend.backend(), "machine": platform.machine(),
-            "cpus": os.cpu_count()}
+            "cpus": os.cpu_count(), "onednn": _onednn_enabled()}
+
+
+def _onednn_enabled() -> bool | None:
+    """Whether this process's TensorFlow runs its oneDNN kernels (None if it cannot tell)."""
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+
+        return bool(_pywrap_util_port.IsMklEnabled())
+    except (ImportError, AttributeError):
+        return None
 
 
 def _strategy(name: str | None):

@@ -357,3 +357,15 @@ def test_datasets_are_loaded_once_per_effective_seed(monkeypatch):
     assert digits5 is digits0 and again3 is shapes3 and shapes4 is not shapes3
     assert calls == [("digits", {"seed": 0, "limit": None}), ("shapes", {"seed": 3, "limit": 40}),
                      ("shapes", {"seed": 4, "limit": 40})]
+
+
+@pytest.mark.parametrize("given, expected", [(None, "1"), ("0", "0")])
+def test_runner_asks_for_onednn_unless_the_user_chose(given, expected):
+    """Importing compare.train (as the runner does, before TensorFlow) sets TF_ENABLE_ONEDNN_OPTS=1
+    unless the user set it; bench/RESULTS.md (issue 11) has the measurements behind the default."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+    if given is not None:
+        env["TF_ENABLE_ONEDNN_OPTS"] = given
+    code = "import os, sys, compare.train; print(os.environ['TF_ENABLE_ONEDNN_OPTS'], 'tensorflow' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert out.stdout.split() == [expected, "False"], out.stderr
