@@ -195,14 +195,12 @@ def run_eval(configs: list[dict], folder: ImageFolder, out_dir: str | os.PathLik
     ``progress(event, index, total, config, **info)``: ``"skip"``, ``"start"``, ``"batch"`` (``done``,
     ``images``, ``eta_s``), ``"done"`` (``metrics``, ``seconds``), ``"failed"`` (``reason``).
     """
-    from .runner import _CtrlC
-    from .store import STORE_NAME, Store
+    from .runner import open_run
+    from .store import Store
 
     notify = progress or (lambda *a, **k: None)
-    out = Path(out_dir).expanduser()
-    out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    with Store(out / STORE_NAME) as store, _CtrlC() as ctrl_c:
+    with open_run(out_dir) as (_out, store, ctrl_c):
         summary = EvalSummary(out_dir=str(out_dir), store_path=str(store.path), total=len(configs))
         done_keys = store.done_keys()
         try:
