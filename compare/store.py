@@ -13,6 +13,7 @@ migrated in place when opened (the table is added; its trials simply have no pre
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -206,6 +207,25 @@ def _pack_predictions(predictions: dict) -> tuple[str, int, bytes, bytes]:
     return dtype, int(pred.size), pred.astype(dtype).tobytes(), label.astype(dtype).tobytes()
 
 
+@contextlib.contextmanager
+def _transaction(conn: sqlite3.Connection):
+    """One write transaction (``BEGIN IMMEDIATE``): committed at the end, rolled back on any exception."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _create_tables(conn: sqlite3.Connection) -> None:
+    """Create the schema's tables and indexes that are missing (each statement is IF NOT EXISTS)."""
+    for statement in _SCHEMA.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
 class Store:
     """SQLite results database at ``path`` (created with its parent folder when new)."""
 
@@ -249,18 +269,11 @@ class Store:
         tables = _tables(conn)
         if not tables:
             conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
+            with _transaction(conn):
+                _create_tables(conn)
                 conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
                 conn.execute("INSERT OR IGNORE INTO meta VALUES ('created_with', ?)", (_package_version(),))
                 conn.execute("INSERT OR IGNORE INTO meta VALUES ('created_at', ?)", (_now(),))
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
             tables = {"meta", "trials", "predictions"}
         _check_schema(conn, self.path, tables)
         if "predictions" not in tables or self.schema_version() != SCHEMA_VERSION:
@@ -276,18 +289,10 @@ class Store:
 
     def _migrate(self) -> None:
         """Schema 1 -> 2: add the predictions table (the trials are unchanged), in one transaction."""
-        conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
+        with _transaction(self._conn) as conn:
+            _create_tables(conn)
             conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
             conn.execute("INSERT OR REPLACE INTO meta VALUES ('migrated_with', ?)", (_package_version(),))
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
 
     # ------------------------------------------------------------------ plumbing
 
@@ -333,9 +338,7 @@ class Store:
         model = None if model is None else str(model)
         dataset = None if dataset is None else str(dataset)
         seed = int(seed) if isinstance(seed, int) or (hasattr(seed, "dtype") and seed.dtype.kind in "iu") else None
-        conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with _transaction(self._conn) as conn:
             found = conn.execute("SELECT id, status FROM trials WHERE key = ?", (key,)).fetchone()
             if found is None:
                 cur = conn.execute(
@@ -355,10 +358,6 @@ class Store:
                     "started_at = ?, finished_at = NULL, pid = ? WHERE id = ?",
                     (_now(), os.getpid(), trial_id),
                 )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         return trial_id
 
     def finish(self, trial_id: int, metrics: dict, history: dict | None = None,
