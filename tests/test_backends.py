@@ -237,14 +237,15 @@ def _round_trip(backend: str, out: Path) -> dict:
 
 def start_jobs(items, tmp_path_factory) -> tuple[ThreadPoolExecutor, dict]:
     """Start the subprocesses of the selected tests of this module, at most WORKERS at a time,
-    the longest first. tests/conftest.py calls this when the session starts, so they run while the
+    the longest first (measured alone: tensorflow 260 s, jax 215 s, torch 160 s, resnet1202 41 s).
+    tests/conftest.py calls this when the session starts, so they run while the
     rest of the suite does; the tests of this module run last and collect the results. Each child
     is still its own fresh interpreter; they share only the CPU."""
     selected = {(item.originalname, item.callspec.params.get("backend") if hasattr(item, "callspec") else None)
                 for item in items if item.module.__name__.endswith("test_backends")}
     pool = ThreadPoolExecutor(max_workers=WORKERS)
     futures = {b: pool.submit(_round_trip, b, tmp_path_factory.mktemp(f"round-trip-{b}"))
-               for b in ("jax", "torch", "tensorflow") if ("test_every_model_saves_and_reloads", b) in selected}
+               for b in ("tensorflow", "jax", "torch") if ("test_every_model_saves_and_reloads", b) in selected}
     if ("test_resnet1202_at_full_width_in_a_plain_process", None) in selected:
         futures["resnet1202"] = pool.submit(_resnet1202)
     return pool, futures

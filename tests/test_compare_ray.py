@@ -36,7 +36,9 @@ PARAMS = {"lenet5": 15_626, "lenet5_1998": 60_000}
 #: Tagged into the environment of the module's cluster and of the drivers the tests start: every
 #: process Ray starts for them inherits it, so leftovers can be found after the tests.
 TAG = "CNN_ZOO_RAY_TEST"
-DEADLINE_S = 180.0
+#: How long a test waits for the store to reach a state. Alone, the Ctrl-C test's first trial is done
+#: after about 18 s; CI's two cores, shared with the rest of the suite, once took over 180 s.
+DEADLINE_S = 480.0
 
 
 def cli(*argv: str) -> int:
