@@ -42,9 +42,6 @@ BACKEND_PACKAGES = {"tensorflow": ("tensorflow",), "jax": ("jax", "jaxlib"), "to
 WIDTH = 0.0625
 #: Also built at the paper's width, and their cards checked: resnet1202 in the TensorFlow build process.
 FULL_WIDTH = {"tensorflow": ("resnet1202",)}
-#: Built and run, but not saved and reloaded: none, every model makes the round trip on every
-#: backend (resnet1202's reload costs about 45 CPU-s on each backend, measured 2026-11-26).
-BUILD_ONLY: dict[str, tuple[str, ...]] = {}
 RESNET1202_PARAMS = 19_421_274
 TIMEOUT = 900  # seconds per subprocess: a hang fails the test instead of stalling the suite
 WORKERS = 2  # subprocesses at once (the machine has 2 cores)
@@ -115,8 +112,8 @@ sys.setrecursionlimit(PIN)
 limit_start = sys.getrecursionlimit()
 import zoo
 
-out, width, build_only = sys.argv[3], float(sys.argv[4]), set(sys.argv[5].split(","))
-full = set(filter(None, sys.argv[6].split(",")))  # also built at the paper's width, their cards' figures measured
+out, width = sys.argv[3], float(sys.argv[4])
+full = set(filter(None, sys.argv[5].split(",")))  # also built at the paper's width, their cards' figures measured
 report = {"models": [], "built": [], "failed": {}, "io": {}, "full": {}, "damped": [], "limit_start": limit_start}
 for name in zoo.list_models():
     report["models"].append(name)
@@ -151,9 +148,6 @@ for name in zoo.list_models():
             report["damped"].append(name)
         if not finite(ys):
             raise AssertionError("non-finite outputs")
-        if name in build_only:
-            report["built"].append(name)
-            continue
         for i, x in enumerate(xs):
             np.save(os.path.join(out, f"{name}.x{i}.npy"), x)
         for i, y in enumerate(ys):
@@ -227,8 +221,8 @@ def _round_trip(backend: str, out: Path) -> dict:
         extra = {}
     seconds = {}
     t = time.perf_counter()
-    build = _run(BUILD, backend, *_backend_args(backend), str(out), str(WIDTH), ",".join(BUILD_ONLY.get(backend, ())),
-                 ",".join(FULL_WIDTH.get(backend, ())), extra=extra)
+    build = _run(BUILD, backend, *_backend_args(backend), str(out), str(WIDTH), ",".join(FULL_WIDTH.get(backend, ())),
+                 extra=extra)
     seconds["build+save"] = time.perf_counter() - t
     if build.returncode != 0:
         return {"out": out, "build": build, "seconds": seconds}
@@ -247,8 +241,9 @@ def start_jobs(items, tmp_path_factory) -> tuple[ThreadPoolExecutor, dict]:
     selected = {(item.originalname, item.callspec.params.get("backend") if hasattr(item, "callspec") else "tensorflow")
                 for item in items if item.module.__name__.endswith("test_backends")}
     pool = ThreadPoolExecutor(max_workers=WORKERS)
+    backends = {backend for _, backend in selected}
     futures = {b: pool.submit(_round_trip, b, tmp_path_factory.mktemp(f"round-trip-{b}"))
-               for b in ("tensorflow", "jax", "torch") if {b} & {backend for _, backend in selected}}
+               for b in ("tensorflow", "jax", "torch") if b in backends}
     return pool, futures
 
 
@@ -292,8 +287,7 @@ def test_every_model_saves_and_reloads(backend, jobs):
         f"KERAS_BACKEND={backend}: {len(failing)} of {len(built['models'])} models fail the "
         f".keras round trip (build at width {WIDTH}, save, load in a fresh process after only "
         f"`import zoo`, identical outputs): {', '.join(failing)}\n" + "\n".join(problems))
-    # every model was saved and reloaded, but the BUILD_ONLY ones (built and run only)
-    assert sorted(loaded["loaded"]) == sorted(set(built["models"]) - set(BUILD_ONLY.get(backend, ())))
+    assert sorted(loaded["loaded"]) == sorted(built["models"])  # every model was saved and reloaded
 
 
 def test_resnet1202_at_full_width_in_a_plain_process(jobs):
