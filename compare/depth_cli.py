@@ -68,14 +68,14 @@ def cmd_depth(args: argparse.Namespace) -> int:
     """Check the arguments (cheap), plan, run (with progress), report, then print the per-depth
     errors and the findings."""
     from . import depth
-    from .run_cli import _int_list, execute, settings_from, start_run
+    from .run_cli import _int_list, connect_timeout, execute, settings_from, start_run
     from .store import STORE_NAME, Store
 
     settings = settings_from(args)
     seeds = _int_list(args.seeds, "--seeds")
     out = args.out or DEFAULT_OUT
     depths = depth.parse_depths(args.depths)
-    worker = start_run(settings, out)  # --strategy multiworker: before anything runs TensorFlow
+    worker = start_run(settings, out, connect_timeout(args))  # --strategy multiworker: before anything runs TensorFlow
     configs = depth.plan(depths, seeds=seeds, download=args.download, **settings)
     code = execute(configs, out, args)
     if worker is not None and not worker.is_chief:

@@ -91,7 +91,31 @@ def worker_info(environ=None) -> WorkerInfo:
     return WorkerInfo(task_type, index, len(everyone), is_chief)
 
 
-def _create(name: str):
+class WorkersMissing(RuntimeError):
+    """Not every worker in ``TF_CONFIG`` connected within the time given to :func:`start`."""
+
+
+def _register_deadline(timeout_s: float) -> None:
+    """Ask TensorFlow's coordination service (which ``MultiWorkerMirroredStrategy`` starts, and
+    keeps when one is configured) to give up when not every task of the cluster has registered
+    within ``timeout_s``: the same service, leader and jobs the strategy would configure, with a
+    registration deadline, enforced at a start-up barrier (without the barrier TensorFlow ignores
+    the deadline)."""
+    import tensorflow as tf
+    from tensorflow.compiler.xla.tsl.protobuf import coordination_config_pb2
+    from tensorflow.python.eager import context
+
+    spec = tf.distribute.cluster_resolver.TFConfigClusterResolver().cluster_spec()
+    leader = "/job:chief/replica:0/task:0" if "chief" in spec.jobs else "/job:worker/replica:0/task:0"
+    jobs = [coordination_config_pb2.CoordinatedJob(name=job, num_tasks=spec.num_tasks(job))
+            for job in ("chief", "worker") if job in spec.jobs]
+    ctx = context.context()
+    ctx.configure_coordination_service(service_type="standalone", service_leader=leader, coordinated_jobs=jobs,
+                                       cluster_register_timeout_in_ms=int(timeout_s * 1000))
+    ctx.coordination_service.cluster_register_with_barrier = True
+
+
+def _create(name: str, connect_timeout: float | None = None):
     import tensorflow as tf
 
     if name == "mirrored":
@@ -99,8 +123,15 @@ def _create(name: str):
                                               if not tf.config.list_logical_devices("GPU") else None)
     if name == "multiworker":
         worker_info()  # a clear error for a missing or malformed TF_CONFIG
+        if connect_timeout is not None:
+            _register_deadline(connect_timeout)
         try:
             return _multiworker_class()()
+        except tf.errors.DeadlineExceededError as exc:
+            raise WorkersMissing(f"--strategy multiworker: not every worker in TF_CONFIG "
+                                 f"({', '.join(cluster_addresses())}) connected within {connect_timeout:g} s; start "
+                                 "the same command on every host listed there, each with its own task index, or "
+                                 "wait longer with --connect-timeout") from exc
         except RuntimeError as exc:
             if "program startup" not in str(exc):
                 raise
@@ -143,14 +174,34 @@ def _multiworker_class():
     return MultiWorkerMirroredStrategy
 
 
-def start(name: str | None):
+def start(name: str | None, connect_timeout: float | None = None):
     """Create this process's ``name`` strategy (None: no strategy) and return it; later calls
-    return the same one. For ``multiworker`` call it before TensorFlow runs any op."""
+    return the same one. For ``multiworker`` call it before TensorFlow runs any op.
+
+    Creating ``multiworker`` waits until every worker in ``TF_CONFIG`` has registered with the
+    chief; TensorFlow's own limit is an hour, spent in C++ where no Python signal handler runs.
+    With ``connect_timeout`` (seconds) a worker that has not connected by then raises
+    :class:`WorkersMissing` instead."""
     if name is None:
         return None
     if name not in _strategies:
-        _strategies[name] = _create(name)
+        _strategies[name] = _create(name, connect_timeout)
     return _strategies[name]
+
+
+def cluster_lost(exc: BaseException) -> bool:
+    """Whether ``exc`` says that a worker of the multi-worker cluster is gone (its heartbeat
+    stopped, or the collectives were aborted): TensorFlow's collectives cannot be used again in
+    this process, so the remaining trials cannot run either."""
+    text = str(exc)
+    return type(exc).__name__ == "UnavailableError" or "Collective ops is aborted" in text \
+        or "Restart your program to reset" in text
+
+
+def cluster_addresses(environ=None) -> list[str]:
+    """Every worker's ``host:port`` in ``TF_CONFIG`` (chief first), for messages."""
+    cluster = json.loads((os.environ if environ is None else environ)["TF_CONFIG"])["cluster"]
+    return [a for job in ("chief", "worker") for a in cluster.get(job, [])]
 
 
 get = start  # the trials' accessor: the strategy created at start-up, or a new one (mirrored)

@@ -6,9 +6,11 @@ import argparse
 import math
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 from common.cli import parse_count, parse_positive
@@ -17,6 +19,8 @@ from common.text import human_count
 from .depth import ALL
 
 DEFAULT_OUT = os.path.join("runs", "main")
+#: Seconds --strategy multiworker waits for every worker in TF_CONFIG to connect (TensorFlow alone waits an hour).
+CONNECT_TIMEOUT_S = 600.0
 
 
 def _int_list(text: str, what: str) -> list[int]:
@@ -64,6 +68,8 @@ def add_training_options(p: argparse.ArgumentParser, out_default: str | None = N
                                           "schedules), stratified; 0 <= f < 1, default 0.1")
     p.add_argument("--limit", help=f"cap train/test images per split (quick runs; '{ALL}' = no cap)")
     p.add_argument("--strategy", choices=("mirrored", "multiworker"), help="tf.distribute strategy")
+    p.add_argument("--connect-timeout", help="with --strategy multiworker: seconds to wait for every worker in "
+                                             f"TF_CONFIG to connect (default {CONNECT_TIMEOUT_S})")
     p.add_argument("--executor", choices=("local", "ray"), default="local",
                    help="local: the trials one after another in this process (default); ray: each trial a Ray "
                         "task, several at once (needs ray: pip install 'ray==2.60.0')")
@@ -90,6 +96,7 @@ def settings_from(args: argparse.Namespace) -> dict:
 
         check_dataset(args.dataset, download=args.download, hint="rerun with --download")
     ray_options(args)  # the executor's options, checked here with the others
+    connect_timeout(args)
     return dict(
         dataset=args.dataset, epochs=parse_count(args.epochs, "--epochs"),
         width=parse_positive(args.width, "--width"), input_size=parse_count(args.input_size, "--input-size"),
@@ -97,6 +104,18 @@ def settings_from(args: argparse.Namespace) -> dict:
         recipe=args.recipe, augment=args.augment, limit=_limit(args.limit), strategy=args.strategy,
         val_fraction=_val_fraction(args.val_fraction),
     )
+
+
+def connect_timeout(args: argparse.Namespace) -> float | None:
+    """``--connect-timeout`` in seconds (:data:`CONNECT_TIMEOUT_S` by default) with ``--strategy
+    multiworker``, None without it; a ValueError for a bad value or the option without multiworker."""
+    if args.strategy != "multiworker":
+        if getattr(args, "connect_timeout", None) is not None:
+            raise ValueError("--connect-timeout needs --strategy multiworker (the only strategy that waits for "
+                             "other workers)")
+        return None
+    return CONNECT_TIMEOUT_S if args.connect_timeout is None else parse_positive(args.connect_timeout,
+                                                                                "--connect-timeout")
 
 
 def ray_options(args: argparse.Namespace):
@@ -159,7 +178,7 @@ def check_out(out: str) -> None:
     Store.check(os.path.join(out, STORE_NAME))
 
 
-def start_run(settings: dict, out: str):
+def start_run(settings: dict, out: str, timeout: float | None = None):
     """After the argument checks, before any data or model: check ``--out`` (:func:`check_out`)
     and, for ``--strategy multiworker``, check ``TF_CONFIG`` (a ValueError naming the problem) and
     create the process's strategy (:mod:`compare.distribute`): it must exist before TensorFlow
@@ -171,7 +190,17 @@ def start_run(settings: dict, out: str):
     if worker is None or worker.is_chief:
         check_out(out)
     if worker is not None:  # mirrored can wait for the trials: argument errors answer without TensorFlow
-        distribute.start("multiworker")
+        # while TensorFlow waits for the other workers no Python handler runs: Ctrl-C ends the process
+        # at once (nothing has run yet); a worker missing after ``timeout`` seconds is an error
+        main_thread = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGINT, signal.SIG_DFL) if main_thread else None
+        try:
+            distribute.start("multiworker", timeout)
+        except distribute.WorkersMissing as exc:
+            raise ValueError(str(exc)) from None  # one error line, exit code 2: nothing has run yet
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
     return worker
 
 
@@ -280,7 +309,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         settings["limit"] = None  # no cap: the trial default
     seeds = _int_list(args.seeds, "--seeds")
     out = args.out or DEFAULT_OUT
-    start_run(settings, out)  # --strategy multiworker: before anything runs TensorFlow
+    start_run(settings, out, connect_timeout(args))  # --strategy multiworker: before anything runs TensorFlow
     from .runner import plan
 
     preset = None if models is not None else (args.preset or "main")

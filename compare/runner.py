@@ -58,12 +58,14 @@ class RunSummary:
     skipped: int = 0
     failed: int = 0
     interrupted: bool = False
+    #: why the run stopped before its last trial (other than Ctrl-C), e.g. a lost multi-worker peer
+    stopped: str | None = None
     wall_s: float = 0.0
     failures: list[tuple[str, str]] = field(default_factory=list)
 
     def line(self, where: str | None = None) -> str:
         """The one-line summary a CLI ends with; ``where`` the results are (default: the store)."""
-        state = "interrupted: " if self.interrupted else ""
+        state = "interrupted: " if self.interrupted else (f"stopped ({self.stopped}): " if self.stopped else "")
         return (f"{state}{self.done} trained, {self.skipped} already done, {self.failed} failed "
                 f"of {self.total} trial(s) in {self.wall_s:.0f} s; results {where or 'in ' + self.store_path}")
 
@@ -214,6 +216,7 @@ class _CtrlC:
 
 def _run(store, configs: list[dict], out: Path, verbose: int, notify: Callable, save_models: bool,
          run_trial: Callable, ctrl_c: _CtrlC, agree_done: Callable | None = None) -> RunSummary:
+    from . import distribute
     from .store import Store
 
     summary = RunSummary(out_dir=str(out), store_path=str(store.path), total=len(configs))
@@ -244,6 +247,10 @@ def _run(store, configs: list[dict], out: Path, verbose: int, notify: Callable, 
                     break
                 durations.append(time.perf_counter() - t0)
                 notify("failed", i, len(configs), cfg, reason=reason)
+                if cfg.get("strategy") == "multiworker" and distribute.cluster_lost(exc):
+                    # this process's collectives are aborted: every later trial would fail the same way
+                    summary.stopped = "a worker of the multi-worker cluster was lost; rerun on every host to resume"
+                    break
                 continue
             metrics = record_done(store, out, trial_id, result.metrics, result.history, save,
                                   getattr(result, "predictions", None))

@@ -102,6 +102,77 @@ def test_two_workers_train_one_trial_into_the_chiefs_store(tmp_path):
     assert row["top1_err"] == pytest.approx(r.top1_mistakes / r.n_test, abs=1e-12)
 
 
+def test_a_worker_that_never_connects_is_one_error_line_after_the_timeout(tmp_path):
+    """Worker 0 of two, and worker 1 never started: instead of TensorFlow's hour-long wait (in
+    which Ctrl-C does nothing), one error line naming the cluster after --connect-timeout, exit 2,
+    nothing written."""
+    out = tmp_path / "mw"
+    ports = _free_ports(2)
+    cmd = [sys.executable, "-m", "compare", "run", "--models", "lenet5", "--dataset", "digits", "--epochs", "1",
+           "--strategy", "multiworker", "--connect-timeout", "5", "--quiet", "--no-report", "--out", str(out)]
+    env = {**os.environ, "TF_CONFIG": _tf_config(ports, 0), "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, timeout=TIMEOUT_S)
+    err = [ln for ln in proc.stderr.splitlines() if ln.startswith("error: ")]
+    assert proc.returncode == 2, _tail(proc.stderr)
+    assert err == [f"error: --strategy multiworker: not every worker in TF_CONFIG (127.0.0.1:{ports[0]}, "
+                   f"127.0.0.1:{ports[1]}) connected within 5 s; start the same command on every host listed "
+                   "there, each with its own task index, or wait longer with --connect-timeout"], proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (out / "results.sqlite").exists()
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["--connect-timeout", "60"], "--connect-timeout needs --strategy multiworker"),
+    (["--strategy", "multiworker", "--connect-timeout", "0"], "--connect-timeout"),
+    (["--strategy", "multiworker", "--connect-timeout", "soon"], "--connect-timeout"),
+])
+def test_bad_connect_timeout_is_one_error_line(monkeypatch, tmp_path, capsys, argv, expected):
+    from common.cli import run_main
+    from compare.__main__ import main
+
+    monkeypatch.setenv("TF_CONFIG", _tf_config([1, 2], 0))
+    out = tmp_path / "out"
+    code = run_main(main, ["run", "--models", "lenet5", "--dataset", "digits", *argv, "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1 and err.startswith("error: ") and expected in err, err
+    assert not out.exists()
+
+
+def test_a_lost_worker_stops_the_run_instead_of_failing_every_trial(tmp_path):
+    """A peer that dies mid-run aborts this process's collectives: the trial in flight is stored as
+    failed with TensorFlow's reason and the run stops (the next trials are not attempted); a rerun
+    on every host resumes them."""
+    import tensorflow as tf
+
+    from compare.runner import _CtrlC, _run
+    from compare.store import Store
+
+    from compare.runner import plan
+
+    configs = plan(["lenet5", "resnet8"], dataset="digits", epochs=1)
+    configs = [{**c, "strategy": "multiworker"} for c in configs]
+    calls = []
+
+    def lost(cfg, **kw):
+        calls.append(cfg["model"])
+        raise tf.errors.UnavailableError(None, None, "Socket closed: task /job:worker/replica:0/task:1 heartbeat")
+
+    with Store(tmp_path / "results.sqlite") as store, _CtrlC() as ctrl_c:
+        summary = _run(store, configs, tmp_path, 0, lambda *a, **k: None, False, lost, ctrl_c)
+        df = store.trials(status=None)
+    assert calls == ["lenet5"]
+    assert df["status"].tolist() == ["failed"]
+    assert df["reason"].iloc[0] == ("UnavailableError: Socket closed: task /job:worker/replica:0/task:1 heartbeat")
+    assert summary.line().startswith("stopped (a worker of the multi-worker cluster was lost; rerun on every host "
+                                     "to resume): 0 trained, 0 already done, 1 failed of 2 trial(s)")
+    # the same error without multiworker is an ordinary failed trial: the run goes on
+    calls.clear()
+    plain = [{**c, "strategy": None} for c in configs]
+    with Store(tmp_path / "plain.sqlite") as store, _CtrlC() as ctrl_c:
+        summary = _run(store, plain, tmp_path, 0, lambda *a, **k: None, False, lost, ctrl_c)
+    assert calls == ["lenet5", "resnet8"] and summary.stopped is None and summary.failed == 2
+
+
 @pytest.mark.parametrize("tf_config, expected", [
     (None, "needs the TF_CONFIG environment variable, which is not set"),
     ("{cluster", "TF_CONFIG is not valid JSON"),
