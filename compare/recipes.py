@@ -50,6 +50,14 @@ PAPER = {
 PAPER_FALLBACK = Recipe("paper", "sgd", 0.01, 0.9, None, "cosine", source="SGD m=0.9 (no published recipe)")
 
 
+def source_for(recipe: Recipe, lr: float, batch_size: int) -> str:
+    """``recipe.source``, plus what the trial set differently (its ``lr`` and batch size are
+    stored beside it): ``"project default: Adam 1e-3, ...; this trial: lr 0.002, batch 32"``."""
+    changed = [f"lr {lr:g}"] if lr != recipe.lr else []
+    changed += [f"batch {batch_size}"] if batch_size != recipe.batch_size else []
+    return recipe.source + (f"; this trial: {', '.join(changed)}" if changed else "")
+
+
 def get_recipe(name: str, family: str) -> Recipe:
     """The recipe ``name`` for a model of ``family``."""
     if name == "default":

@@ -25,7 +25,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import data as datalib
-from .recipes import callbacks_for, get_recipe, make_optimizer
+from .recipes import callbacks_for, get_recipe, make_optimizer, source_for
 
 #: TensorFlow's oneDNN kernels, asked for unless the user set ``TF_ENABLE_ONEDNN_OPTS`` (``0`` keeps
 #: Eigen's). Left unset, TensorFlow 2.21 chose Eigen on an AVX2-only CPU (AMD EPYC, 2 cores), where
@@ -291,7 +291,7 @@ def run_trial(config: dict, *, verbose: int = 0, save_path: str | None = None,
         "peak_mem_mb": _peak_mb(), "input_shape": list(shape), "classes": ds.num_classes,
         "n_train": int(len(x_train)), "n_val": int(len(x_val)), "n_test": int(len(x_test)),
         "epochs_run": len(history["loss"]), "batch_size": batch, "lr": lr, **budget(recipe),
-        "recipe_source": recipe.source, "versions": versions(),
+        "recipe_source": source_for(recipe, lr, batch), "versions": versions(),
         # replicas that trained the model: 1 without a strategy, the strategy's replica count with one
         "num_replicas_in_sync": int(strategy.num_replicas_in_sync) if strategy is not None else 1,
     })

@@ -38,6 +38,11 @@ _METRIC_NAMES = {"top1_err": "top-1 test error (%)", "top5_err": "top-5 test err
 
 # -- helpers ---------------------------------------------------------------------------------------
 
+#: What the error bars of the error-vs-MACs and error-vs-depth figures show.
+INTERVAL_CAPTION = ("the 95% Wilson interval of the test error on the test images, widened to the 95% t "
+                    "interval over seeds where there are several.")
+
+
 def new_figure(width: float, height: float, ncols: int = 1, nrows: int = 1, **kw) -> tuple[Figure, np.ndarray]:
     """A Figure on the Agg canvas (no pyplot) and its axes as a 2-D array."""
     fig = Figure(figsize=(width, height), dpi=100)
@@ -55,22 +60,43 @@ def model_colors(models: Sequence[str]) -> dict[str, tuple]:
     return {n: cmap(i % cmap.N) for i, n in enumerate(names)}
 
 
-def _error_bars(ax: Axes, df: pd.DataFrame, xs: Sequence[float], ys: Sequence[float], metric: str) -> None:
-    """Error bars of +-1 std (percent) where several seeds give a non-zero spread."""
+def _interval(df: pd.DataFrame, metric: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """Each row's 95% interval of ``metric`` (fractions): for top-1 error the Wilson interval on the
+    test images, widened to the t interval over seeds where there are several
+    (:func:`reports.tables.summarize`); for another metric, +-1 std over seeds. None without either."""
+    value = df[metric].to_numpy(float)
+    if metric == "top1_err" and "top1_err_lo" in df.columns and "top1_err_hi" in df.columns:
+        lo, hi = df["top1_err_lo"].to_numpy(float), df["top1_err_hi"].to_numpy(float)
+        if "top1_err_seed_lo" in df.columns and "top1_err_seed_hi" in df.columns:
+            lo, hi = np.fmin(lo, df["top1_err_seed_lo"].to_numpy(float)), np.fmax(hi, df["top1_err_seed_hi"].to_numpy(float))
+        return np.fmin(lo, value), np.fmax(hi, value)
     std = df.get(f"{metric}_std")
     if std is None:
+        return None
+    spread = np.nan_to_num(std.to_numpy(float))
+    return value - spread, value + spread
+
+
+def _error_bars(ax: Axes, df: pd.DataFrame, xs: Sequence[float], ys: Sequence[float], metric: str) -> None:
+    """Error bars (percent) of each row's interval (:func:`_interval`) where it has one."""
+    interval = _interval(df, metric)
+    if interval is None:
         return
-    keep = (std.fillna(0) > 0).to_numpy()
+    lo, hi = interval[0] * 100, interval[1] * 100
+    y = np.asarray(ys, float)
+    keep = np.isfinite(lo) & np.isfinite(hi) & (hi > lo)
     if keep.any():
-        ax.errorbar(np.asarray(xs, float)[keep], np.asarray(ys, float)[keep], yerr=std[keep] * 100, fmt="none",
+        ax.errorbar(np.asarray(xs, float)[keep], y[keep], yerr=[(y - lo)[keep], (hi - y)[keep]], fmt="none",
                     ecolor="0.3", lw=0.8, capsize=3, zorder=2)
 
 
-def _set_ylim(ax: Axes, y_pct: Sequence[float], std: pd.Series | None) -> None:
+def _set_ylim(ax: Axes, df: pd.DataFrame, metric: str) -> None:
     """Y limits (percent) around the values and their error bars, with room for labels, within 0-100."""
-    y = np.asarray(y_pct, float)
-    spread = np.zeros_like(y) if std is None else np.nan_to_num(np.asarray(std, float)) * 100
-    lo, hi = float((y - spread).min()), float((y + spread).max())
+    y = df[metric].to_numpy(float) * 100
+    interval = _interval(df, metric)
+    lo = y if interval is None else np.fmin(y, interval[0] * 100)
+    hi = y if interval is None else np.fmax(y, interval[1] * 100)
+    lo, hi = float(np.nanmin(lo)), float(np.nanmax(hi))
     margin = 0.25 * max(hi - lo, 1.0)
     ax.set_ylim(max(0.0, lo - margin), min(100.0 + margin, hi + margin))
 
@@ -109,8 +135,8 @@ def _empty(ax: Axes, message: str) -> None:
 def plot_error_vs_macs(summary: pd.DataFrame, metric: str = "top1_err") -> Figure:
     """Test error vs MACs per image (log x), one bubble per model, area proportional to params.
 
-    ``summary``: rows with model, macs, params, ``metric`` (fraction) and optionally
-    ``<metric>_std`` (drawn as error bars).
+    ``summary``: rows with model, macs, params, ``metric`` (fraction) and optionally its interval
+    (drawn as error bars, :func:`_interval`).
     """
     fig, axes = new_figure(8.5, 5.0)
     ax = axes[0, 0]
@@ -132,7 +158,7 @@ def plot_error_vs_macs(summary: pd.DataFrame, metric: str = "top1_err") -> Figur
     ax.set_xscale("log")
     lo, hi = float(df["macs"].min()), float(df["macs"].max())
     ax.set_xlim(lo / 3, hi * 3)
-    _set_ylim(ax, y, df.get(f"{metric}_std"))
+    _set_ylim(ax, df, metric)
     ax.grid(True, which="major", alpha=0.3)
     sizes = sorted({pmax, pmax / 10, pmax / 100}, reverse=True)
     handles = [ax.scatter([], [], s=area(p), color="0.7", edgecolors="k", linewidths=0.6,
@@ -227,7 +253,7 @@ def plot_error_vs_depth(summary: pd.DataFrame, history: pd.DataFrame | None = No
         ax.scatter(xs, ys, s=50, c=[colors[m] for m in df["model"]], edgecolors="k", linewidths=0.6, zorder=3)
         lo, hi = min(xs), max(xs)
         ax.set_xlim(max(0, lo - max(2, 0.3 * (hi - lo))), hi + max(2, 0.3 * (hi - lo)))
-        _set_ylim(ax, np.asarray(ys), df.get(f"{metric}_std"))
+        _set_ylim(ax, df, metric)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(True, alpha=0.3)
     _draw_ilsvrc(ax2, ilsvrc_frame() if history is None else history)
@@ -240,9 +266,12 @@ def plot_error_vs_depth(summary: pd.DataFrame, history: pd.DataFrame | None = No
 
 def accuracy_band(values: pd.DataFrame) -> tuple[float, float]:
     """Y limits (fractions) that zoom on where accuracy curves spend their time: from the lowest value
-    after the first epoch (all epochs when a run has two or fewer) to the highest, with a margin, within
-    0-1. First-epoch values below the band leave the panel at its bottom edge."""
-    late = values[values["epoch"] > 1] if values["epoch"].max() > 2 else values
+    in the second half of each curve's epochs (every epoch of a curve with two or fewer) to the
+    highest, with a margin, within 0-1. Earlier values below the band (a slow start, such as
+    GoogLeNet's first epochs) leave the panel at its bottom edge instead of stretching every panel."""
+    keys = [k for k in ("model", "dataset", "seed", "split") if k in values.columns]
+    last = values.groupby(keys)["epoch"].transform("max") if keys else values["epoch"].max()
+    late = values[(values["epoch"] > last / 2) | (last <= 2)]
     lo, hi = float(late["value"].min()), float(values["value"].max())
     margin = 0.08 * max(hi - lo, 0.02)
     return max(0.0, lo - margin), min(1.0 + margin / 2, hi + margin)

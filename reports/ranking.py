@@ -35,8 +35,10 @@ def rank(summary: pd.DataFrame, results: pd.DataFrame, predictions: dict) -> pd.
     both ran (same test images, same labels); with several common seeds the largest p-value is
     kept (a difference counts only if it is significant at every seed). Added columns:
     ``p_vs_best`` (NaN for the best, and where no paired predictions exist), ``tied_with_best``
-    (p >= 0.05, or the best itself when another row ties with it) and ``rank``: 1 for the best and
-    every row tied with it, else the row's position in the error order.
+    (p >= 0.05, or the best itself when another row ties with it), ``rank``: 1 for the best and
+    every row tied with it, else the row's position in the error order, shared by rows with the same
+    error (competition ranking: 1, 2, 2, 4), and ``shares_rank``: True where another row of the
+    group has the same rank.
     """
     from compare.stats import discordant, mcnemar
 
@@ -44,6 +46,7 @@ def rank(summary: pd.DataFrame, results: pd.DataFrame, predictions: dict) -> pd.
     out["p_vs_best"] = float("nan")
     out["tied_with_best"] = False
     out["rank"] = pd.array([pd.NA] * len(out), dtype="Int64")
+    out["shares_rank"] = False
     if out.empty or "ids" not in out.columns:
         return out
     seed_of = dict(zip(results["id"].astype(int), results["seed"]))
@@ -52,8 +55,9 @@ def rank(summary: pd.DataFrame, results: pd.DataFrame, predictions: dict) -> pd.
         best = order[0]
         best_runs = {seed_of.get(t): predictions[t] for t in out.at[best, "ids"] if t in predictions}
         ties = 0
+        first_at: dict[float, int] = {}  # an error -> the position of its first row (rows sharing it share it)
         for pos, i in enumerate(order, start=1):
-            out.at[i, "rank"] = pos
+            out.at[i, "rank"] = first_at.setdefault(group.at[i, "top1_err"], pos)
             if i == best:
                 continue
             ps = []
@@ -71,14 +75,21 @@ def rank(summary: pd.DataFrame, results: pd.DataFrame, predictions: dict) -> pd.
                     ties += 1
         out.at[best, "rank"] = 1
         out.at[best, "tied_with_best"] = ties > 0
+        ranks = out.loc[group.index, "rank"]
+        out.loc[group.index, "shares_rank"] = ranks.duplicated(keep=False) & ranks.notna()
     return out
 
 
+#: What a row was trained with besides the architecture: its input and width, then its budget.
+SETUP_COLUMNS: tuple[str, ...] = ("input_size", "width", *BUDGET_COLUMNS)
+
+
 def budget_note(group: pd.DataFrame) -> str | None:
-    """A sentence naming the budget columns whose values differ across the rows of ``group`` (and
-    the values), or None when every row was trained with the same budget."""
+    """A sentence naming the set-up columns (:data:`SETUP_COLUMNS`: input size, width and the
+    training budget) whose values differ across the rows of ``group`` (and the values), or None
+    when every row was trained alike."""
     differ = []
-    for col in BUDGET_COLUMNS:
+    for col in SETUP_COLUMNS:
         if col in group.columns:
             values = [fmt_text(v) or "default" for v in group[col]]
             if len(set(values)) > 1:
@@ -86,4 +97,4 @@ def budget_note(group: pd.DataFrame) -> str | None:
     if not differ:
         return None
     return ("Budgets differ across these rows: " + "; ".join(differ) + ". An error difference between such rows "
-            "mixes the architecture with its training budget.")
+            "mixes the architecture with its input, width and training budget.")

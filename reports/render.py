@@ -216,14 +216,16 @@ def _filters_caption(data: ReportData) -> str:
 
 FIGURES: list[FigureSpec] = [
     FigureSpec("error_vs_macs", "Top-1 test error vs MACs per image (log scale); bubble area proportional to "
-               "trainable params; error bars +-1 std over seeds where there are several.",
+               "trainable params; error bars: " + plots.INTERVAL_CAPTION,
                lambda d: plots.plot_error_vs_macs(d.main) if not d.main.empty else None),
-    FigureSpec("error_vs_depth", "Left: this run's top-1 error vs depth (weighted layers). Right: "
+    FigureSpec("error_vs_depth", "Left: this run's top-1 error vs depth (weighted layers); error bars: "
+               + plots.INTERVAL_CAPTION + " Right: "
                + plots.ILSVRC_CAPTION,
                lambda d: plots.plot_error_vs_depth(d.main) if not d.main.empty else None),
     FigureSpec("training_accuracy", "Training (solid) and validation (dashed) accuracy per epoch, one panel per "
                "model, all on one y axis zoomed on the band the curves spend their time in (from the lowest value "
-               "after the first epoch to the highest): a first-epoch value below it leaves the panel at the bottom.",
+               "in the second half of each curve's epochs to the highest): earlier values below it leave the panel "
+               "at the bottom.",
                lambda d: plots.plot_training_curves(d.curves, "accuracy") if not d.curves.empty else None),
     FigureSpec("training_loss", "Training (solid) and validation (dashed) loss per epoch, one panel per model, all "
                "on one logarithmic y axis (comparable across panels).",
@@ -322,7 +324,8 @@ def _comparison(data: ReportData) -> list[Block]:
          "of the test error on the test images (with several seeds, at the mean error); 95% CI over seeds: mean ± "
          "t·sd/sqrt(seeds). McNemar p vs best: exact McNemar test of the row against the lowest-error row on the "
          "same test images (paired predictions; with several seeds the largest p). Rank: rows not significantly "
-         "different from the best (p >= 0.05) share rank 1, marked '1='. Top-5 error is shown only with more than "
+         "different from the best (p >= 0.05) share rank 1, marked '1='; rows with the same error share their rank, "
+         "marked '='. Top-5 error is shown only with more than "
          "10 classes. Budget: epochs, batch size, lr (initial), optimizer and schedule, augmentation, recipe, input "
          "and width are those each row was trained with. Times: train (s) = wall time of training; infer = "
          "forward-pass latency in milliseconds per image, at batch 1 and at batch 32.")

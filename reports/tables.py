@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+import numpy as np
 import pandas as pd
 
 from .reference import CONVENTIONS
@@ -36,8 +37,8 @@ METRIC_COLUMNS: tuple[str, ...] = (
 COUNT_COLUMNS: tuple[str, ...] = ("params", "non_trainable", "macs", "flops", "depth", "n_train", "n_val", "n_test",
                                   "top1_correct")
 #: The training budget of a row: compared rows with different budgets are flagged above their table.
-BUDGET_COLUMNS: tuple[str, ...] = ("epochs", "batch_size", "lr", "optimizer", "schedule", "weight_decay", "augment",
-                                   "recipe", "val_fraction")
+BUDGET_COLUMNS: tuple[str, ...] = ("epochs", "batch_size", "lr", "optimizer", "schedule", "momentum", "weight_decay",
+                                   "augment", "recipe", "val_fraction")
 #: Columns written as integers in results.csv / results.json (empty where unknown).
 INT_COLUMNS: tuple[str, ...] = (
     "id", "seed", "input_size", "epochs", "epochs_run", "batch_size", "config_batch_size", "limit", "classes",
@@ -47,6 +48,8 @@ _TAIL_COLUMNS: tuple[str, ...] = (
     "epochs", "batch_size", "lr", "optimizer", "schedule", "momentum", "weight_decay", "augment", "recipe",
     "val_fraction", "strategy", "weights_path", "started_at", "finished_at",
 )
+#: Metrics Keras reports in float32 (results.csv writes them with float32's shortest digits).
+FLOAT32_COLUMNS: tuple[str, ...] = ("val_loss", "train_loss", "train_acc")
 #: Top-5 error is shown only with more classes than this (compare.train.TOP5_MIN_CLASSES).
 TOP5_MIN_CLASSES = 10
 _DROPPED = ("config", "metrics", "history", "versions", "key", "pid")  # nested, or store bookkeeping
@@ -119,6 +122,8 @@ def tidy(trials: pd.DataFrame) -> pd.DataFrame:
             numbers = pd.to_numeric(df[col], errors="coerce")
             if df[col].notna().equals(numbers.notna()) and numbers.dropna().map(lambda v: float(v).is_integer()).all():
                 df[col] = numbers.round().astype("Int64")  # integers stay integers beside missing values
+        elif col in FLOAT32_COLUMNS:
+            df[col] = pd.to_numeric(df[col], errors="coerce").map(_float32_value)
         elif pd.api.types.is_float_dtype(df[col]):
             df[col] = df[col].map(_clean_float)
         elif df[col].dtype == object:
@@ -126,6 +131,13 @@ def tidy(trials: pd.DataFrame) -> pd.DataFrame:
     if df["study"].isna().any():
         df["study"] = df["study"].astype(object).where(df["study"].notna(), "main")
     return df.sort_values("id").reset_index(drop=True)
+
+
+def _float32_value(v: Any) -> Any:
+    """A float32 metric (Keras computes its losses and running accuracies in float32) as the
+    shortest decimal that is that float32: ``0.980833351612`` -> ``0.98083335``, the digits
+    beyond being float64 widening, not measurement."""
+    return v if _missing(v) or not math.isfinite(v) else float(np.format_float_positional(np.float32(v), unique=True))
 
 
 def _clean_float(v: Any) -> Any:
@@ -381,7 +393,8 @@ def display(df: pd.DataFrame, columns: Sequence[Column], title: str, note: str =
             if kind == "int":
                 row.append(fmt_int(v))
             elif kind == "rank":
-                row.append("" if _missing(v) else f"{int(v)}" + ("=" if r.get("tied_with_best") is True else ""))
+                shared = True in (r.get("tied_with_best"), r.get("shares_rank"))
+                row.append("" if _missing(v) else f"{int(v)}" + ("=" if shared else ""))
             elif kind == "split":
                 row.append(" / ".join(fmt_int(r.get(c)) or "?" for c in ("n_train", "n_val", "n_test")))
             elif kind in ("ci", "seedci"):

@@ -77,8 +77,18 @@ def test_recipe_paper_from_the_command_line_reaches_the_trials_optimizer(monkeyp
     assert rates.rates == pytest.approx([0.1] * 5 + [0.01] * 2 + [0.001], rel=1e-6)
     assert int(opt.iterations.numpy()) == 8
     assert (result.metrics["lr"], result.metrics["batch_size"]) == (0.1, 32)
+    # the paper's batch is 128; this trial's 32 is said beside the source
     assert result.metrics["recipe_source"] == ("He 2015 sec. 4.2: SGD m=0.9, batch 128, lr 0.1 /10 at 32k and 48k "
-                                               "of 64k iterations")
+                                               "of 64k iterations; this trial: batch 32")
+
+
+def test_recipe_source_names_what_the_trial_changed():
+    from compare.recipes import DEFAULT, source_for
+
+    assert source_for(DEFAULT, 1e-3, 64) == "project default: Adam 1e-3, cosine decay, no weight decay"
+    # the main job's LeNet-5: lr 0.002, batch 32
+    assert source_for(DEFAULT, 0.002, 32) == ("project default: Adam 1e-3, cosine decay, no weight decay; "
+                                              "this trial: lr 0.002, batch 32")
 
 
 def test_paper_plateau_recipe_for_alexnet():

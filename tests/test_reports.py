@@ -136,11 +136,22 @@ def test_results_csv_integers_and_exact_strings(run, recounted):
     assert first["top1_correct"] == str(160 - r.top1_mistakes)
     assert first["top1_err"] == repr(float(f"{r.top1_mistakes / 160:.12g}"))  # e.g. 0.35625, never 0.35625000000000001
     assert rows[3]["status"] == "failed" and rows[3]["n_train"] == rows[3]["params"] == ""
+    def digits(value):
+        return len(value.split("e")[0].replace("-", "").replace(".", "").lstrip("0"))
     for row in rows:  # no float noise anywhere: at most 12 significant digits
         for key, value in row.items():
             if re.fullmatch(r"-?\d+\.\d+(e-?\d+)?", value or ""):
-                digits = value.split("e")[0].replace("-", "").replace(".", "").lstrip("0")
-                assert len(digits) <= 12, (key, value)
+                assert digits(value) <= 12, (key, value)
+    # Keras' float32 metrics: the stored float64 widening (e.g. 0.980833351612 for float32(3531/3600))
+    # is written as the shortest decimal of that float32 (0.98083335)
+    from compare.store import Store
+
+    stored = Store(run["dir"] / "results.sqlite").trials().set_index("id")
+    for row in rows[:3]:
+        for key in ("train_loss", "train_acc", "val_loss"):
+            raw = float(stored.at[int(row["id"]), key])
+            assert np.float32(float(row[key])) == np.float32(raw) and digits(row[key]) <= 9, (key, row[key], raw)
+            assert row[key] == np.format_float_positional(np.float32(raw), unique=True), (key, row[key])
     csv = pd.read_csv(run["dir"] / "results.csv")
     for col in ("n_train", "n_val", "n_test", "epochs", "batch_size", "seed", "top1_correct"):
         assert csv[col].dropna().map(lambda v: float(v).is_integer()).all(), col
@@ -183,20 +194,27 @@ def test_ranking_ties_with_mcnemar_on_stored_predictions(run, recounted):
 
     lo, hi = wilson(recounted[3].top1_mistakes, 160)
     assert rows.loc["lenet5_1998", "95% CI (%)"] == f"{lo * 100:.2f}–{hi * 100:.2f}"
-    assert "Budgets differ" not in run["md"]  # both models had the same budget
+    # the same training budget, but lenet5 ran at width 0.5 and lenet5_1998 (fixed width) at 1
+    assert ("Budgets differ across these rows: width (1, 0.5). An error difference between such rows mixes the "
+            "architecture with its input, width and training budget.") in run["md"]
 
 
 def test_budget_note_names_what_differs():
     from reports.ranking import budget_note
 
-    same = pd.DataFrame({"epochs": [5, 5], "batch_size": [64, 64], "augment": ["none", "none"]})
+    same = pd.DataFrame({"input_size": [32, 32], "width": [0.5, 0.5], "epochs": [5, 5], "batch_size": [64, 64],
+                         "augment": ["none", "none"]})
     assert budget_note(same) is None
-    differ = pd.DataFrame({"epochs": [20, 6, 6], "batch_size": [32, 64, 64], "lr": [0.002, 0.001, 0.001],
+    differ = pd.DataFrame({"input_size": [32, 28, 67], "width": [1.0, 0.25, 0.5], "epochs": [20, 6, 6],
+                           "batch_size": [32, 64, 64], "lr": [0.002, 0.001, 0.001], "momentum": [0.9, 0.9, 0.9],
                            "augment": ["crop", "none", "none"], "recipe": ["default"] * 3})
     assert budget_note(differ) == (
-        "Budgets differ across these rows: epochs (20, 6); batch size (32, 64); lr (0.002, 0.001); "
-        "augment (crop, none). An error difference between such rows mixes the architecture with its training "
-        "budget.")
+        "Budgets differ across these rows: input size (32, 28, 67); width (1, 0.25, 0.5); epochs (20, 6); "
+        "batch size (32, 64); lr (0.002, 0.001); augment (crop, none). An error difference between such rows "
+        "mixes the architecture with its input, width and training budget.")
+    assert budget_note(differ.assign(input_size=32, width=1.0, epochs=6, batch_size=64, lr=0.001, augment="none",
+                                     momentum=[0.9, 0.0, 0.9])).startswith(
+        "Budgets differ across these rows: momentum (0.9, 0). ")
 
 
 def test_comparison_table_sorted_by_error_with_mean_and_std(run, recounted):
@@ -515,24 +533,28 @@ def test_training_curves_share_a_log_loss_axis_and_zoom_accuracy():
     import reports
 
     rows = []
-    for model, start in (("a", 0.30), ("b", 0.85)):  # "a" starts far below the band the rest lives in
-        for epoch, acc in enumerate([start, 0.95, 0.97, 0.98, 0.985], start=1):
+    # "a" starts far below the band the rest lives in; "g" learns slowly over 10 epochs (as GoogLeNet
+    # does in the main job: 0.38 at epoch 2), which must not stretch the shared axis either
+    accuracies = {"a": [0.30, 0.95, 0.97, 0.98, 0.985],
+                  "g": [0.10, 0.38, 0.60, 0.80, 0.93, 0.955, 0.96, 0.965, 0.97, 0.975]}
+    for model, accs in accuracies.items():
+        for epoch, acc in enumerate(accs, start=1):
             rows += [dict(study="main", dataset="d", model=model, seed=0, id=1, epoch=epoch, metric="accuracy",
                           split="train", value=acc),
                      dict(study="main", dataset="d", model=model, seed=0, id=1, epoch=epoch, metric="loss",
                           split="train", value=2.0 * 0.1 ** (epoch - 1))]
     curves = pd.DataFrame(rows)
     fig = reports.plot_training_curves(curves, "loss")
-    a, b = [ax for ax in fig.axes if ax.get_visible()]
-    assert a.get_yscale() == b.get_yscale() == "log" and a.get_shared_y_axes().joined(a, b)
+    a, g = [ax for ax in fig.axes if ax.get_visible()]
+    assert a.get_yscale() == g.get_yscale() == "log" and a.get_shared_y_axes().joined(a, g)
     lo, hi = a.get_ylim()
-    assert lo <= 2e-4 and hi >= 2.0  # 2.0 down to 0.0002 all visible
+    assert lo <= 2e-9 and hi >= 2.0  # 2.0 down to 2e-9 (g's tenth epoch) all visible
     fig = reports.plot_training_curves(curves, "accuracy")
-    a, b = [ax for ax in fig.axes if ax.get_visible()]
-    assert a.get_yscale() == "linear" and a.get_shared_y_axes().joined(a, b)
-    lo, hi = a.get_ylim()
-    # from the lowest value after epoch 1 (0.95) less a margin, to the highest (0.985) plus one
-    assert 0.93 < lo < 0.95 and 0.985 < hi <= 1.0
+    a, g = [ax for ax in fig.axes if ax.get_visible()]
+    assert a.get_yscale() == "linear" and a.get_shared_y_axes().joined(a, g)
+    # the lowest value in the second half of each curve: a's epochs 3-5 (0.97), g's epochs 6-10
+    # (0.955); the highest 0.985; margins 8% of the 0.03 span
+    assert a.get_ylim() == pytest.approx((0.955 - 0.0024, 0.985 + 0.0024), abs=1e-9)
     assert not fig.texts and fig._suptitle is None
 
 
@@ -753,6 +775,35 @@ def test_rank_pairs_seeds_and_keeps_the_largest_p():
     from compare.stats import wilson
 
     assert tuple(one.loc[one["model"] == "b", ["top1_err_lo", "top1_err_hi"]].iloc[0]) == pytest.approx(wilson(12, 100))
+
+
+def test_rank_equal_errors_share_their_rank_below_the_best():
+    """Two rows with the same error, both significantly worse than the best, share their position
+    (competition ranking 1, 2=, 2=, 4), and the table marks the shared rank."""
+    from scipy.stats import binomtest
+
+    from reports.ranking import rank
+    from reports.tables import COMPARISON_COLUMNS, display, summarize, tidy
+
+    label = np.arange(100) % 10
+    def wrong(first, n):  # predictions with images first..first+n-1 wrong
+        p = label.copy()
+        p[first:first + n] = (p[first:first + n] + 1) % 10
+        return p
+    rows, preds = [], {}
+    for tid, model, first, k in ((1, "a", 0, 2), (2, "b", 0, 12), (3, "d", 88, 12), (4, "e", 0, 20)):
+        rows.append(dict(id=tid, study="main", dataset="d", model=model, seed=0, status="done", top1_err=k / 100,
+                         n_test=100, epochs=5, config={}, metrics={}, history={}))
+        preds[tid] = (wrong(first, k), label)
+    results = tidy(pd.DataFrame(rows))
+    out = rank(summarize(results), results, preds).set_index("model")
+    # d against a: a alone wrong on images 0-1, d alone wrong on 88-99: 2 and 12 discordant
+    assert out.loc["d", "p_vs_best"] == pytest.approx(binomtest(2, 14, 0.5).pvalue, abs=1e-15)
+    assert out["rank"].to_dict() == {"a": 1, "b": 2, "d": 2, "e": 4}
+    assert out["shares_rank"].to_dict() == {"a": False, "b": True, "d": True, "e": False}
+    table = display(out.reset_index(), COMPARISON_COLUMNS, "t", "")
+    ranks = [row[table.columns.index("rank")] for row in table.rows]
+    assert ranks == ["1", "2=", "2=", "4"]
 
 
 def test_schema_1_store_reports_with_intervals_and_no_paired_test(tmp_path):
