@@ -43,7 +43,7 @@ _NAME = re.compile(r"^(plain|resnet)(\d+)$")
 _SETTING_KEYS = ("dataset", "width", "input_size", "epochs", "batch_size", "recipe", "lr", "augment", "limit",
                  "strategy")
 SUMMARY_COLUMNS = ["dataset", "setting", "depth", "kind", "model", "seeds", "params", "train_err", "train_err_std",
-                   "train_err_eval", "train_err_eval_std", "test_err", "test_err_std", "train_s"]
+                   "train_err_eval", "train_err_eval_std", "test_err", "test_err_std", "train_s", "n_train", "n_test"]
 CURVE_COLUMNS = ["dataset", "setting", "depth", "kind", "model", "seed", "id", "epoch", "train_err", "val_err"]
 
 
@@ -177,10 +177,12 @@ def summarise(trials: pd.DataFrame) -> pd.DataFrame:
     rows["test_err"] = [_metric(r, "top1_err") for _, r in rows.iterrows()]
     rows["params"] = [_metric(r, "params") for _, r in rows.iterrows()]
     rows["train_s"] = [_metric(r, "train_s") for _, r in rows.iterrows()]
+    rows["n_train"] = [_metric(r, "n_train") for _, r in rows.iterrows()]
+    rows["n_test"] = [_metric(r, "n_test") for _, r in rows.iterrows()]
     keys = ["dataset", "setting", "setting_key", "depth", "kind", "model"]
     g = rows.groupby(keys, sort=False)
     errs = ["train_err", "train_err_eval", "test_err"]
-    out = pd.concat([g.size().rename("seeds"), g[["params", *errs, "train_s"]].mean(),
+    out = pd.concat([g.size().rename("seeds"), g[["params", *errs, "train_s", "n_train", "n_test"]].mean(),
                      g[errs].std(ddof=1).add_suffix("_std")], axis=1).reset_index()
     out["params"] = out["params"].round().astype("Int64")
     out["_order"] = out["kind"].map({"plain": 0, "residual": 1})
@@ -219,11 +221,27 @@ def _pct(v: float) -> str:
     return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:.1f}%"
 
 
+def _difference(a: float, b: float, n: float) -> tuple[int, str]:
+    """Whether error ``a`` is significantly above (1) or below (-1) error ``b``, both over ``n``
+    images, or neither (0), by the 95% interval of the difference (:func:`compare.stats.newcombe`,
+    conservative for rates on the same images; the errors at the mean over seeds), and that
+    interval as text. Without ``n`` the raw order decides and the text says it is untested."""
+    from .stats import newcombe
+
+    if math.isnan(n) or n < 1:
+        return (1 if a > b else -1 if a < b else 0), " (image counts unknown: not tested)"
+    n = int(n)
+    lo, hi = newcombe(round(a * n), n, round(b * n), n)
+    text = f" (difference {100 * (a - b):+.1f} points, 95% CI {100 * lo:+.1f} to {100 * hi:+.1f})"
+    return (1 if lo > 0 else -1 if hi < 0 else 0), text
+
+
 def findings(summary: pd.DataFrame, measure: str = "train_err_eval", test: bool = True) -> list[str]:
     """Sentences, in numbers, on what one setting's summary shows (``measure``: the training error
     compared; ``train_err`` or ``train_err_eval``): the degradation of the plain nets (deepest vs
     depth 20, or the shallowest when 20 is absent), the deepest ResNet vs the deepest plain net,
-    and (``test``) the test errors at those depths."""
+    and (``test``) the test errors at those depths. A difference is called only when its 95%
+    interval over the training images excludes zero (:func:`_difference`)."""
     import pandas as pd
 
     if summary.empty:
@@ -243,17 +261,21 @@ def findings(summary: pd.DataFrame, measure: str = "train_err_eval", test: bool 
 
     p_deep, p_ref = val(measure, "plain", deep), val(measure, "plain", ref)
     r_deep, r_ref = val(measure, "residual", deep), val(measure, "residual", ref)
+    n_images = summary["n_train"].min() if "n_train" in summary.columns else math.nan
     if deep == ref:
         return [f"Only depth {deep}: plain-{deep} {name} {_pct(p_deep)}, resnet-{deep} {_pct(r_deep)}; "
                 "a second depth is needed to see degradation."]
     if not (math.isnan(p_deep) or math.isnan(p_ref)):
-        verdict = ("degradation: the deeper plain net trains worse" if p_deep > p_ref else
-                   "no degradation at this budget: the deeper plain net trains at least as well")
-        out.append(f"plain-{deep} {name} {_pct(p_deep)} vs plain-{ref} {_pct(p_ref)}: {verdict}.")
+        sign, interval = _difference(p_deep, p_ref, n_images)
+        verdict = {1: "degradation: the deeper plain net trains worse",
+                   -1: "no degradation at this budget: the deeper plain net trains better",
+                   0: "no difference these images can show"}[sign]
+        out.append(f"plain-{deep} {name} {_pct(p_deep)} vs plain-{ref} {_pct(p_ref)}: {verdict}{interval}.")
     if not (math.isnan(r_deep) or math.isnan(p_deep)):
-        rel = "at or below" if r_deep <= p_deep else "above"
+        sign, interval = _difference(r_deep, p_deep, n_images)
+        rel = {1: "above", -1: "below", 0: "not distinguishable from"}[sign]
         out.append(f"resnet-{deep} {_pct(r_deep)} vs plain-{deep} {_pct(p_deep)}: the residual net is {rel} "
-                   f"the plain net of the same depth (resnet-{ref} {_pct(r_ref)}).")
+                   f"the plain net of the same depth{interval} (resnet-{ref} {_pct(r_ref)}).")
     for kind, label in (("plain", "plain"), ("residual", "resnet")):
         col = table[measure][kind].dropna() if kind in table[measure].columns else pd.Series(dtype=float)
         if len(col) > 2:

@@ -165,22 +165,35 @@ def test_tiny_run_report_has_depth_figures_and_section(tiny_run):
 
 # -- without training ----------------------------------------------------------------------------------
 
-def _summary(dataset: str, plain: dict, residual: dict) -> pd.DataFrame:
+def _summary(dataset: str, plain: dict, residual: dict, n_train: float = 3600) -> pd.DataFrame:
     rows = [dict(dataset=dataset, setting="s", depth=d, kind=k, model=f"{'plain' if k == 'plain' else 'resnet'}{d}",
                  seeds=1, params=1, train_err=e, train_err_std=math.nan, train_err_eval=e,
-                 train_err_eval_std=math.nan, test_err=e + 0.01, test_err_std=math.nan, train_s=1.0)
+                 train_err_eval_std=math.nan, test_err=e + 0.01, test_err_std=math.nan, train_s=1.0,
+                 n_train=n_train, n_test=1000)
             for k, errs in (("plain", plain), ("residual", residual)) for d, e in errs.items()]
     return pd.DataFrame(rows, columns=depth.SUMMARY_COLUMNS)
 
 
-def test_findings_in_numbers():
+def test_findings_in_numbers_call_only_what_the_interval_supports():
+    # 3,600 training images: plain-56 148 errors vs plain-20 83, resnet-56 43. The 95% intervals of
+    # the differences (Newcombe's method 10, computed by hand from the two Wilson intervals):
+    # +1.0 to +2.6 points and -3.7 to -2.2 points: both exclude zero
     s = _summary("mnist5k", {20: 0.023, 56: 0.041}, {20: 0.02, 56: 0.012})
     text = " ".join(depth.findings(s))
-    assert "plain-56 training error (training set, inference mode) 4.1% vs plain-20 2.3%: degradation" in text
-    assert "resnet-56 1.2% vs plain-56 4.1%: the residual net is at or below" in text
-    s = _summary("mnist5k", {20: 0.05, 56: 0.03}, {20: 0.04, 56: 0.035})
+    assert ("plain-56 training error (training set, inference mode) 4.1% vs plain-20 2.3%: degradation: the deeper "
+            "plain net trains worse (difference +1.8 points, 95% CI +1.0 to +2.6).") in text
+    assert ("resnet-56 1.2% vs plain-56 4.1%: the residual net is below the plain net of the same depth "
+            "(difference -2.9 points, 95% CI -3.7 to -2.2) (resnet-20 2.0%).") in text
+    # 400 images: 12 vs 20 errors (-4.9 to +0.8) and 14 vs 12 (-2.1 to +3.1): neither is called
+    s = _summary("mnist5k", {20: 0.05, 56: 0.03}, {20: 0.04, 56: 0.035}, n_train=400)
     text = " ".join(depth.findings(s, "train_err"))
-    assert "no degradation" in text and "above the plain net" in text
+    assert ("3.0% vs plain-20 5.0%: no difference these images can show (difference -2.0 points, 95% CI -4.9 "
+            "to +0.8).") in text
+    assert "the residual net is not distinguishable from the plain net of the same depth (difference +0.5" in text
+    # a store without image counts: the order is reported, and said to be untested
+    s = _summary("mnist5k", {20: 0.05, 56: 0.03}, {20: 0.04, 56: 0.035}, n_train=math.nan)
+    text = " ".join(depth.findings(s, "train_err"))
+    assert "no degradation at this budget: the deeper plain net trains better (image counts unknown: not tested)" in text
 
 
 def test_cifar10_reference_series_is_the_papers():

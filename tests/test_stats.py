@@ -37,6 +37,16 @@ def test_wilson_rejects_bad_counts():
             wilson(k, n)
 
 
+@pytest.mark.parametrize("counts, expected", [
+    ((56, 70, 48, 80), (0.0524, 0.3339)),  # Newcombe 1998 (difference of proportions), Table II, example (a)
+    ((9, 10, 3, 10), (0.1705, 0.8090)),   # example (b)
+])
+def test_newcombe_matches_the_papers_method_10(counts, expected):
+    from compare.stats import newcombe
+
+    assert tuple(round(v, 4) for v in newcombe(*counts)) == expected
+
+
 def test_t_quantiles_match_scipy():
     from scipy.stats import t
 
