@@ -55,6 +55,9 @@ __all__ = [
 ]
 
 DATASETS = ("mnist5k", "digits", "mnist", "fashion_mnist", "cifar10", "cifar100", "shapes")
+#: The named datasets whose images are grey (one channel): a 3-channel model gets each image copied
+#: to all three channels.
+GREY_DATASETS = ("mnist5k", "digits", "mnist", "fashion_mnist")
 PREFIXES = ("folder:", "npz:")
 AUGMENTATIONS = (None, "crop", "crop_flip")
 SHAPE_CLASSES = ["circle", "square", "triangle", "cross", "ring", "bar", "diamond", "frame"]

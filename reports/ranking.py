@@ -81,11 +81,11 @@ def rank(summary: pd.DataFrame, results: pd.DataFrame, predictions: dict) -> pd.
 
 
 #: What a row was trained with besides the architecture: its input and width, then its budget.
-SETUP_COLUMNS: tuple[str, ...] = ("input_size", "width", *BUDGET_COLUMNS)
+SETUP_COLUMNS: tuple[str, ...] = ("input_shape", "width", *BUDGET_COLUMNS)
 
 
 def budget_note(group: pd.DataFrame) -> str | None:
-    """A sentence naming the set-up columns (:data:`SETUP_COLUMNS`: input size, width and the
+    """A sentence naming the set-up columns (:data:`SETUP_COLUMNS`: input shape, width and the
     training budget) whose values differ across the rows of ``group`` (and the values), or None
     when every row was trained alike."""
     differ = []

@@ -199,19 +199,36 @@ def _own_filters(name: str) -> Callable[[ReportData], Figure | None]:
     return make
 
 
+def _grey_note(data: ReportData, trial_id: int, model) -> str:
+    """For RGB filters trained on grey images (copied to the three input channels): why their
+    colours mean nothing."""
+    from compare.data import GREY_DATASETS
+
+    rows = data.results[data.results["id"] == trial_id] if "id" in data.results.columns else data.results.iloc[:0]
+    dataset = str(rows["dataset"].iloc[0]) if not rows.empty else ""
+    if model.inputs[0].shape[-1] != 3 or dataset not in GREY_DATASETS:
+        return ""
+    return (f" {dataset} is grey: each image reached all three input channels as the same copy, so a filter's colour "
+            "planes saw identical inputs and its colours carry no meaning (they are the random initialisation's "
+            "differences, trained alike); the pretrained ImageNet filters (python -m compare eval) show colour "
+            "learned from colour photographs.")
+
+
 def _own_filters_caption(name: str) -> Callable[[ReportData], str]:
     def caption(data: ReportData) -> str:
         from .filters import filters_caption
 
         trial_id, model = data.models[name]
-        return f"First-layer filters of {model.name} as trained in this run (trial {trial_id}): {filters_caption(model)}."
+        return (f"First-layer filters of {model.name} as trained in this run (trial {trial_id}): "
+                f"{filters_caption(model)}.{_grey_note(data, trial_id, model)}")
     return caption
 
 
 def _filters_caption(data: ReportData) -> str:
     from .filters import filters_caption
 
-    return f"First-layer filters of {_which(data)}: {filters_caption(_explained_model(data)[1])}."
+    trial_id, model = _explained_model(data)
+    return f"First-layer filters of {_which(data)}: {filters_caption(model)}.{_grey_note(data, trial_id, model)}"
 
 
 FIGURES: list[FigureSpec] = [

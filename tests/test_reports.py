@@ -202,17 +202,18 @@ def test_ranking_ties_with_mcnemar_on_stored_predictions(run, recounted):
 def test_budget_note_names_what_differs():
     from reports.ranking import budget_note
 
-    same = pd.DataFrame({"input_size": [32, 32], "width": [0.5, 0.5], "epochs": [5, 5], "batch_size": [64, 64],
+    same = pd.DataFrame({"input_shape": ["32x32x1", "32x32x1"], "width": [0.5, 0.5], "epochs": [5, 5], "batch_size": [64, 64],
                          "augment": ["none", "none"]})
     assert budget_note(same) is None
-    differ = pd.DataFrame({"input_size": [32, 28, 67], "width": [1.0, 0.25, 0.5], "epochs": [20, 6, 6],
+    differ = pd.DataFrame({"input_shape": ["32x32x1", "28x28x3", "67x67x3"], "width": [1.0, 0.25, 0.5],
+                           "epochs": [20, 6, 6],
                            "batch_size": [32, 64, 64], "lr": [0.002, 0.001, 0.001], "momentum": [0.9, 0.9, 0.9],
                            "augment": ["crop", "none", "none"], "recipe": ["default"] * 3})
     assert budget_note(differ) == (
-        "Budgets differ across these rows: input size (32, 28, 67); width (1, 0.25, 0.5); epochs (20, 6); "
+        "Budgets differ across these rows: input shape (32x32x1, 28x28x3, 67x67x3); width (1, 0.25, 0.5); epochs (20, 6); "
         "batch size (32, 64); lr (0.002, 0.001); augment (crop, none). An error difference between such rows "
         "mixes the architecture with its input, width and training budget.")
-    assert budget_note(differ.assign(input_size=32, width=1.0, epochs=6, batch_size=64, lr=0.001, augment="none",
+    assert budget_note(differ.assign(input_shape="32x32x1", width=1.0, epochs=6, batch_size=64, lr=0.001, augment="none",
                                      momentum=[0.9, 0.0, 0.9])).startswith(
         "Budgets differ across these rows: momentum (0.9, 0). ")
 
@@ -638,6 +639,22 @@ def _one_error_line(code: int, out: str, err: str) -> str:
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and err.startswith("error: "), err
     return err
+
+
+def test_rgb_filters_trained_on_grey_images_say_their_colours_mean_nothing():
+    import keras
+
+    from reports.render import _grey_note
+
+    class Data:
+        results = pd.DataFrame({"id": [1, 2], "dataset": ["mnist5k", "cifar10"]})
+
+    rgb = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(2, 3)])
+    grey = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(2, 3)])
+    assert _grey_note(Data, 1, rgb).startswith(" mnist5k is grey: each image reached all three input channels as "
+                                               "the same copy, so a filter's colour planes saw identical inputs")
+    assert _grey_note(Data, 2, rgb) == ""  # colour photographs: the colours are learned
+    assert _grey_note(Data, 1, grey) == ""  # shown in grey anyway
 
 
 def test_missing_and_empty_run_directory(tmp_path):
