@@ -235,12 +235,12 @@ def canonical(summary: pd.DataFrame) -> pd.DataFrame:
                        paper=c.paper, year=c.year)
         except KeyError:
             pass
-        for col in ("dataset", "input_shape", "width", "params", "non_trainable", "macs", "depth", "top1_err", "top5_err"):
-            row[col] = first.get(col)
+        measured = ("dataset", "input_shape", "width", "params", "non_trainable", "macs", "depth", "top1_err",
+                    "top1_err_lo", "top1_err_hi", "top5_err")
+        row.update({col: first.get(col) for col in measured})
         rows.append(row)
     cols = ["model", "year", "paper", "card_input_shape", "card_classes", "card_params", "card_non_trainable",
-            "card_macs", "card_depth", "card_top1_err", "card_top5_err", "card_err_dataset",
-            "dataset", "input_shape", "width", "params", "non_trainable", "macs", "depth", "top1_err", "top5_err"]
+            "card_macs", "card_depth", "card_top1_err", "card_top5_err", "card_err_dataset", *measured]
     return pd.DataFrame(rows).reindex(columns=cols)
 
 
@@ -364,7 +364,8 @@ CANONICAL_COLUMNS: tuple[Column, ...] = (
     ("card_top5_err", "paper top-5 err (%)", "num", 2), ("card_err_dataset", "paper error on", "text", 0),
     ("input_shape", "run input", "text", 0), ("width", "run width", "text", 0),
     ("params", "run params", "int", 0), ("macs", "run MACs", "int", 0), ("depth", "run depth", "int", 0),
-    ("top1_err", "run top-1 err (%)", "pct", 2), ("dataset", "run dataset", "text", 0),
+    ("top1_err", "run top-1 err (%)", "pct", 2), ("top1_err_lo", "run 95% CI (%)", "ci", 2),
+    ("dataset", "run dataset", "text", 0),
 )
 
 EVAL_COLUMNS: tuple[Column, ...] = (

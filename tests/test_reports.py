@@ -245,12 +245,17 @@ def test_comparison_table_sorted_by_error_with_mean_and_std(run, recounted):
     assert rows.loc["lenet5", "95% CI over seeds (%)"] == f"{lo:.2f}–{hi:.2f}"
 
 
-def test_canonical_failed_and_profile_tables(run):
+def test_canonical_failed_and_profile_tables(run, recounted):
+    from compare.stats import wilson
+
     md = run["md"]
     canon = _md_table(md, "Paper-size figures").set_index("model")
     assert canon.loc["lenet5", "card params"] == "61,706" and canon.loc["lenet5", "card MACs"] == "416,520"
     assert canon.loc["lenet5_1998", "card params"] == "60,000"
     assert canon.loc["lenet5", "run params"] == "15,652" and canon.loc["lenet5", "run input"] == "32x32x1"
+    # the run's error carries its 95% Wilson interval here too (lenet5_1998: one seed, 160 test images)
+    lo, hi = wilson(recounted[3].top1_mistakes, 160)
+    assert canon.loc["lenet5_1998", "run 95% CI (%)"] == f"{lo * 100:.2f}–{hi * 100:.2f}"
     failed = _md_table(md, "Trials that did not finish")
     assert failed["trial"].tolist() == ["4"] and failed["status"].tolist() == ["failed"]
     assert "lenet5 needs inputs of at least 16x16, got --input-size 8" in failed["reason"][0]
