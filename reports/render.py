@@ -406,9 +406,9 @@ def _appendix(data: ReportData) -> list[Block]:
     if not data.models:
         return blocks + [("p", "No trained model file in the run to profile.")]
     blocks.append(("p", "One table per trained model, folded: layer by layer, its output shape, params, MACs, "
-                        "FLOPs, other ops, activations and receptive field."))
+                        "FLOPs, other ops, activations and receptive field. " + tables.PROFILE_NOTE))
     for model, (trial_id, keras_model) in data.models.items():
-        table = tables.profile_table(keras_model, f"{model} (trial {trial_id})")
+        table = tables.profile_table(keras_model, f"{model} (trial {trial_id})", note=False)
         blocks.append(("details", f"{table.title}: {len(table.rows) - 1} layers", [("table", table)]))
     return blocks
 

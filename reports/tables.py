@@ -432,8 +432,14 @@ PROFILE_COLUMNS: tuple[Column, ...] = (
 )
 
 
-def profile_table(model, title: str) -> Table:
-    """The per-layer profile of ``model`` (``compare.profile``) as a :class:`Table` with a totals row."""
+#: What a per-layer profile's own columns count (the report states it once, above its profiles).
+PROFILE_NOTE = ("Other ops (bias, BatchNorm, activations, pooling, add, concat) are counted apart and never mixed "
+                "into MACs; activations = output elements per image.")
+
+
+def profile_table(model, title: str, note: bool = True) -> Table:
+    """The per-layer profile of ``model`` (``compare.profile``) as a :class:`Table` with a totals row;
+    its note states :data:`PROFILE_NOTE` unless ``note`` is False (said once above several)."""
     import compare.profile as profiler
 
     df = profiler.profile(model).copy()
@@ -441,6 +447,4 @@ def profile_table(model, title: str) -> Table:
     counted = ["trainable", "non_trainable", "macs", "flops", "all_ops", "act_elems"]
     total = {c: df[c].sum() for c in counted}
     return display(pd.concat([df, pd.DataFrame([{"name": "total", **total}])], ignore_index=True),
-                   PROFILE_COLUMNS, title,
-                   CONVENTIONS + " Other ops (bias, BatchNorm, activations, pooling, add, concat) are "
-                   "counted apart and never mixed into MACs; activations = output elements per image.")
+                   PROFILE_COLUMNS, title, CONVENTIONS + (" " + PROFILE_NOTE if note else ""))

@@ -275,9 +275,12 @@ def test_counting_conventions_stated_once_and_linked_from_every_counting_table(r
         "shapes: one row per model, ranked by top-1 test error", "Paper-size figures beside the run's",
         "Trials that did not finish: 1", "lenet5_1998 (trial 3)", f"lenet5 (trial {_best_lenet(run)})",
         "Columns of results.csv / results.json"])
+    from reports.tables import PROFILE_NOTE
+
     for doc in (run["md"], run["html"]):
         assert CONVENTIONS not in doc  # not repeated under each table
         assert doc.count("FLOPs = 2 x MACs") == 1 and doc.count("params = trainable parameters") == 1
+        assert doc.count(PROFILE_NOTE) == 1  # once, above the two profiles
     section = run["md"].split("## Counting conventions\n", 1)[1].split("\n## ", 1)[0]
     assert "- FLOPs = 2 x MACs" in section and "- depth = weighted layers" in section
     link = "Counts as defined under [Counting conventions](#counting-conventions)."
