@@ -270,13 +270,15 @@ def test_failed_trial_is_stored_with_its_own_reason(cluster, tmp_path):
     assert "Traceback" not in reason and summary.failures == [("lenet5", reason)]
 
 
-def _driver(out: Path, *extra: str) -> tuple[subprocess.Popen, object]:
+def _driver(out: Path, *extra: str, tag: str | None = None) -> tuple[subprocess.Popen, object]:
+    """``compare run --executor ray`` on the two models as a subprocess, stdout to a log file;
+    ``tag``: the processes it starts carry ``TAG=tag`` (default: the module cluster's tag)."""
     log = open(out.parent / f"{out.name}.log", "w+")
     cmd = [sys.executable, "-m", "compare", "run", "--models", ",".join(MODELS), "--dataset", "digits", "--limit",
            "300", "--epochs", "1", "--batch-size", "16", "--executor", "ray", "--workers", "1", "--quiet",
            "--no-report", "--out", str(out), *extra]
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **({TAG: tag} if tag else {})}
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
     return proc, log
 
 
@@ -305,8 +307,11 @@ def test_driver_killed_next_run_resumes(cluster, reference, tmp_path):
 
 
 def test_ctrl_c_cancels_the_trial_in_flight_and_keeps_the_done_one(cluster, tmp_path):
+    """The default path: the driver starts its own local Ray cluster (--workers 1, no --address);
+    Ctrl-C cancels the task in flight, keeps the done trial, and leaves no Ray process behind."""
     out = tmp_path / "out"
-    proc, log = _driver(out, "--address", cluster)
+    tag = uuid.uuid4().hex
+    proc, log = _driver(out, tag=tag)
     try:
         wait_for(out / "results.sqlite", ["done", "running"], proc)
     except BaseException:
@@ -327,9 +332,9 @@ def test_ctrl_c_cancels_the_trial_in_flight_and_keeps_the_done_one(cluster, tmp_
     log.close()
     assert proc.returncode == 130, err[-800:]
     assert "Traceback" not in err, err[-800:]
-    assert lines[1] == f"on a Ray cluster at {cluster}, 1 worker(s) x 1 CPU"
+    assert lines[1] == "on a local Ray cluster, 1 worker(s) x 1 CPU"
     assert lines[-1].startswith("interrupted: 1 trained, 0 already done, 0 failed of 2 trial(s)")
     df = Store(out / "results.sqlite").trials()
     assert df["status"].tolist() == ["done", "failed"]
     assert df["reason"].iloc[1] == "interrupted by the user (Ctrl-C); it runs again on resume"
-    assert gone(lambda: task_workers(os.getpid())) == []  # the task was cancelled (its worker ended)
+    assert gone(lambda: tagged(tag)) == []  # the task cancelled, the driver's own cluster shut down
