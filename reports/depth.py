@@ -212,6 +212,18 @@ def _pct(row: pd.Series | None, col: str) -> str:
     return fmt_num(row.get(col), row.get(f"{col}_std"), 2, scale=100.0)
 
 
+def _test_pct(row: pd.Series | None) -> str:
+    """The test error with its 95% Wilson interval on the test images (at the mean over seeds)."""
+    from compare.stats import wilson
+
+    text = _pct(row, "test_err")
+    n, err = (row.get("n_test"), row.get("test_err")) if row is not None else (None, None)
+    if not text or n is None or err is None or pd.isna(n) or pd.isna(err) or n < 1:
+        return text
+    lo, hi = wilson(int(round(err * n)), int(n))
+    return f"{text} ({lo * 100:.2f}–{hi * 100:.2f})"
+
+
 def _table(summary: pd.DataFrame, dataset: str) -> Table:
     depths = sorted(int(d) for d in summary["depth"].unique())
     ref = published_errors(depths) if dataset == "cifar10" else {}
@@ -226,12 +238,13 @@ def _table(summary: pd.DataFrame, dataset: str) -> Table:
         params = next((r["params"] for r in first.values() if r is not None), None)
         row = [str(d), "" if params is None or pd.isna(params) else f"{int(params):,}"]
         for k in ("plain", "residual"):
-            row += [_pct(first[k], "train_err"), _pct(first[k], "train_err_eval"), _pct(first[k], "test_err")]
+            row += [_pct(first[k], "train_err"), _pct(first[k], "train_err_eval"), _test_pct(first[k])]
         if ref:
             row.append(f"{ref[d]:.2f}" if d in ref else "")
         rows.append(row)
     seeds = int(summary["seeds"].max()) if not summary.empty else 0
-    note = (TRAIN_ERR_DEFINITION + (" Values are mean ± std over seeds." if seeds > 1 else "")
+    note = (TRAIN_ERR_DEFINITION + " Test errors carry their 95% Wilson interval on the test images (in "
+            "parentheses)." + (" Values are mean ± std over seeds." if seeds > 1 else "")
             + " params = trainable parameters at the trained width and input (plain and ResNet are equal: "
               "option-A shortcuts have none).")
     return Table("Per-depth errors (%)", columns, rows, note, right=set(range(1, len(columns))))

@@ -157,6 +157,19 @@ def test_tiny_run_report_has_depth_figures_and_section(tiny_run):
     md = (out / "report.md").read_text()
     section = md.split("## Depth study: plain vs residual nets", 1)[1].split("\n## ", 1)[0]
     assert "| 8 |" in section and "| 14 |" in section
+    # each test error with its 95% Wilson interval on the 32 test images (errors checked against the
+    # saved models' own mistakes in test_tiny_run_stores_both_series)
+    from compare.stats import wilson
+    from compare.store import Store
+
+    with Store(out / "results.sqlite") as store:
+        err = store.trials().set_index("model")["top1_err"]
+    rows = [ln.split("|")[1:-1] for ln in section.splitlines() if ln.startswith("| 8 |")]
+    header = [c.strip() for c in next(ln for ln in section.splitlines() if ln.startswith("| depth |")).split("|")[1:-1]]
+    for col, model in (("plain: test", "plain8"), ("ResNet: test", "resnet8")):
+        k = round(err[model] * 32)
+        lo, hi = wilson(k, 32)
+        assert rows[0][header.index(col)].strip() == f"{k / 32 * 100:.2f} ({lo * 100:.2f}–{hi * 100:.2f})", col
     assert "plain-14" in section and "resnet-14" in section
     assert "inference mode" in section and "last epoch" in section
     assert "Depth study" in (out / "report.html").read_text()
