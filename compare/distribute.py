@@ -16,6 +16,7 @@ they agree on which trials to skip).
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass
 
@@ -103,15 +104,16 @@ def _register_deadline(timeout_s: float) -> None:
     the deadline)."""
     import tensorflow as tf
     from tensorflow.compiler.xla.tsl.protobuf import coordination_config_pb2
+    from tensorflow.python.distribute import multi_worker_util
     from tensorflow.python.eager import context
 
     spec = tf.distribute.cluster_resolver.TFConfigClusterResolver().cluster_spec()
-    leader = "/job:chief/replica:0/task:0" if "chief" in spec.jobs else "/job:worker/replica:0/task:0"
+    leader = multi_worker_util.coordination_leader(spec)
     jobs = [coordination_config_pb2.CoordinatedJob(name=job, num_tasks=spec.num_tasks(job))
             for job in ("chief", "worker") if job in spec.jobs]
     ctx = context.context()
     ctx.configure_coordination_service(service_type="standalone", service_leader=leader, coordinated_jobs=jobs,
-                                       cluster_register_timeout_in_ms=int(timeout_s * 1000))
+                                       cluster_register_timeout_in_ms=max(1, math.ceil(timeout_s * 1000)))
     ctx.coordination_service.cluster_register_with_barrier = True
 
 
@@ -128,8 +130,9 @@ def _create(name: str, connect_timeout: float | None = None):
         try:
             return _multiworker_class()()
         except tf.errors.DeadlineExceededError as exc:
+            waited = "TensorFlow's registration deadline" if connect_timeout is None else f"{connect_timeout:g} s"
             raise WorkersMissing(f"--strategy multiworker: not every worker in TF_CONFIG "
-                                 f"({', '.join(cluster_addresses())}) connected within {connect_timeout:g} s; start "
+                                 f"({', '.join(cluster_addresses())}) connected within {waited}; start "
                                  "the same command on every host listed there, each with its own task index, or "
                                  "wait longer with --connect-timeout") from exc
         except RuntimeError as exc:

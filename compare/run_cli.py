@@ -69,7 +69,7 @@ def add_training_options(p: argparse.ArgumentParser, out_default: str | None = N
     p.add_argument("--limit", help=f"cap train/test images per split (quick runs; '{ALL}' = no cap)")
     p.add_argument("--strategy", choices=("mirrored", "multiworker"), help="tf.distribute strategy")
     p.add_argument("--connect-timeout", help="with --strategy multiworker: seconds to wait for every worker in "
-                                             f"TF_CONFIG to connect (default {CONNECT_TIMEOUT_S})")
+                                             f"TF_CONFIG to connect (default {CONNECT_TIMEOUT_S:g})")
     p.add_argument("--executor", choices=("local", "ray"), default="local",
                    help="local: the trials one after another in this process (default); ray: each trial a Ray "
                         "task, several at once (needs ray: pip install 'ray==2.60.0')")

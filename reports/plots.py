@@ -269,7 +269,8 @@ def accuracy_band(values: pd.DataFrame) -> tuple[float, float]:
     in the second half of each curve's epochs (every epoch of a curve with two or fewer) to the
     highest, with a margin, within 0-1. Earlier values below the band (a slow start, such as
     GoogLeNet's first epochs) leave the panel at its bottom edge instead of stretching every panel."""
-    keys = [k for k in ("model", "dataset", "seed", "split") if k in values.columns]
+    keys = [k for k in (("id", "split") if "id" in values.columns else ("model", "dataset", "seed", "split"))
+            if k in values.columns]  # one curve: one trial's training or validation series
     last = values.groupby(keys)["epoch"].transform("max") if keys else values["epoch"].max()
     late = values[(values["epoch"] > last / 2) | (last <= 2)]
     lo, hi = float(late["value"].min()), float(values["value"].max())

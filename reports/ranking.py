@@ -57,7 +57,7 @@ def rank(summary: pd.DataFrame, results: pd.DataFrame, predictions: dict) -> pd.
         ties = 0
         first_at: dict[float, int] = {}  # an error -> the position of its first row (rows sharing it share it)
         for pos, i in enumerate(order, start=1):
-            out.at[i, "rank"] = first_at.setdefault(group.at[i, "top1_err"], pos)
+            out.at[i, "rank"] = first_at.setdefault(round(float(group.at[i, "top1_err"]), 12), pos)
             if i == best:
                 continue
             ps = []
@@ -96,5 +96,5 @@ def budget_note(group: pd.DataFrame) -> str | None:
                 differ.append(f"{col.replace('_', ' ')} ({', '.join(dict.fromkeys(values))})")
     if not differ:
         return None
-    return ("Budgets differ across these rows: " + "; ".join(differ) + ". An error difference between such rows "
-            "mixes the architecture with its input, width and training budget.")
+    return ("Set-ups differ across these rows (input, width, training budget): " + "; ".join(differ) + ". An error "
+            "difference between such rows mixes the architecture with its input, width and training budget.")

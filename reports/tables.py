@@ -48,8 +48,9 @@ _TAIL_COLUMNS: tuple[str, ...] = (
     "epochs", "batch_size", "lr", "optimizer", "schedule", "momentum", "weight_decay", "augment", "recipe",
     "val_fraction", "strategy", "weights_path", "started_at", "finished_at",
 )
-#: Metrics Keras reports in float32 (results.csv writes them with float32's shortest digits).
-FLOAT32_COLUMNS: tuple[str, ...] = ("val_loss", "train_loss", "train_acc")
+#: Metrics Keras reports in float32, the last epoch's running loss and accuracy (results.csv writes
+#: them with float32's shortest digits; val_loss is computed in float64 after training).
+FLOAT32_COLUMNS: tuple[str, ...] = ("train_loss", "train_acc")
 #: Top-5 error is shown only with more classes than this (compare.train.TOP5_MIN_CLASSES).
 TOP5_MIN_CLASSES = 10
 _DROPPED = ("config", "metrics", "history", "versions", "key", "pid")  # nested, or store bookkeeping
@@ -223,6 +224,8 @@ def canonical(summary: pd.DataFrame) -> pd.DataFrame:
     """
     import zoo
 
+    measured = ("dataset", "input_shape", "width", "params", "non_trainable", "macs", "depth", "top1_err",
+                "top1_err_lo", "top1_err_hi", "top5_err")
     rows = []
     for model, group in summary.groupby("model", sort=False):
         first = group.iloc[0]
@@ -235,8 +238,6 @@ def canonical(summary: pd.DataFrame) -> pd.DataFrame:
                        paper=c.paper, year=c.year)
         except KeyError:
             pass
-        measured = ("dataset", "input_shape", "width", "params", "non_trainable", "macs", "depth", "top1_err",
-                    "top1_err_lo", "top1_err_hi", "top5_err")
         row.update({col: first.get(col) for col in measured})
         rows.append(row)
     cols = ["model", "year", "paper", "card_input_shape", "card_classes", "card_params", "card_non_trainable",

@@ -306,7 +306,7 @@ def test_driver_killed_next_run_resumes(cluster, reference, tmp_path):
         same_numbers(row, reference[row["model"]])
 
 
-def test_ctrl_c_cancels_the_trial_in_flight_and_keeps_the_done_one(cluster, tmp_path):
+def test_ctrl_c_cancels_the_trial_in_flight_and_keeps_the_done_one(tmp_path):
     """The default path: the driver starts its own local Ray cluster (--workers 1, no --address);
     Ctrl-C cancels the task in flight, keeps the done trial, and leaves no Ray process behind."""
     out = tmp_path / "out"
