@@ -119,6 +119,7 @@ full = set(filter(None, sys.argv[5].split(",")))  # built at the paper's width i
 report = {"models": [], "built": [], "failed": {}, "io": {}, "full": {}, "damped": [], "limit_start": limit_start}
 for name in zoo.list_models():
     report["models"].append(name)
+    keras.utils.set_random_seed(0)  # each model's weights and outputs the same on every run of this test
     try:
         if name in full:  # the paper's width: its card's figures, and this model makes the round trip
             import math
@@ -141,7 +142,7 @@ for name in zoo.list_models():
         run = lambda: keras.tree.flatten(model(xs if len(xs) > 1 else xs[0], training=False))
         finite = lambda ys: all(np.isfinite(keras.ops.convert_to_numpy(y)).all() for y in ys)
         ys = run()
-        if not finite(ys):  # resnet1202: 600 random residual blocks overflow float32; damp every BN's
+        if not finite(ys):  # resnet1202: 600 random residual blocks may overflow float32; damp every BN's
             # gamma to 0.1 so that the round trip compares numbers, not inf and NaN
             for layer in model.layers:
                 if isinstance(layer, keras.layers.BatchNormalization) and layer.scale:
@@ -281,7 +282,9 @@ def test_every_model_saves_and_reloads(backend, jobs):
     # the build process started at Python's default recursion limit; zoo raised it to its 10,000
     assert (built["limit_start"], built["limit_after"]) == (1_000, 10_000)
     assert "resnet1202" in built["models"]
-    assert built["damped"] == ["resnet1202"]  # only resnet1202's random outputs overflow
+    # only resnet1202's 600 random residual blocks may overflow float32 (whether they do depends on
+    # the backend's random draws); every output compared was checked finite in the build process
+    assert set(built["damped"]) <= {"resnet1202"}, built["damped"]
     problems = [f"  {name}: build/save: {err}" for name, err in sorted(built["failed"].items())]
     problems += [f"  {name}: load/compare: {err}" for name, err in sorted(loaded["failed"].items())]
     failing = sorted({*built["failed"], *loaded["failed"]})
