@@ -225,7 +225,8 @@ def _difference(a: float, b: float, n: float) -> tuple[int, str]:
     """Whether error ``a`` is significantly above (1) or below (-1) error ``b``, both over ``n``
     images, or neither (0), by the 95% interval of the difference (:func:`compare.stats.newcombe`,
     conservative for rates on the same images), and that interval as text. With several seeds the
-    mean errors are tested as one run's: the interval leaves out the spread between seeds. Without ``n`` the raw order decides and the text says it is untested."""
+    mean errors are tested as one run's: the interval leaves out the spread between seeds. Without
+    ``n`` the raw order decides and the text says it is untested."""
     from .stats import newcombe
 
     if math.isnan(n) or n < 1:

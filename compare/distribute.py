@@ -76,7 +76,7 @@ def worker_info(environ=None) -> WorkerInfo:
             _check_address(addr, f"cluster '{job}'")
     if len(cluster.get("chief", [])) > 1:
         raise ValueError("TF_CONFIG cluster 'chief' lists more than one address; a cluster has one chief")
-    everyone = [a for job in ("chief", "worker") for a in cluster.get(job, [])]
+    everyone = _addresses(cluster)
     if len(set(everyone)) != len(everyone):
         raise ValueError("TF_CONFIG cluster lists the same 'host:port' twice; every worker needs its own port")
     if not isinstance(task, dict):
@@ -201,10 +201,13 @@ def cluster_lost(exc: BaseException) -> bool:
         or "Restart your program to reset" in text
 
 
+def _addresses(cluster: dict) -> list[str]:
+    return [a for job in ("chief", "worker") for a in cluster.get(job, [])]
+
+
 def cluster_addresses(environ=None) -> list[str]:
     """Every worker's ``host:port`` in ``TF_CONFIG`` (chief first), for messages."""
-    cluster = json.loads((os.environ if environ is None else environ)["TF_CONFIG"])["cluster"]
-    return [a for job in ("chief", "worker") for a in cluster.get(job, [])]
+    return _addresses(json.loads((os.environ if environ is None else environ)["TF_CONFIG"])["cluster"])
 
 
 get = start  # the trials' accessor: the strategy created at start-up, or a new one (mirrored)
