@@ -22,7 +22,7 @@ import math
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-__all__ = ["Z95", "ALPHA", "wilson", "newcombe", "t_quantile_975", "seed_interval", "McNemar", "mcnemar", "discordant",
+__all__ = ["Z95", "ALPHA", "wilson", "wilson_rate", "newcombe", "t_quantile_975", "seed_interval", "McNemar", "mcnemar", "discordant",
            "EXACT_MAX"]
 
 Z95 = 1.959963984540054  # the standard normal's 0.975 quantile
@@ -59,6 +59,12 @@ def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
     half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
     denom = 1 + z2 / n
     return max(0.0, (centre - half) / denom), min(1.0, (centre + half) / denom)
+
+
+def wilson_rate(rate: float, n: int, z: float = Z95) -> tuple[float, float]:
+    """:func:`wilson` for an error ``rate`` measured on ``n`` images (a mean over seeds included):
+    the interval of ``round(rate * n)`` errors in ``n``."""
+    return wilson(int(round(rate * n)), int(n), z)
 
 
 def newcombe(k1: int, n1: int, k2: int, n2: int, z: float = Z95) -> tuple[float, float]:

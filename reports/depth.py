@@ -214,13 +214,13 @@ def _pct(row: pd.Series | None, col: str) -> str:
 
 def _test_pct(row: pd.Series | None) -> str:
     """The test error with its 95% Wilson interval on the test images (at the mean over seeds)."""
-    from compare.stats import wilson
+    from compare.stats import wilson_rate
 
     text = _pct(row, "test_err")
     n, err = (row.get("n_test"), row.get("test_err")) if row is not None else (None, None)
     if not text or n is None or err is None or pd.isna(n) or pd.isna(err) or n < 1:
         return text
-    lo, hi = wilson(int(round(err * n)), int(n))
+    lo, hi = wilson_rate(err, n)
     return f"{text} ({lo * 100:.2f}–{hi * 100:.2f})"
 
 

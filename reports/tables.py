@@ -171,7 +171,7 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
     ``_hi``, the 95% t interval of the mean over seeds (:func:`compare.stats.seed_interval`).
     Sorted by study, dataset, then top-1 error.
     """
-    from compare.stats import seed_interval, wilson
+    from compare.stats import seed_interval, wilson_rate
 
     done = results[results["status"] == "done"]
     keys = [k for k in (*GROUP_KEYS, *BUDGET_COLUMNS) if k in done.columns]
@@ -192,7 +192,7 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
     out["top1_err_seed_hi"] = [min(1.0, ci[1]) if ci else float("nan") for ci in seed_ci.values]
     for i in out.index[(out["seeds"] > 1) & out["top1_err"].notna() & out["n_test"].notna()]:
         n = int(round(out.at[i, "n_test"]))
-        out.at[i, "top1_err_lo"], out.at[i, "top1_err_hi"] = wilson(int(round(out.at[i, "top1_err"] * n)), n)
+        out.at[i, "top1_err_lo"], out.at[i, "top1_err_hi"] = wilson_rate(out.at[i, "top1_err"], n)
     out = out.drop(columns=["top1_err_lo_std", "top1_err_hi_std"], errors="ignore")
     return out.sort_values(["study", "dataset", "top1_err", "model"], na_position="last").reset_index(drop=True)
 
