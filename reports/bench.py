@@ -265,7 +265,7 @@ def _make(kind: str) -> Callable[[Any], Figure | None]:
     return make
 
 
-#: (name, caption(data), make(data)) of the bench figures; render.py wraps them as FigureSpecs.
+#: (name, caption(data), make(data)) of the bench figures; reports/figures.py wraps them as FigureSpecs.
 FIGURES: list[tuple[str, Callable, Callable]] = [
     ("bench_accuracy_vs_macs", _acc_caption(
         "Published top-1 accuracy vs multiply-accumulates per image (log scale); bubble area proportional to "

@@ -3,7 +3,7 @@ a section that says in numbers what the run shows.
 
 The data come from :mod:`compare.depth` (``summarise``, ``curves``, ``findings``) applied to the
 run's trials; only trials with config ``study="depth"`` count. :data:`FIGURES` lists the figures as
-``(name, caption(data), make(data))``; ``render.py`` registers them as FigureSpecs, and
+``(name, caption(data), make(data))``; ``reports/figures.py`` registers them as FigureSpecs, and
 :func:`section` gives the report blocks (empty when the run has no depth-study trial).
 
 Reference: He, Zhang, Ren, Sun, Deep Residual Learning for Image Recognition (2015), sec. 4.2, fig. 6.
@@ -189,7 +189,7 @@ def _caption_for(text: str) -> Callable[[Any], str]:
     return caption
 
 
-#: (name, caption(data), make(data)) of the depth-study figures; render.py wraps them as FigureSpecs.
+#: (name, caption(data), make(data)) of the depth-study figures; reports/figures.py wraps them as FigureSpecs.
 FIGURES: list[tuple[str, Callable, Callable]] = [
     ("depth_errors", _caption_for(
         "Depth study: final training error (left; solid = training set in inference mode, dashed = last epoch's "

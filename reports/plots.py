@@ -28,7 +28,7 @@ from .labels import label_points, repel  # noqa: F401  (repel: re-exported)
 from .reference import HUMAN_TOP5, ilsvrc_frame
 
 __all__ = [
-    "new_figure", "repel", "label_points", "si", "model_colors",
+    "new_figure", "repel", "label_points", "model_colors",
     "plot_error_vs_macs", "plot_error_vs_depth", "plot_ilsvrc", "plot_training_curves", "plot_size",
 ]
 

@@ -603,7 +603,7 @@ def test_ilsvrc_panel_marks_every_ensemble_alike_and_labels_sit_by_their_points(
 
 def test_report_figures_carry_no_baked_caption(run):
     import reports
-    from reports.render import FIGURES
+    from reports.figures import FIGURES
 
     data = reports.ReportData(run["dir"], reports.load_trials(run["dir"]))
     made = {}
@@ -652,7 +652,7 @@ def _one_error_line(code: int, out: str, err: str) -> str:
 def test_rgb_filters_trained_on_grey_images_say_their_colours_mean_nothing():
     import keras
 
-    from reports.render import _grey_note
+    from reports.figures import _grey_note
 
     class Data:
         results = pd.DataFrame({"id": [1, 2], "dataset": ["mnist5k", "cifar10"]})
