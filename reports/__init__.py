@@ -25,7 +25,7 @@ _LAZY = {
     "curves": "reports.tables",
     "canonical": "reports.tables",
     "failures": "reports.tables",
-    "profile_table": "reports.tables",
+    "profile_table": "reports.formatting",
     "rank": "reports.ranking",
     "budget_note": "reports.ranking",
     "plot_error_vs_macs": "reports.plots",

@@ -20,7 +20,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from .plots import model_colors, new_figure
-from .tables import Table
+from .formatting import Table
 
 __all__ = ["STUDY", "is_bench", "rows", "accuracy", "plot_accuracy_vs_macs", "plot_accuracy_per_param",
            "plot_throughput", "plot_memory", "plot_pct_peak", "FIGURES", "section", "ROW_COLUMNS"]

@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from .plots import new_figure
-from .tables import Table, fmt_num
+from .formatting import Table, fmt_num
 
 __all__ = ["TRAIN_ERR_DEFINITION", "FIGURES", "study_frames", "published_errors", "plot_depth_errors",
            "plot_depth_curves", "plot_depth_pairs", "section"]

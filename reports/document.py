@@ -5,7 +5,7 @@ Blocks are tuples::
     ("h1" | "h2", text)           a heading; h2 headings (and the tables under them) make the table of contents
     ("p", text)                   a paragraph
     ("list", [text, ...])         a bulleted list
-    ("table", Table)              a reports.tables.Table (its title becomes an h3 heading)
+    ("table", Table)              a reports.formatting.Table (its title becomes an h3 heading)
     ("figure", name, caption)     figures/<name>.png shown, figures/<name>.svg linked
     ("details", summary, [block, ...])   folded content (HTML <details>; GitHub renders it in Markdown too)
     ("toc",)                      where the table of contents goes
@@ -28,7 +28,7 @@ import unicodedata
 from dataclasses import dataclass, field, replace
 
 from .reference import CONVENTIONS
-from .tables import Table
+from .formatting import Table
 
 __all__ = ["FIGURE_DIR", "CONVENTIONS_TITLE", "LONG_CELL", "slug", "to_markdown", "to_html"]
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .tables import BUDGET_COLUMNS, fmt_text, split_by
+from .formatting import fmt_text, split_by
+from .tables import BUDGET_COLUMNS
 
 __all__ = ["SIGNIFICANCE", "load_predictions", "rank", "budget_note"]
 

@@ -275,7 +275,7 @@ def test_counting_conventions_stated_once_and_linked_from_every_counting_table(r
         "shapes: one row per model, ranked by top-1 test error", "Paper-size figures beside the run's",
         "Trials that did not finish: 1", "lenet5_1998 (trial 3)", f"lenet5 (trial {_best_lenet(run)})",
         "Columns of results.csv / results.json"])
-    from reports.tables import PROFILE_NOTE
+    from reports.formatting import PROFILE_NOTE
 
     for doc in (run["md"], run["html"]):
         assert CONVENTIONS not in doc  # not repeated under each table
@@ -460,7 +460,7 @@ def test_the_example_report_in_a_headless_browser():
 
 def test_long_cells_become_footnotes():
     from reports.document import to_html, to_markdown
-    from reports.tables import Table
+    from reports.formatting import Table
 
     long_a, long_b = "ILSVRC-2012 test, top-5 of the paper's ensemble of 5 CNNs", "MNIST test set, 10,000 images, no distortions"
     table = Table("Cards", ["model", "paper error on", "top-1", "reason"],
@@ -807,8 +807,9 @@ def test_rank_equal_errors_share_their_rank_below_the_best():
     (competition ranking 1, 2=, 2=, 4), and the table marks the shared rank."""
     from scipy.stats import binomtest
 
+    from reports.formatting import COMPARISON_COLUMNS, display
     from reports.ranking import rank
-    from reports.tables import COMPARISON_COLUMNS, display, summarize, tidy
+    from reports.tables import summarize, tidy
 
     label = np.arange(100) % 10
     def wrong(first, n):  # predictions with images first..first+n-1 wrong
