@@ -13,7 +13,6 @@ migrated in place when opened (the table is added; its trials simply have no pre
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
@@ -22,45 +21,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-#: The results store's file name inside a run directory (``OUT/results.sqlite``).
-STORE_NAME = "results.sqlite"
-SCHEMA_VERSION = 2
-#: Older schemas this version opens; each is migrated to :data:`SCHEMA_VERSION` when opened.
-MIGRATABLE = (1,)
-STATUSES = ("running", "done", "failed")
-BASE_COLUMNS = ["id", "key", "model", "dataset", "seed", "status", "reason", "started_at",
-                "finished_at", "pid", "config", "metrics", "history"]
-_SQLITE_MAGIC = b"SQLite format 3\x00"
-_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS trials (
-    id INTEGER PRIMARY KEY,
-    key TEXT NOT NULL UNIQUE,
-    model TEXT,
-    dataset TEXT,
-    seed INTEGER,
-    config TEXT NOT NULL,
-    status TEXT NOT NULL CHECK (status IN {STATUSES}),
-    reason TEXT,
-    metrics TEXT,
-    history TEXT,
-    started_at TEXT,
-    finished_at TEXT,
-    pid INTEGER
-);
-CREATE INDEX IF NOT EXISTS trials_status ON trials (status);
-CREATE TABLE IF NOT EXISTS predictions (
-    trial_id INTEGER PRIMARY KEY REFERENCES trials (id),
-    dtype TEXT NOT NULL,
-    n INTEGER NOT NULL,
-    pred BLOB NOT NULL,
-    label BLOB NOT NULL
-);
-"""
+from .store_file import (BASE_COLUMNS, SCHEMA_VERSION, STATUSES, STORE_NAME, StoreError, check_file, check_schema,
+                         create_tables, table_names, transaction)
 
-
-class StoreError(ValueError):
-    """The results store cannot be used as asked (bad file, schema, state or value)."""
+# the file's name, schema version, columns and error are compare.store_file's, used through here
+__all__ = ["STORE_NAME", "SCHEMA_VERSION", "BASE_COLUMNS", "StoreError", "Store", "run_store", "to_jsonable"]
 
 
 def to_jsonable(value: Any) -> Any:
@@ -133,37 +98,6 @@ def _pid_alive(pid: int | None) -> bool:
         return True
 
 
-def _check_file(path: Path) -> bool:
-    """False when ``path`` is missing or empty (a new store); True for a SQLite file; StoreError else."""
-    if path.is_dir():
-        raise StoreError(f"{path} is a directory; pass the path of a .sqlite file")
-    if not path.is_file() or path.stat().st_size == 0:
-        return False
-    with open(path, "rb") as f:
-        if f.read(16) != _SQLITE_MAGIC:
-            raise StoreError(f"{path} is not a SQLite database (corrupt or another file type)")
-    return True
-
-
-def _check_schema(conn: sqlite3.Connection, path: Path, tables: set[str]) -> None:
-    """StoreError unless ``conn`` holds the results tables at this version's schema."""
-    missing = {"meta", "trials"} - tables
-    if missing:
-        raise StoreError(f"{path} is a SQLite file without the results table(s) "
-                         f"{', '.join(sorted(missing))}; not a results store")
-    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    readable = {str(v) for v in (SCHEMA_VERSION, *MIGRATABLE)}
-    if row is None or row[0] not in readable:
-        found = "none" if row is None else row[0]
-        accepted = " or ".join(sorted(readable))
-        raise StoreError(f"{path} has schema version {found}; this version reads schema "
-                         f"{accepted} (use a new store file or the matching version)")
-
-
-def _tables(conn: sqlite3.Connection) -> set[str]:
-    return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-
-
 def run_store(run_dir: str | os.PathLike) -> Path:
     """The results store of the run directory ``run_dir``, checked without changing anything.
 
@@ -207,25 +141,6 @@ def _pack_predictions(predictions: dict) -> tuple[str, int, bytes, bytes]:
     return dtype, int(pred.size), pred.astype(dtype).tobytes(), label.astype(dtype).tobytes()
 
 
-@contextlib.contextmanager
-def _transaction(conn: sqlite3.Connection):
-    """One write transaction (``BEGIN IMMEDIATE``): committed at the end, rolled back on any exception."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield conn
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-
-
-def _create_tables(conn: sqlite3.Connection) -> None:
-    """Create the schema's tables and indexes that are missing (each statement is IF NOT EXISTS)."""
-    for statement in _SCHEMA.split(";"):
-        if statement.strip():
-            conn.execute(statement)
-
-
 class Store:
     """SQLite results database at ``path`` (created with its parent folder when new)."""
 
@@ -236,14 +151,14 @@ class Store:
         A missing or empty file passes (it becomes a new store). Changes nothing: run it before
         any work, so bad input is rejected before anything is printed or computed."""
         path = Path(path).expanduser()
-        if not _check_file(path):
+        if not check_file(path):
             return
         try:
             conn = sqlite3.connect(path, timeout=30.0, isolation_level=None)
         except sqlite3.Error as exc:
             raise StoreError(f"{path} is not a usable SQLite database ({exc})") from None
         try:
-            _check_schema(conn, path, _tables(conn))
+            check_schema(conn, path, table_names(conn))
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{path} is not a usable SQLite database ({exc})") from None
         finally:
@@ -251,7 +166,7 @@ class Store:
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path).expanduser()
-        _check_file(self.path)
+        check_file(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
         try:
@@ -266,16 +181,16 @@ class Store:
     def _open(self) -> None:
         conn = self._conn
         conn.execute("PRAGMA busy_timeout = 30000")
-        tables = _tables(conn)
+        tables = table_names(conn)
         if not tables:
             conn.execute("PRAGMA journal_mode = WAL")
-            with _transaction(conn):
-                _create_tables(conn)
+            with transaction(conn):
+                create_tables(conn)
                 conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
                 conn.execute("INSERT OR IGNORE INTO meta VALUES ('created_with', ?)", (_package_version(),))
                 conn.execute("INSERT OR IGNORE INTO meta VALUES ('created_at', ?)", (_now(),))
             tables = {"meta", "trials", "predictions"}
-        _check_schema(conn, self.path, tables)
+        check_schema(conn, self.path, tables)
         if "predictions" not in tables or self.schema_version() != SCHEMA_VERSION:
             try:
                 self._migrate()
@@ -289,8 +204,8 @@ class Store:
 
     def _migrate(self) -> None:
         """Schema 1 -> 2: add the predictions table (the trials are unchanged), in one transaction."""
-        with _transaction(self._conn) as conn:
-            _create_tables(conn)
+        with transaction(self._conn) as conn:
+            create_tables(conn)
             conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
             conn.execute("INSERT OR REPLACE INTO meta VALUES ('migrated_with', ?)", (_package_version(),))
 
@@ -338,7 +253,7 @@ class Store:
         model = None if model is None else str(model)
         dataset = None if dataset is None else str(dataset)
         seed = int(seed) if isinstance(seed, int) or (hasattr(seed, "dtype") and seed.dtype.kind in "iu") else None
-        with _transaction(self._conn) as conn:
+        with transaction(self._conn) as conn:
             found = conn.execute("SELECT id, status FROM trials WHERE key = ?", (key,)).fetchone()
             if found is None:
                 cur = conn.execute(
@@ -382,7 +297,7 @@ class Store:
         numpy arrays) of the trials ``trial_ids`` (default: every trial that has them)."""
         import numpy as np
 
-        if "predictions" not in _tables(self._conn):  # an old store opened read-only
+        if "predictions" not in table_names(self._conn):  # an old store opened read-only
             return {}
         rows = self._conn.execute("SELECT trial_id, dtype, n, pred, label FROM predictions ORDER BY trial_id")
         wanted = None if trial_ids is None else {int(t) for t in trial_ids}
