@@ -46,17 +46,13 @@ How each number is measured (``METHOD``):
 
 from __future__ import annotations
 
-import json
 import os
-import signal
-import subprocess
-import sys
-import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
+from .bench_process import Worker, WorkerError
 from .runner import RunSummary
 from .store import STORE_NAME, Store
 
@@ -188,71 +184,10 @@ class BenchSummary(RunSummary):
                 f"row(s) in {self.wall_s:.0f} s{peak}; results {where or 'in ' + self.store_path}")
 
 
-class WorkerError(RuntimeError):
-    """The measuring process failed outside a row (it could not start, or broke the protocol)."""
-
-
-def _worker_env() -> dict:
-    root = str(Path(__file__).resolve().parent.parent)
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3"),
-           "KERAS_BACKEND": "tensorflow"}
-    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    return env
-
-
-def _signal_name(code: int) -> str:
-    try:
-        return signal.Signals(-code).name
-    except ValueError:
-        return f"signal {-code}"
-
-
-class _Worker:
-    """One ``python -m compare.bench_worker`` process: a JSON request on stdin, JSON lines on stdout."""
-
-    command: list[str] = [sys.executable, "-m", "compare.bench_worker"]
-
-    def __init__(self, request: dict) -> None:
-        self._err = tempfile.TemporaryFile(mode="w+")
-        self.proc = subprocess.Popen(self.command, stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=self._err, text=True, env=_worker_env())
-        self.proc.stdin.write(json.dumps(request))
-        self.proc.stdin.close()
-
-    def events(self):
-        for line in self.proc.stdout:
-            line = line.strip()
-            if line.startswith("{"):
-                yield json.loads(line)
-
-    def end_reason(self) -> str:
-        """Why the process ended, after its stdout closed: its exit status and its last stderr line."""
-        code = self.proc.wait()
-        self._err.seek(0)
-        lines = [ln for ln in self._err.read().strip().splitlines() if ln.strip()]
-        last = lines[-1].strip() if lines else ""
-        if code < 0:
-            why = f"the measuring process was killed by {_signal_name(code)}"
-            if -code == signal.SIGKILL:
-                why += " (most likely by the kernel's out-of-memory killer)"
-        else:
-            why = f"the measuring process exited with code {code}"
-        return why + (f": {last}" if last else "")
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
-
-    def close(self) -> None:
-        self.kill()
-        self._err.close()
-
-
 def measure_peak() -> dict:
     """This machine's float32 matmul rate, measured in a fresh process of its own (see :data:`METHOD`;
     :func:`run` has the first model's process measure it instead, which saves a process start)."""
-    w = _Worker({"kind": "peak", "n": PEAK_N, "repeats": PEAK_REPEATS})
+    w = Worker({"kind": "peak", "n": PEAK_N, "repeats": PEAK_REPEATS})
     try:
         for ev in w.events():
             if ev.get("event") == "peak":
@@ -365,7 +300,7 @@ def _measure_model(store, model: str, rows: list[dict], repeats: int, mem_limit_
         request["peak"] = {"n": PEAK_N, "repeats": PEAK_REPEATS}
     else:
         eta.set_peak(float(peak["value"]["gflops"]))
-    worker = _Worker(request)
+    worker = Worker(request)
     current: tuple[dict, int, float] | None = None  # (config, trial id, start time)
     pending: list[tuple[dict, int, dict, float]] = []  # rows measured before the peak: (config, id, raw, s)
     finished: set[int] = set()

@@ -240,7 +240,7 @@ def test_a_killed_measuring_process_is_a_stored_failure_and_the_run_goes_on(tmp_
             "        os.kill(os.getpid(), 9)\n"
             "    emit(event='row', batch_size=b, metrics=dict(time_ms=10.0, timings_ms=[10.0] * 5, warmup=2,\n"
             "         peak_mem_mb=900.0, base_mem_mb=800.0, est_mem_mb=1.0, params=1, build_s=0.1, versions={}))\n")
-    monkeypatch.setattr(bench._Worker, "command", [sys.executable, "-c", fake])
+    monkeypatch.setattr(bench.Worker, "command", [sys.executable, "-c", fake])
     with Store(tmp_path / STORE_NAME) as store:
         store.set_meta(bench.PEAK_KEY, {"gflops": 50.0})
     events = []
