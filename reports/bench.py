@@ -6,7 +6,7 @@ Only trials with config ``study="bench"`` count (:func:`is_bench`). The accuracy
 model's published accuracy: the top-1 of its first published weight source on its card
 (``card.weights[0].top1``, ImageNet val), else ``100 - card.top1_err`` (the paper's error, on
 ``card.err_dataset``); models with neither are left out. :data:`FIGURES` lists
-``(name, caption(data), make(data))``; render.py registers them, and :func:`section` gives the
+``(name, caption(data), make(data))``; reports/figures.py registers them as FigureSpecs, and :func:`section` gives the
 report blocks (empty when the run has no bench row).
 """
 
@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from .plots import model_colors, new_figure
 from .formatting import Table
+from .plots import model_colors, new_figure
 
 __all__ = ["STUDY", "is_bench", "rows", "accuracy", "plot_accuracy_vs_macs", "plot_accuracy_per_param",
            "plot_throughput", "plot_memory", "plot_pct_peak", "FIGURES", "section", "ROW_COLUMNS"]

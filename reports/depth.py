@@ -19,8 +19,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from .plots import new_figure
 from .formatting import Table, fmt_num
+from .plots import new_figure
 
 __all__ = ["TRAIN_ERR_DEFINITION", "FIGURES", "study_frames", "published_errors", "plot_depth_errors",
            "plot_depth_curves", "plot_depth_pairs", "section"]

@@ -13,7 +13,7 @@ Blocks are tuples::
 Text may hold links written as ``[label](target)``: kept in Markdown, turned into ``<a>`` in HTML.
 Anchors are GitHub's heading slugs (:func:`slug`), so the same ``#anchor`` works in both.
 
-Two conventions are applied to every table here, not in reports.tables: a note that repeats the
+Two conventions are applied to every table here, not in reports.formatting: a note that repeats the
 counting conventions is replaced by a link to the one section that states them
 (:data:`CONVENTIONS_TITLE`), and long text cells (the canonical table's "paper error on", say)
 become numbered footnotes under their table (:data:`LONG_CELL`; the last column, where long text
@@ -27,8 +27,8 @@ import re
 import unicodedata
 from dataclasses import dataclass, field, replace
 
-from .reference import CONVENTIONS
 from .formatting import Table
+from .reference import CONVENTIONS
 
 __all__ = ["FIGURE_DIR", "CONVENTIONS_TITLE", "LONG_CELL", "slug", "to_markdown", "to_html"]
 

@@ -17,6 +17,7 @@ from .reference import CONVENTIONS
 __all__ = ["Table", "Column", "display", "split_by", "profile_table", "fmt_int", "fmt_num", "fmt_text",
            "COMPARISON_COLUMNS", "CANONICAL_COLUMNS", "EVAL_COLUMNS", "FAILURE_COLUMNS", "PROFILE_NOTE"]
 
+
 @dataclass
 class Table:
     """A formatted table: header, rows of strings, right-aligned columns, and a note under it."""

@@ -6,7 +6,7 @@ per-model plots, ``curves()`` for the training curves, ``reference.ilsvrc_frame(
 ILSVRC history. Point labels are placed by :func:`reports.labels.repel`, a small overlap-removal step.
 
 To add a figure (the depth study, say): write ``plot_<name>(df) -> Figure`` here and register
-it in ``render.FIGURES``.
+it in ``reports.figures.FIGURES``.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 :func:`rank` compares every model with the lowest-error one by McNemar's test on the test
 predictions the store keeps (:mod:`compare.stats`); :func:`budget_note` says when compared rows
-were trained with different budgets. Both return plain values; render.py puts them in the report.
+were trained with different budgets. Both return plain values; reports.run_data and reports.render put them in the report.
 """
 
 from __future__ import annotations

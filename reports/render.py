@@ -24,12 +24,13 @@ from compare.store import STORE_NAME
 
 from . import bench as bench_study
 from . import depth as depth_study
-from . import formatting, ranking, tables
+from . import ranking, tables
 from .document import CONVENTIONS_TITLE, FIGURE_DIR, to_html, to_markdown
-from .reference import COLUMN_UNITS, CONVENTIONS
 from .figures import FIGURES, FigureSpec
+from .formatting import (CANONICAL_COLUMNS, COMPARISON_COLUMNS, EVAL_COLUMNS, FAILURE_COLUMNS, PROFILE_NOTE, Table,
+                         display, fmt_int, profile_table, split_by)
+from .reference import COLUMN_UNITS, CONVENTIONS
 from .run_data import ReportData
-from .formatting import Table
 
 __all__ = ["ReportData", "FigureSpec", "FIGURES", "Report", "build_report", "write_report"]
 
@@ -74,8 +75,8 @@ def _overview(data: ReportData, rep: Report) -> list[Block]:
         ci = (f" (95% CI {100 * best['top1_err_lo']:.2f}–{100 * best['top1_err_hi']:.2f}%)"
               if pd.notna(best.get("top1_err_lo")) and pd.notna(best.get("top1_err_hi")) else "")
         text = (f"Lowest top-1 test error: {best['model']} at {100 * best['top1_err']:.2f}%{ci} "
-                f"on {best['dataset']} ({formatting.fmt_int(best['params'])} params, "
-                f"{formatting.fmt_int(best['macs'])} MACs).")
+                f"on {best['dataset']} ({fmt_int(best['params'])} params, "
+                f"{fmt_int(best['macs'])} MACs).")
         group = data.main[(data.main["dataset"] == best["dataset"]) & (data.main["study"] == best["study"])]
         tied = group[(group.index != group.index[0]) & (group["tied_with_best"] == True)]  # noqa: E712
         if not tied.empty:
@@ -119,12 +120,12 @@ def _comparison(data: ReportData) -> list[Block]:
         note += (" Rows with '?' validation images were trained before this toolkit kept a validation split: "
                  "their per-epoch validation curves and schedules watched the test images, and without stored "
                  "predictions they have no paired test.")
-    for (study, dataset), group in formatting.split_by(data.summary, ["study", "dataset"]):
+    for (study, dataset), group in split_by(data.summary, ["study", "dataset"]):
         title = f"{dataset}: one row per model, ranked by top-1 test error" + ("" if study == "main" else f" (study: {study})")
         differ = ranking.budget_note(group)
         if differ:
             blocks.append(("p", differ))
-        blocks.append(("table", formatting.display(group, formatting.COMPARISON_COLUMNS, title, note)))
+        blocks.append(("table", display(group, COMPARISON_COLUMNS, title, note)))
     return blocks
 
 
@@ -136,7 +137,7 @@ def _canonical(data: ReportData) -> list[Block]:
             "on the dataset named; run columns are "
             "what this run measured at CPU scale (width multiplier and input as trained).")
     return [("h2", "Canonical size vs this run"),
-            ("table", formatting.display(data.canonical, formatting.CANONICAL_COLUMNS, "Paper-size figures beside the run's",
+            ("table", display(data.canonical, CANONICAL_COLUMNS, "Paper-size figures beside the run's",
                                      note))]
 
 
@@ -149,8 +150,8 @@ def _evaluations(data: ReportData) -> list[Block]:
             "protocol says, on the images of the folder (labels from the sub-folders' WordNet ids); published: the "
             "source's own figures on the full ImageNet 2012 validation set (50,000 images); none for a weights file.")
     return [("h2", "Pretrained weights measured on your ImageNet folder")] + [
-        ("table", formatting.display(group, formatting.EVAL_COLUMNS, f"{dataset}: measured on your ImageNet folder", note))
-        for (dataset,), group in formatting.split_by(ev, ["dataset"])]
+        ("table", display(group, EVAL_COLUMNS, f"{dataset}: measured on your ImageNet folder", note))
+        for (dataset,), group in split_by(ev, ["dataset"])]
 
 
 def _failures(data: ReportData) -> list[Block]:
@@ -158,7 +159,7 @@ def _failures(data: ReportData) -> list[Block]:
     blocks: list[Block] = [("h2", "Failed trials")]
     if f.empty:
         return blocks + [("p", "None: every trial finished.")]
-    return blocks + [("table", formatting.display(f, formatting.FAILURE_COLUMNS, f"Trials that did not finish: {len(f)}"))]
+    return blocks + [("table", display(f, FAILURE_COLUMNS, f"Trials that did not finish: {len(f)}"))]
 
 
 def _files(written: list[str]) -> list[Block]:
@@ -175,9 +176,9 @@ def _appendix(data: ReportData) -> list[Block]:
     if not data.models:
         return blocks + [("p", "No trained model file in the run to profile.")]
     blocks.append(("p", "One table per trained model, folded: layer by layer, its output shape, params, MACs, "
-                        "FLOPs, other ops, activations and receptive field. " + formatting.PROFILE_NOTE))
+                        "FLOPs, other ops, activations and receptive field. " + PROFILE_NOTE))
     for model, (trial_id, keras_model) in data.models.items():
-        table = formatting.profile_table(keras_model, f"{model} (trial {trial_id})", note=False)
+        table = profile_table(keras_model, f"{model} (trial {trial_id})", note=False)
         blocks.append(("details", f"{table.title}: {len(table.rows) - 1} layers", [("table", table)]))
     return blocks
 

@@ -208,7 +208,7 @@ def to_arrays(state: dict, roots: dict[str, tuple[str, int]], read_root, big_end
         view_stop = (t.storage.offset + t.storage.numel) * item_size(t.storage.dtype)
         if all(t.size) and stop > min(view_stop, len(buf)):  # (an empty tensor reads nothing, wherever it is)
             raise Unreadable(f"corrupt file: tensor {name!r} (offset {t.offset}, shape {t.size}, strides {t.stride}) "
-                       f"reaches past the end of its storage")
+                             f"reaches past the end of its storage")
         final = np.dtype(np.float32) if t.dtype == "bfloat16" else dtype.newbyteorder("=")
         if not all(t.size):
             out[name] = np.empty(t.size, dtype=final)
