@@ -1,5 +1,6 @@
 """Plain-text formatting shared by the command lines and reports: one number formatter for counts
-(:func:`human_count`) and one plain-text table formatter (:func:`text_table`).
+(:func:`human_count`), one for shapes (:func:`shape_text`) and one plain-text table formatter
+(:func:`text_table`).
 
 Pure Python (no numpy, no pandas): cheap to import anywhere.
 """
@@ -9,9 +10,17 @@ from __future__ import annotations
 import math
 from typing import Any, Iterable, Sequence
 
-__all__ = ["human_count", "text_table"]
+__all__ = ["human_count", "shape_text", "text_table"]
 
 _UNITS = ("", "K", "M", "G", "T", "P", "E")
+
+
+def shape_text(shape: Sequence[Any]) -> str:
+    """``(32, 32, 3)`` -> ``"32x32x3"``; an unknown dimension (None) is ``?``; the shapes of a
+    layer with several outputs are joined by ``", "``; ``()`` -> ``""``."""
+    if shape and isinstance(shape[0], (tuple, list)):
+        return ", ".join(shape_text(s) for s in shape)
+    return "x".join("?" if d is None else str(int(d)) for d in shape)
 
 
 def human_count(n: Any, digits: int = 3) -> str:

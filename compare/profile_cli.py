@@ -12,7 +12,7 @@ import sys
 
 from common.cli import SHAPE_FORM, parse_count, parse_positive, parse_shape
 from common.files import check_saved_file
-from common.text import text_table
+from common.text import shape_text, text_table
 
 FORMATS = ("table", "markdown", "csv", "json")
 
@@ -85,12 +85,6 @@ def _load(args, overrides: dict):
     return zoo.build(spec, **overrides), None
 
 
-def _shape(s) -> str:
-    if s and isinstance(s[0], tuple):
-        return ", ".join(_shape(x) for x in s)
-    return "x".join(str(d) for d in s)
-
-
 def _cells(df, total) -> tuple[list[str], list[list[str]]]:
     """Header and formatted rows (with a totals line) of the human-readable formats."""
     import pandas as pd
@@ -104,7 +98,7 @@ def _cells(df, total) -> tuple[list[str], list[list[str]]]:
 
     rows = []
     for r in df.itertuples(index=False):
-        rows.append([r.name, r.type + (" (uncounted)" if r.uncounted else ""), _shape(r.output_shape),
+        rows.append([r.name, r.type + (" (uncounted)" if r.uncounted else ""), shape_text(r.output_shape),
                      num(r.trainable), num(r.non_trainable), num(r.macs), num(r.flops), num(r.all_ops),
                      num(r.act_elems), num(r.act_bytes), num(r.rf), num(r.jump)] + ([r.branch] if multi else []))
     rows.append(["total", f"{total['weighted']} weighted", "", *(num(total[c]) for c in
@@ -126,7 +120,7 @@ def render(df, fmt: str, title: str) -> str:
 
     total = prof.totals(df)
     if fmt in ("csv", "json"):
-        flat = df.assign(output_shape=[_shape(s) for s in df["output_shape"]])
+        flat = df.assign(output_shape=[shape_text(s) for s in df["output_shape"]])
         if fmt == "csv":
             tot = {**{c: "" for c in flat.columns}, **{k: int(v) for k, v in total.items() if k in flat.columns},
                    "name": "TOTAL"}
@@ -136,7 +130,7 @@ def render(df, fmt: str, title: str) -> str:
                "totals": {k: int(v) for k, v in total.items()}}
         return json.dumps(doc, indent=1) + "\n"
     head, rows = _cells(df, total)
-    shape = _shape(df.attrs.get("input_shape", ()))
+    shape = shape_text(df.attrs.get("input_shape", ()))
     conv = prof.CONVENTIONS
     if fmt == "markdown":
         lines = [f"**{title}** (input {shape}, per sample)", "", f"> {conv}", "", *_markdown(head, rows), ""]

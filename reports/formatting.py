@@ -12,6 +12,8 @@ from typing import Any, Iterable, Sequence
 
 import pandas as pd
 
+from common.text import shape_text
+
 from .reference import CONVENTIONS
 
 __all__ = ["Table", "Column", "display", "split_by", "profile_table", "fmt_int", "fmt_num", "fmt_text",
@@ -61,11 +63,9 @@ class Table:
         return "\n".join(out) + "\n"
 
 
-def shape_text(value: Any) -> Any:
-    """``[32, 32, 3]`` -> ``"32x32x3"`` (``"?"`` for an unknown dimension); other values unchanged."""
-    if isinstance(value, (list, tuple)):
-        return "x".join(str(int(v)) if v is not None else "?" for v in value)
-    return value
+def shape_cell(value: Any) -> Any:
+    """A shape (list or tuple) as :func:`common.text.shape_text` writes it; other values unchanged."""
+    return shape_text(value) if isinstance(value, (list, tuple)) else value
 
 
 def missing(v: Any) -> bool:
@@ -201,7 +201,7 @@ def profile_table(model, title: str, note: bool = True) -> Table:
     import compare.profile as profiler
 
     df = profiler.profile(model).copy()
-    df["output_shape"] = df["output_shape"].map(shape_text)
+    df["output_shape"] = df["output_shape"].map(shape_cell)
     counted = ["trainable", "non_trainable", "macs", "flops", "all_ops", "act_elems"]
     total = {c: df[c].sum() for c in counted}
     return display(pd.concat([df, pd.DataFrame([{"name": "total", **total}])], ignore_index=True),

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .formatting import missing, shape_text
+from .formatting import missing, shape_cell
 
 __all__ = [
     "ID_COLUMNS", "METRIC_COLUMNS", "BUDGET_COLUMNS", "INT_COLUMNS",
@@ -89,7 +89,7 @@ def tidy(trials: pd.DataFrame) -> pd.DataFrame:
     """
     df = trials.drop(columns=[c for c in _DROPPED if c in trials.columns]).copy()
     if "input_shape" in df.columns:
-        df["input_shape"] = df["input_shape"].map(shape_text)
+        df["input_shape"] = df["input_shape"].map(shape_cell)
     for col in df.columns:  # anything else still nested would not fit a CSV cell
         if df[col].map(lambda v: isinstance(v, (dict, list, tuple))).any():
             df = df.drop(columns=col)
@@ -223,7 +223,7 @@ def canonical(summary: pd.DataFrame) -> pd.DataFrame:
         row: dict[str, Any] = {"model": model}
         try:
             c = zoo.card(model)
-            row.update(card_input_shape=shape_text(c.input_shape), card_classes=c.classes, card_params=c.params,
+            row.update(card_input_shape=shape_cell(c.input_shape), card_classes=c.classes, card_params=c.params,
                        card_non_trainable=c.non_trainable, card_macs=c.macs, card_depth=c.depth,
                        card_top1_err=c.top1_err, card_top5_err=c.top5_err, card_err_dataset=c.err_dataset,
                        paper=c.paper, year=c.year)

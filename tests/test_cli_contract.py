@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from common.cli import Parser, parse_count, parse_positive
-from common.text import human_count, text_table
+from common.text import human_count, shape_text, text_table
 from compare.store import STORE_NAME, Store, StoreError, run_store
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -239,6 +239,14 @@ def test_parse_count_and_parse_positive():
 ])
 def test_human_count(n, text):
     assert human_count(n) == text
+
+
+@pytest.mark.parametrize("shape, text", [
+    ((32, 32, 3), "32x32x3"), ([224, 224, 3], "224x224x3"), ((None, 28, 1), "?x28x1"), ((), ""),
+    (((7, 7, 64), (1, 1, 10)), "7x7x64, 1x1x10"), ([[14, 14, 512], [1000]], "14x14x512, 1000"),
+])
+def test_shape_text(shape, text):
+    assert shape_text(shape) == text
 
 
 def test_text_table_aligns_numbers_right_and_text_left():

@@ -14,16 +14,12 @@ from typing import Sequence
 
 from common.cli import Parser, parse_shape, quiet_tensorflow, run_main
 from common.conventions import CONVENTIONS
-from common.text import text_table
+from common.text import shape_text, text_table
 from zoo.reference import count, published_error
 
 
 def _err(c) -> str:
     return published_error(c, "%")
-
-
-def _shape(shape) -> str:
-    return "x".join(str(d) for d in shape)
 
 
 def cmd_list(args) -> int:
@@ -36,7 +32,7 @@ def cmd_list(args) -> int:
     rows = []
     for n in names:
         c = zoo.card(n)
-        rows.append((n, c.family, str(c.year), _shape(c.input_shape), count(c.params), count(c.non_trainable),
+        rows.append((n, c.family, str(c.year), shape_text(c.input_shape), count(c.params), count(c.non_trainable),
                      count(c.macs), str(c.depth), _err(c)))
     head = ("name", "family", "year", "input", "params", "non-trainable", "MACs", "depth", "published error")
     print("\n".join(text_table(head, rows)))
@@ -48,7 +44,7 @@ def cmd_list(args) -> int:
 def _print_card(c) -> None:
     for key in ("name", "family", "variant", "paper", "year"):
         print(f"{key:>16}: {getattr(c, key)}")
-    print(f"{'default input':>16}: {_shape(c.input_shape)} (minimum {c.min_size}x{c.min_size}), {c.classes} classes")
+    print(f"{'default input':>16}: {shape_text(c.input_shape)} (minimum {c.min_size}x{c.min_size}), {c.classes} classes")
     print(f"{'params':>16}: {count(c.params)} trainable, {count(c.non_trainable)} non-trainable")
     print(f"{'MACs':>16}: {count(c.macs)} at the default input (FLOPs = 2 x MACs)")
     print(f"{'depth':>16}: {c.depth} weighted layers on the longest path")
@@ -91,7 +87,7 @@ def cmd_show(args) -> int:
     trainable = sum(int(w.numpy().size) for w in model.trainable_weights)
     frozen = sum(int(w.numpy().size) for w in model.non_trainable_weights)
     print(f"{model.name}: {trainable:,} trainable + {frozen:,} non-trainable params, depth {zoo.depth(model)}, "
-          f"input {_shape(model.input_shape[1:])}")
+          f"input {shape_text(model.input_shape[1:])}")
     return 0
 
 
@@ -110,7 +106,7 @@ def cmd_predict(args) -> int:
 
     c = zoo.card(args.model)
     if c.classes != 1000 or len(c.input_shape) != 3 or c.input_shape[-1] != 3:
-        raise ValueError(f"--model {c.name} is not an ImageNet model (input {_shape(c.input_shape)}, "
+        raise ValueError(f"--model {c.name} is not an ImageNet model (input {shape_text(c.input_shape)}, "
                          f"{c.classes} classes); models with published weights: {', '.join(SOURCES)}")
     if args.top < 1 or args.top > 1000:
         raise ValueError(f"--top must be an integer from 1 to 1000, got {args.top}")
