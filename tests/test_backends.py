@@ -125,7 +125,7 @@ for name in zoo.list_models():
             import math
             import compare
             model, w = zoo.build(name), 1.0
-            count = lambda ws: sum(math.prod(w.shape) for w in ws)
+            count = lambda ws: sum(math.prod(v.shape) for v in ws)
             report["full"][name] = {
                 "params": count(model.trainable_weights), "non_trainable": count(model.non_trainable_weights),
                 "macs": int(compare.profile.totals(compare.profile(model))["macs"]), "depth": zoo.depth(model),
