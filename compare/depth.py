@@ -221,20 +221,37 @@ def _pct(v: float) -> str:
     return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:.1f}%"
 
 
-def _difference(a: float, b: float, n: float) -> tuple[int, str]:
+def _difference(a: float, b: float, n: float, spread: tuple[float, int, float, int] | None = None
+                ) -> tuple[int, str]:
     """Whether error ``a`` is significantly above (1) or below (-1) error ``b``, both over ``n``
-    images, or neither (0), by the 95% interval of the difference (:func:`compare.stats.newcombe`,
-    conservative for rates on the same images), and that interval as text. With several seeds the
-    mean errors are tested as one run's: the interval leaves out the spread between seeds. Without
-    ``n`` the raw order decides and the text says it is untested."""
-    from .stats import newcombe
+    images, or neither (0), and the intervals as text. Over the images: the 95% interval of the
+    difference (:func:`compare.stats.newcombe`, conservative for rates on the same images; with
+    several seeds, on the mean errors). ``spread`` = ``(sd_a, seeds_a, sd_b, seeds_b)``: with at
+    least two seeds on each side the difference must also stand out of the spread between seeds,
+    the 95% Welch interval of the two means (:func:`compare.stats.welch_interval`), on the same
+    side, to be called. Without ``n`` the seeds alone decide, and with neither the raw order does
+    and the text says it is untested."""
+    from .stats import newcombe, welch_interval
 
+    over_seeds = welch_interval(a, spread[0], spread[1], b, spread[2], spread[3]) if spread else None
     if math.isnan(n) or n < 1:
-        return (1 if a > b else -1 if a < b else 0), " (image counts unknown: not tested)"
+        if over_seeds is None:
+            return (1 if a > b else -1 if a < b else 0), " (image counts unknown: not tested)"
+        lo, hi = over_seeds
+        return (1 if lo > 0 else -1 if hi < 0 else 0), (
+            f" (difference {100 * (a - b):+.1f} points, 95% CI {100 * lo:+.1f} to {100 * hi:+.1f} over the "
+            f"{spread[1]} and {spread[3]} seeds; image counts unknown)")
     n = int(n)
     lo, hi = newcombe(round(a * n), n, round(b * n), n)
-    text = f" (difference {100 * (a - b):+.1f} points, 95% CI {100 * lo:+.1f} to {100 * hi:+.1f})"
-    return (1 if lo > 0 else -1 if hi < 0 else 0), text
+    sign = 1 if lo > 0 else -1 if hi < 0 else 0
+    text = f" (difference {100 * (a - b):+.1f} points, 95% CI {100 * lo:+.1f} to {100 * hi:+.1f}"
+    if over_seeds is None:
+        return sign, text + ")"
+    s_lo, s_hi = over_seeds
+    seed_sign = 1 if s_lo > 0 else -1 if s_hi < 0 else 0
+    return (sign if sign == seed_sign else 0), (
+        text + f" over the images, {100 * s_lo:+.1f} to {100 * s_hi:+.1f} over the {spread[1]} and "
+        f"{spread[3]} seeds)")
 
 
 def findings(summary: pd.DataFrame, measure: str = "train_err_eval", test: bool = True) -> list[str]:
@@ -242,7 +259,8 @@ def findings(summary: pd.DataFrame, measure: str = "train_err_eval", test: bool 
     compared; ``train_err`` or ``train_err_eval``): the degradation of the plain nets (deepest vs
     depth 20, or the shallowest when 20 is absent), the deepest ResNet vs the deepest plain net,
     and (``test``) the test errors at those depths. A difference is called only when its 95%
-    interval over the training images excludes zero (:func:`_difference`)."""
+    interval over the training images excludes zero and, with several seeds, so does the Welch
+    interval over the seeds (:func:`_difference`)."""
     import pandas as pd
 
     if summary.empty:
@@ -260,6 +278,17 @@ def findings(summary: pd.DataFrame, measure: str = "train_err_eval", test: bool 
         except KeyError:
             return math.nan
 
+    rows = summary.groupby(["depth", "kind"])
+
+    def spread(kind_a: str, d_a: int, kind_b: str, d_b: int) -> tuple[float, int, float, int] | None:
+        """(sd, seeds) of the measure on each side (sd NaN with one seed); None unless each side is
+        one summary row (a summary mixing settings has no one spread)."""
+        a, b = rows.get_group((d_a, kind_a)), rows.get_group((d_b, kind_b))
+        if len(a) != 1 or len(b) != 1:
+            return None
+        a, b = a.iloc[0], b.iloc[0]
+        return float(a[f"{measure}_std"]), int(a["seeds"]), float(b[f"{measure}_std"]), int(b["seeds"])
+
     p_deep, p_ref = val(measure, "plain", deep), val(measure, "plain", ref)
     r_deep, r_ref = val(measure, "residual", deep), val(measure, "residual", ref)
     n_images = summary["n_train"].min() if "n_train" in summary.columns else math.nan
@@ -267,13 +296,15 @@ def findings(summary: pd.DataFrame, measure: str = "train_err_eval", test: bool 
         return [f"Only depth {deep}: plain-{deep} {name} {_pct(p_deep)}, resnet-{deep} {_pct(r_deep)}; "
                 "a second depth is needed to see degradation."]
     if not (math.isnan(p_deep) or math.isnan(p_ref)):
-        sign, interval = _difference(p_deep, p_ref, n_images)
+        sp = spread("plain", deep, "plain", ref)
+        sign, interval = _difference(p_deep, p_ref, n_images, sp)
+        shown_by = "these images and seeds" if sp and min(sp[1], sp[3]) > 1 else "these images"
         verdict = {1: "degradation: the deeper plain net trains worse",
                    -1: "no degradation at this budget: the deeper plain net trains better",
-                   0: "no difference these images can show"}[sign]
+                   0: f"no difference {shown_by} can show"}[sign]
         out.append(f"plain-{deep} {name} {_pct(p_deep)} vs plain-{ref} {_pct(p_ref)}: {verdict}{interval}.")
     if not (math.isnan(r_deep) or math.isnan(p_deep)):
-        sign, interval = _difference(r_deep, p_deep, n_images)
+        sign, interval = _difference(r_deep, p_deep, n_images, spread("residual", deep, "plain", deep))
         rel = {1: "above", -1: "below", 0: "not distinguishable from"}[sign]
         out.append(f"resnet-{deep} {_pct(r_deep)} vs plain-{deep} {_pct(p_deep)}: the residual net is {rel} "
                    f"the plain net of the same depth{interval} (resnet-{ref} {_pct(r_ref)}).")

@@ -8,6 +8,9 @@ Pure Python (``math`` only), so the reports can use it without TensorFlow.
   (2013), sec. 1.4.2: ``(p + z²/2n ± z·sqrt(p(1-p)/n + z²/4n²)) / (1 + z²/n)``.
 - :func:`seed_interval`: mean ± t(0.975, s-1)·sd/sqrt(s) over s seeds (the seed spread;
   Student's t quantiles from the standard table, e.g. Agresti Table B).
+- :func:`welch_interval`: the difference of two means over seeds, ± t(0.975, df)·se with Welch's
+  standard error and the Welch-Satterthwaite degrees of freedom (rounded down). Reference:
+  B. L. Welch, Biometrika 34 (1947); F. E. Satterthwaite, Biometrics Bulletin 2 (1946).
 - :func:`mcnemar`: McNemar's test of two classifiers on the same test images, from the
   discordant counts b (A right, B wrong) and c (A wrong, B right). Exact: two-sided binomial
   test of b against Binomial(b + c, 1/2); large counts: chi-square with continuity correction
@@ -22,7 +25,8 @@ import math
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-__all__ = ["Z95", "ALPHA", "wilson", "wilson_rate", "newcombe", "t_quantile_975", "seed_interval", "McNemar",
+__all__ = ["Z95", "ALPHA", "wilson", "wilson_rate", "newcombe", "t_quantile_975", "seed_interval", "welch_interval",
+           "McNemar",
            "mcnemar", "discordant", "EXACT_MAX"]
 
 Z95 = 1.959963984540054  # the standard normal's 0.975 quantile
@@ -108,6 +112,24 @@ def seed_interval(values: Iterable[float]) -> tuple[float, float] | None:
     sd = math.sqrt(sum((x - mean) ** 2 for x in xs) / (len(xs) - 1))
     half = t_quantile_975(len(xs) - 1) * sd / math.sqrt(len(xs))
     return mean - half, mean + half
+
+
+def welch_interval(mean_a: float, sd_a: float, seeds_a: int, mean_b: float, sd_b: float,
+                   seeds_b: int) -> tuple[float, float] | None:
+    """95% interval of ``mean_a - mean_b``, two means over ``seeds_a`` and ``seeds_b`` seeds with
+    standard deviations ``sd_a`` and ``sd_b`` (ddof 1): Welch's t, whose degrees of freedom
+    (Welch-Satterthwaite, fractional) are rounded down, so the interval is a little wider than the
+    fractional-df one, never narrower. None unless both sides have at least two seeds and finite
+    spreads; ``(d, d)`` when neither mean varies between seeds."""
+    if seeds_a < 2 or seeds_b < 2 or not all(map(math.isfinite, (mean_a, sd_a, mean_b, sd_b))):
+        return None
+    va, vb = sd_a ** 2 / seeds_a, sd_b ** 2 / seeds_b
+    d = mean_a - mean_b
+    if va + vb == 0:
+        return d, d
+    df = (va + vb) ** 2 / (va ** 2 / (seeds_a - 1) + vb ** 2 / (seeds_b - 1))
+    half = t_quantile_975(max(1, math.floor(df + 1e-9))) * math.sqrt(va + vb)
+    return d - half, d + half
 
 
 @dataclass(frozen=True)

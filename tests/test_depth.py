@@ -209,6 +209,28 @@ def test_findings_in_numbers_call_only_what_the_interval_supports():
     assert "no degradation at this budget: the deeper plain net trains better (image counts unknown: not tested)" in text
 
 
+def test_findings_with_seeds_call_only_what_the_seed_spread_supports_too():
+    """3 seeds per net, the mean errors of the first test: the image intervals exclude zero as
+    there, but plain-56 vs plain-20 does not stand out of the spread between seeds. The seed
+    intervals: scipy's Welch interval (``ttest_ind(equal_var=False)``) on seeds m - sd, m, m + sd,
+    recomputed at the degrees of freedom rounded down (2.62 -> 2 and 2.94 -> 2)."""
+    sd = {("plain", 20): 0.010, ("plain", 56): 0.004, ("residual", 20): 0.002, ("residual", 56): 0.002}
+    s = _summary("mnist5k", {20: 0.023, 56: 0.041}, {20: 0.02, 56: 0.012})
+    s["seeds"] = 3
+    s["train_err_eval_std"] = [sd[(k, d)] for k, d in zip(s["kind"], s["depth"])]
+    text = " ".join(depth.findings(s))
+    assert ("4.1% vs plain-20 2.3%: no difference these images and seeds can show (difference +1.8 points, 95% CI "
+            "+1.0 to +2.6 over the images, -0.9 to +4.5 over the 3 and 3 seeds).") in text
+    assert ("resnet-56 1.2% vs plain-56 4.1%: the residual net is below the plain net of the same depth (difference "
+            "-2.9 points, 95% CI -3.7 to -2.2 over the images, -4.0 to -1.8 over the 3 and 3 seeds)") in text
+    # without image counts the seeds alone decide
+    s["n_train"] = math.nan
+    text = " ".join(depth.findings(s))
+    assert ("the residual net is below the plain net of the same depth (difference -2.9 points, 95% CI -4.0 to -1.8 "
+            "over the 3 and 3 seeds; image counts unknown)") in text
+    assert "no difference these images and seeds can show (difference +1.8 points, 95% CI -0.9 to +4.5" in text
+
+
 def test_cifar10_reference_series_is_the_papers():
     from reports.depth import plot_depth_errors
 

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from compare.stats import discordant, mcnemar, seed_interval, t_quantile_975, wilson
+from compare.stats import discordant, mcnemar, seed_interval, t_quantile_975, welch_interval, wilson
 
 # Newcombe, "Two-sided confidence intervals for the single proportion: comparison of seven
 # methods", Statistics in Medicine 17 (1998), Table II, method 3 (Wilson score, no continuity
@@ -60,6 +60,39 @@ def test_seed_interval():
     half = 4.302652730 * 0.01 / math.sqrt(3)
     assert (lo, hi) == pytest.approx((0.03 - half, 0.03 + half), abs=1e-12)
     assert seed_interval([0.02]) is None
+
+
+def _mean_sd(xs):
+    m = sum(xs) / len(xs)
+    return m, math.sqrt(sum((x - m) ** 2 for x in xs) / (len(xs) - 1))
+
+
+@pytest.mark.parametrize("a, b", [
+    ([0.10, 0.12, 0.14], [0.05, 0.07, 0.09]),                  # equal spreads and counts: df = 4 exactly
+    ([0.02, 0.03, 0.04, 0.05, 0.06], [0.01, 0.03, 0.05, 0.07, 0.09]),  # equal counts, unequal spreads
+    ([0.037, 0.041, 0.045], [0.013, 0.023, 0.033, 0.02]),      # unequal counts: df 4.50 -> 4
+])
+def test_welch_interval_matches_scipy(a, b):
+    """scipy's Welch interval (``ttest_ind(equal_var=False)``) has fractional degrees of freedom;
+    ours rounds them down: the same standard error, t at floor(df)."""
+    from scipy.stats import t, ttest_ind
+
+    r = ttest_ind(a, b, equal_var=False)
+    ci = r.confidence_interval(0.95)
+    se = (ci.high - ci.low) / 2 / t.ppf(0.975, r.df)
+    d = (ci.high + ci.low) / 2
+    half = t.ppf(0.975, math.floor(r.df + 1e-9)) * se
+    got = welch_interval(*_mean_sd(a), len(a), *_mean_sd(b), len(b))
+    assert got == pytest.approx((d - half, d + half), abs=1e-9)
+    if r.df == round(r.df):
+        assert got == pytest.approx((ci.low, ci.high), abs=1e-9)  # integral df: scipy's own interval
+
+
+def test_welch_interval_needs_two_seeds_each_and_finite_spreads():
+    assert welch_interval(0.1, 0.01, 1, 0.2, 0.02, 3) is None
+    assert welch_interval(0.1, 0.01, 3, 0.2, 0.02, 1) is None
+    assert welch_interval(0.1, math.nan, 3, 0.2, 0.02, 3) is None
+    assert welch_interval(0.3, 0.0, 2, 0.1, 0.0, 4) == pytest.approx((0.2, 0.2))  # no spread: the difference
 
 
 @pytest.mark.parametrize("b,c", [(10, 2), (5, 0), (25, 11), (40, 60), (3, 3), (0, 7), (100, 140), (617, 700)])
