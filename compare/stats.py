@@ -26,8 +26,7 @@ from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 __all__ = ["Z95", "ALPHA", "wilson", "wilson_rate", "newcombe", "t_quantile_975", "seed_interval", "welch_interval",
-           "McNemar",
-           "mcnemar", "discordant", "EXACT_MAX"]
+           "McNemar", "mcnemar", "discordant", "EXACT_MAX"]
 
 Z95 = 1.959963984540054  # the standard normal's 0.975 quantile
 ALPHA = 0.05
