@@ -221,6 +221,11 @@ def _pct(v: float) -> str:
     return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:.1f}%"
 
 
+def _side(lo: float, hi: float) -> int:
+    """1 if the interval ``(lo, hi)`` lies above zero, -1 below, 0 if it holds zero."""
+    return 1 if lo > 0 else -1 if hi < 0 else 0
+
+
 def _difference(a: float, b: float, n: float, spread: tuple[float, int, float, int] | None = None
                 ) -> tuple[int, str]:
     """Whether error ``a`` is significantly above (1) or below (-1) error ``b``, both over ``n``
@@ -238,18 +243,17 @@ def _difference(a: float, b: float, n: float, spread: tuple[float, int, float, i
         if over_seeds is None:
             return (1 if a > b else -1 if a < b else 0), " (image counts unknown: not tested)"
         lo, hi = over_seeds
-        return (1 if lo > 0 else -1 if hi < 0 else 0), (
+        return _side(lo, hi), (
             f" (difference {100 * (a - b):+.1f} points, 95% CI {100 * lo:+.1f} to {100 * hi:+.1f} over the "
             f"{spread[1]} and {spread[3]} seeds; image counts unknown)")
     n = int(n)
     lo, hi = newcombe(round(a * n), n, round(b * n), n)
-    sign = 1 if lo > 0 else -1 if hi < 0 else 0
+    sign = _side(lo, hi)
     text = f" (difference {100 * (a - b):+.1f} points, 95% CI {100 * lo:+.1f} to {100 * hi:+.1f}"
     if over_seeds is None:
         return sign, text + ")"
     s_lo, s_hi = over_seeds
-    seed_sign = 1 if s_lo > 0 else -1 if s_hi < 0 else 0
-    return (sign if sign == seed_sign else 0), (
+    return (sign if sign == _side(s_lo, s_hi) else 0), (
         text + f" over the images, {100 * s_lo:+.1f} to {100 * s_hi:+.1f} over the {spread[1]} and "
         f"{spread[3]} seeds)")
 
