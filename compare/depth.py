@@ -227,35 +227,35 @@ def _side(lo: float, hi: float) -> int:
 
 
 def _difference(a: float, b: float, n: float, spread: tuple[float, int, float, int] | None = None
-                ) -> tuple[int, str]:
+                ) -> tuple[int, str, bool]:
     """Whether error ``a`` is significantly above (1) or below (-1) error ``b``, both over ``n``
-    images, or neither (0), and the intervals as text. Over the images: the 95% interval of the
-    difference (:func:`compare.stats.newcombe`, conservative for rates on the same images; with
-    several seeds, on the mean errors). ``spread`` = ``(sd_a, seeds_a, sd_b, seeds_b)``: with at
-    least two seeds on each side the difference must also stand out of the spread between seeds,
-    the 95% Welch interval of the two means (:func:`compare.stats.welch_interval`), on the same
-    side, to be called. Without ``n`` the seeds alone decide, and with neither the raw order does
-    and the text says it is untested."""
+    images, or neither (0); the intervals as text; whether the seed spread was tested. Over the
+    images: the 95% interval of the difference (:func:`compare.stats.newcombe`, conservative for
+    rates on the same images; with several seeds, on the mean errors). ``spread`` = ``(sd_a,
+    seeds_a, sd_b, seeds_b)``: with at least two seeds on each side the difference must also
+    stand out of the spread between seeds, the 95% Welch interval of the two means
+    (:func:`compare.stats.welch_interval`), on the same side, to be called. Without ``n`` the
+    seeds alone decide, and with neither the raw order does and the text says it is untested."""
     from .stats import newcombe, welch_interval
 
     over_seeds = welch_interval(a, spread[0], spread[1], b, spread[2], spread[3]) if spread else None
     if math.isnan(n) or n < 1:
         if over_seeds is None:
-            return (1 if a > b else -1 if a < b else 0), " (image counts unknown: not tested)"
+            return (1 if a > b else -1 if a < b else 0), " (image counts unknown: not tested)", False
         lo, hi = over_seeds
         return _side(lo, hi), (
             f" (difference {100 * (a - b):+.1f} points, 95% CI {100 * lo:+.1f} to {100 * hi:+.1f} over the "
-            f"{spread[1]} and {spread[3]} seeds; image counts unknown)")
+            f"{spread[1]} and {spread[3]} seeds; image counts unknown)"), True
     n = int(n)
     lo, hi = newcombe(round(a * n), n, round(b * n), n)
     sign = _side(lo, hi)
     text = f" (difference {100 * (a - b):+.1f} points, 95% CI {100 * lo:+.1f} to {100 * hi:+.1f}"
     if over_seeds is None:
-        return sign, text + ")"
+        return sign, text + ")", False
     s_lo, s_hi = over_seeds
     return (sign if sign == _side(s_lo, s_hi) else 0), (
         text + f" over the images, {100 * s_lo:+.1f} to {100 * s_hi:+.1f} over the {spread[1]} and "
-        f"{spread[3]} seeds)")
+        f"{spread[3]} seeds)"), True
 
 
 def findings(summary: pd.DataFrame, measure: str = "train_err_eval", test: bool = True) -> list[str]:
@@ -300,15 +300,14 @@ def findings(summary: pd.DataFrame, measure: str = "train_err_eval", test: bool 
         return [f"Only depth {deep}: plain-{deep} {name} {_pct(p_deep)}, resnet-{deep} {_pct(r_deep)}; "
                 "a second depth is needed to see degradation."]
     if not (math.isnan(p_deep) or math.isnan(p_ref)):
-        sp = spread("plain", deep, "plain", ref)
-        sign, interval = _difference(p_deep, p_ref, n_images, sp)
-        shown_by = "these images and seeds" if sp and min(sp[1], sp[3]) > 1 else "these images"
+        sign, interval, seeded = _difference(p_deep, p_ref, n_images, spread("plain", deep, "plain", ref))
+        shown_by = "these images and seeds" if seeded else "these images"
         verdict = {1: "degradation: the deeper plain net trains worse",
                    -1: "no degradation at this budget: the deeper plain net trains better",
                    0: f"no difference {shown_by} can show"}[sign]
         out.append(f"plain-{deep} {name} {_pct(p_deep)} vs plain-{ref} {_pct(p_ref)}: {verdict}{interval}.")
     if not (math.isnan(r_deep) or math.isnan(p_deep)):
-        sign, interval = _difference(r_deep, p_deep, n_images, spread("residual", deep, "plain", deep))
+        sign, interval, _ = _difference(r_deep, p_deep, n_images, spread("residual", deep, "plain", deep))
         rel = {1: "above", -1: "below", 0: "not distinguishable from"}[sign]
         out.append(f"resnet-{deep} {_pct(r_deep)} vs plain-{deep} {_pct(p_deep)}: the residual net is {rel} "
                    f"the plain net of the same depth{interval} (resnet-{ref} {_pct(r_ref)}).")

@@ -229,6 +229,15 @@ def test_findings_with_seeds_call_only_what_the_seed_spread_supports_too():
     assert ("the residual net is below the plain net of the same depth (difference -2.9 points, 95% CI -4.0 to -1.8 "
             "over the 3 and 3 seeds; image counts unknown)") in text
     assert "no difference these images and seeds can show (difference +1.8 points, 95% CI -0.9 to +4.5" in text
+    # spreads unknown (NaN) although 3 seeds: the images alone decide, and the text names no seeds
+    s["n_train"], s["train_err_eval_std"] = 3600, math.nan
+    text = " ".join(depth.findings(s))
+    assert ("4.1% vs plain-20 2.3%: degradation: the deeper plain net trains worse (difference +1.8 points, 95% CI "
+            "+1.0 to +2.6).") in text and "seeds" not in text
+    s = _summary("mnist5k", {20: 0.05, 56: 0.03}, {20: 0.04, 56: 0.035}, n_train=400)
+    s["seeds"] = 3  # train_err_std NaN
+    assert ("3.0% vs plain-20 5.0%: no difference these images can show (difference -2.0 points, 95% CI -4.9 to "
+            "+0.8).") in " ".join(depth.findings(s, "train_err"))
 
 
 def test_cifar10_reference_series_is_the_papers():
