@@ -109,13 +109,13 @@ def test_a_worker_that_never_connects_is_one_error_line_after_the_timeout(tmp_pa
     out = tmp_path / "mw"
     ports = _free_ports(2)
     cmd = [sys.executable, "-m", "compare", "run", "--models", "lenet5", "--dataset", "digits", "--epochs", "1",
-           "--strategy", "multiworker", "--connect-timeout", "5", "--quiet", "--no-report", "--out", str(out)]
+           "--strategy", "multiworker", "--connect-timeout", "1", "--quiet", "--no-report", "--out", str(out)]
     env = {**os.environ, "TF_CONFIG": _tf_config(ports, 0), "PYTHONPATH": str(ROOT)}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, timeout=TIMEOUT_S)
     err = [ln for ln in proc.stderr.splitlines() if ln.startswith("error: ")]
     assert proc.returncode == 2, _tail(proc.stderr)
     assert err == [f"error: --strategy multiworker: not every worker in TF_CONFIG (127.0.0.1:{ports[0]}, "
-                   f"127.0.0.1:{ports[1]}) connected within 5 s; start the same command on every host listed "
+                   f"127.0.0.1:{ports[1]}) connected within 1 s; start the same command on every host listed "
                    "there, each with its own task index, or wait longer with --connect-timeout"], proc.stderr
     assert "Traceback" not in proc.stderr
     assert not (out / "results.sqlite").exists()
