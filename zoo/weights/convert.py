@@ -71,7 +71,7 @@ def from_keras_h5(model, layers: dict[str, list[np.ndarray]]) -> dict[str, tuple
 # -- torchvision ------------------------------------------------------------------------------------
 
 def _conv(state, prefix):
-    arrays = [np.ascontiguousarray(state[f"{prefix}.weight"].transpose(2, 3, 1, 0))]
+    arrays = [state[f"{prefix}.weight"].transpose(2, 3, 1, 0)]
     if f"{prefix}.bias" in state:
         arrays.append(state[f"{prefix}.bias"])
     return arrays
