@@ -313,8 +313,9 @@ def _build_compiled_state(model, train) -> None:
     Without a distribution strategy, Keras 3.15 (TensorFlow backend) creates them inside the first
     trace of the train step, and TensorFlow traces a function that created variables a second time:
     every trial traced its whole train step twice (a tiny googlenet trial took 26.4 s instead of
-    19.2 s, resnet8 8.2 s instead of 3.5 s; bench/RESULTS.md). Keras' own ``_symbolic_build`` is what ``fit`` runs under a
-    strategy; with a Keras without it, only that speed is lost. The numbers are the same."""
+    19.2 s, resnet8 8.2 s instead of 3.5 s; bench/RESULTS.md). Keras' own ``_symbolic_build`` is
+    what ``fit`` runs under a strategy; with a Keras without it, only that speed is lost. The
+    numbers are the same."""
     build = getattr(model, "_symbolic_build", None)
     if build is not None:
         build(data_batch=train.element_spec)

@@ -375,3 +375,23 @@ def test_reads_without_torch_installed(files):
         ref = torch.load(path, weights_only=True)
         assert line == ",".join(f"{k}:{expected(v).dtype}:{tuple(v.shape)}:{float(expected(v).astype('float64').sum())!r}"
                                 for k, v in ref.items())
+
+
+@pytest.mark.parametrize("out_features", [10, 256, 300, 600])  # one block, exactly one, one and a bit, three
+def test_linear_after_flatten_gives_torchs_outputs(out_features):
+    """zoo.weights.convert._kernel (in blocks of 256 output rows): our Dense after an (H, W, C)
+    flatten computes what torch's Linear computes after its (C, H, W) flatten."""
+    from zoo.weights.convert import _kernel
+
+    torch.manual_seed(out_features)
+    c, h, w = 5, 3, 2
+    linear = nn.Linear(c * h * w, out_features)
+    x = torch.randn(4, c, h, w)
+    with torch.no_grad():
+        theirs = linear(torch.flatten(x, 1)).numpy()
+    weight = linear.weight.detach().numpy()
+    kernel = _kernel(weight, channels=c)
+    assert kernel.shape == (h * w * c, out_features) and kernel.flags.c_contiguous
+    ours = x.numpy().transpose(0, 2, 3, 1).reshape(4, -1) @ kernel + linear.bias.detach().numpy()
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(_kernel(weight), weight.T)  # without a flatten: the plain transpose

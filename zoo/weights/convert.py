@@ -90,7 +90,7 @@ def _kernel(w: np.ndarray, channels: int = 0) -> np.ndarray:
 
     With ``channels``, the inputs are also reordered from torch's flattening ``(C, H, W)`` to ours
     ``(H, W, C)``. Done ``_ROWS`` output rows at a time: one strided copy of VGG-16's
-    4096 x 25,088 fc6 took 2.1 s, in blocks 0.6 s (bench/RESULTS.md)."""
+    4096 x 25,088 fc6 took 1.15-1.59 s, in blocks 0.49-1.02 s (bench/RESULTS.md)."""
     out = np.empty((w.shape[1], w.shape[0]), dtype=w.dtype)
     for i in range(0, w.shape[0], _ROWS):
         rows = w[i:i + _ROWS]
