@@ -51,3 +51,15 @@ def backend_jobs(request, tmp_path_factory):
     pool, futures = start_jobs(items, tmp_path_factory)
     yield futures
     pool.shutdown(wait=True, cancel_futures=True)
+
+
+@pytest.fixture
+def train_step_traces(monkeypatch) -> list[str]:
+    """The names of the models whose ``train_step`` TensorFlow traced during the test, in order
+    (Keras runs ``train_step``'s Python only while TensorFlow traces it)."""
+    import keras
+
+    traces = []
+    step = keras.Model.train_step
+    monkeypatch.setattr(keras.Model, "train_step", lambda self, data: traces.append(self.name) or step(self, data))
+    return traces

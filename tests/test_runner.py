@@ -145,15 +145,11 @@ def test_failure_is_isolated_and_counted(tmp_path):
     assert df.set_index("model")["status"].to_dict() == {"lenet5": "failed", "resnet8": "done"}
 
 
-def test_same_seed_same_numbers_and_one_trace_of_the_train_step(monkeypatch):
-    import keras
-
+def test_same_seed_same_numbers_and_one_trace_of_the_train_step(monkeypatch, train_step_traces):
     from compare import train
     from compare.train import run_trial
 
-    traces = []  # Keras runs train_step's Python only while TensorFlow traces it
-    step = keras.Model.train_step
-    monkeypatch.setattr(keras.Model, "train_step", lambda self, data: traces.append(self.name) or step(self, data))
+    traces = train_step_traces
     cfg = dict(model="lenet5", seed=3, **TINY)
     a = run_trial(cfg)
     assert len(traces) == 1  # the compiled metrics' variables exist before fit: one trace
