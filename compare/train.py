@@ -282,7 +282,7 @@ def run_trial(config: dict, *, verbose: int = 0, save_path: str | None = None,
     net = model if n_out == 1 else keras.Model(model.inputs, model.outputs[0], name=model.name)
     metrics = split_metrics(net, x_val, y_val, "val") if len(y_val) else {"val_acc": None, "val_err": None,
                                                                            "val_loss": None}
-    probs = net.predict(x_test, batch_size=256, verbose=0)  # the test split, once, after training
+    probs = predict_probs(net, x_test)  # the test split, once, after training
     metrics.update(evaluate_test(probs, y_test))
     steady = timer.times[1:] or timer.times  # the first epoch includes tracing and compilation
     metrics.update({
@@ -331,10 +331,28 @@ def budget(recipe) -> dict:
             "weight_decay": recipe.weight_decay}
 
 
+#: Images per forward pass when a trained model predicts a whole split.
+PREDICT_BATCH = 256
+
+
+def predict_probs(net, x: np.ndarray) -> np.ndarray:
+    """``net``'s outputs on ``x`` in inference mode, :data:`PREDICT_BATCH` images at a time.
+
+    Through ``predict_on_batch``, the compiled function that :func:`_latency_ms` times: a trial
+    traces one function for its validation, test and training predictions and its latencies,
+    where ``predict`` traced a second family (tiny resnet8 trial: 6 prediction traces down to 2;
+    bench/RESULTS.md). Same batches, same outputs. With more than one replica,
+    ``predict_on_batch`` would run the whole batch on every replica: ``predict`` splits it."""
+    if net.distribute_strategy.num_replicas_in_sync > 1:
+        return net.predict(x, batch_size=PREDICT_BATCH, verbose=0)
+    return np.concatenate([np.asarray(net.predict_on_batch(x[i:i + PREDICT_BATCH]))
+                           for i in range(0, len(x), PREDICT_BATCH)])
+
+
 def split_metrics(net, x: np.ndarray, y: np.ndarray, split: str) -> dict:
     """``<split>_acc``, ``<split>_err`` and ``<split>_loss`` (mean cross-entropy, probabilities
     clipped at 1e-7 as Keras does) of ``net`` in inference mode."""
-    probs = np.asarray(net.predict(x, batch_size=256, verbose=0), dtype=np.float64)
+    probs = np.asarray(predict_probs(net, x), dtype=np.float64)
     n, correct = len(y), int(np.sum(np.argmax(probs, axis=1) == y))
     p_true = np.clip(probs[np.arange(n), y], 1e-7, 1.0)
     return {f"{split}_acc": correct / n, f"{split}_err": (n - correct) / n, f"{split}_loss": float(-np.mean(np.log(p_true)))}
@@ -366,7 +384,7 @@ def train_error_eval(net, x_train: np.ndarray, y_train: np.ndarray) -> dict:
     no augmentation), as the paper's training error; ``train_acc`` is instead the last epoch's
     running accuracy in training mode. Costs one forward pass over the training set (timed)."""
     t = time.perf_counter()
-    pred = np.argmax(net.predict(x_train, batch_size=256, verbose=0), axis=1)
+    pred = np.argmax(predict_probs(net, x_train), axis=1)
     return {"train_err_eval": 1.0 - float(np.mean(pred == y_train)), "train_eval_s": round(time.perf_counter() - t, 3)}
 
 

@@ -53,13 +53,22 @@ def backend_jobs(request, tmp_path_factory):
     pool.shutdown(wait=True, cancel_futures=True)
 
 
-@pytest.fixture
-def train_step_traces(monkeypatch) -> list[str]:
-    """The names of the models whose ``train_step`` TensorFlow traced during the test, in order
-    (Keras runs ``train_step``'s Python only while TensorFlow traces it)."""
+def _step_traces(monkeypatch, step: str) -> list[str]:
+    """The names of the models whose ``step`` (``train_step``, ``predict_step``) TensorFlow traced
+    during the test, in order (Keras runs a step's Python only while TensorFlow traces it)."""
     import keras
 
     traces = []
-    step = keras.Model.train_step
-    monkeypatch.setattr(keras.Model, "train_step", lambda self, data: traces.append(self.name) or step(self, data))
+    method = getattr(keras.Model, step)
+    monkeypatch.setattr(keras.Model, step, lambda self, data: traces.append(self.name) or method(self, data))
     return traces
+
+
+@pytest.fixture
+def train_step_traces(monkeypatch) -> list[str]:
+    return _step_traces(monkeypatch, "train_step")
+
+
+@pytest.fixture
+def predict_step_traces(monkeypatch) -> list[str]:
+    return _step_traces(monkeypatch, "predict_step")

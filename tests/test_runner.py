@@ -163,6 +163,26 @@ def test_same_seed_same_numbers_and_one_trace_of_the_train_step(monkeypatch, tra
     assert c.history["loss"] != a.history["loss"]
 
 
+def test_a_trial_traces_its_predictions_twice_and_predicts_as_keras_does(monkeypatch, predict_step_traces):
+    """Validation (10 images), test (96) and training-set (86) predictions and both latencies
+    (batch 1 and 32) go through one compiled function: traced at the first batch shape, then once
+    more with the batch dimension generalised. Keras' ``predict`` for the splits traced 4 times."""
+    from compare import train
+    from compare.train import predict_probs, run_trial
+
+    cfg = dict(model="lenet5", seed=3, **TINY)
+    a = run_trial(cfg)
+    assert predict_step_traces == ["lenet5", "lenet5"]
+    x = np.random.default_rng(0).random((300, 32, 32, 1)).astype("float32")  # 256 + a partial batch of 44
+    np.testing.assert_array_equal(predict_probs(a.model, x), a.model.predict(x, batch_size=256, verbose=0))
+    monkeypatch.setattr(train, "predict_probs", lambda net, x: net.predict(x, batch_size=256, verbose=0))
+    predict_step_traces.clear()
+    b = run_trial(cfg)
+    assert len(predict_step_traces) == 4
+    for key in ("top1_acc", "val_loss", "val_acc", "train_err_eval"):
+        assert a.metrics[key] == b.metrics[key], key
+
+
 KILLER = textwrap.dedent("""
     import sys
     from common.cli import quiet_tensorflow; quiet_tensorflow()
@@ -312,7 +332,7 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
     assert row["top1_err"] == pytest.approx(r.top1_mistakes / 64, abs=1e-12)
 
 
-def test_ctrl_c_stops_after_saving_what_is_done(tmp_path):
+def test_ctrl_c_stops_after_saving_what_is_done(tmp_path, capsys):
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "compare", "run", "--models", "lenet5,resnet8", "--dataset", "shapes",
            "--limit", "96", "--width", "0.25", "--batch-size", "32", "--epochs", "1", "--quiet", "--no-report",
@@ -335,9 +355,9 @@ def test_ctrl_c_stops_after_saving_what_is_done(tmp_path):
     df = Store(out / "results.sqlite").trials()
     assert df["status"].tolist() == ["done", "failed"]
     assert df["reason"].iloc[1] == "interrupted by the user (Ctrl-C); it runs again on resume"
-    resumed = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=300)
-    assert resumed.returncode == 0
-    assert resumed.stdout.strip().splitlines()[-1].startswith("1 trained, 1 already done, 0 failed of 2 trial(s)")
+    capsys.readouterr()
+    assert cli(*cmd[3:]) == 0  # the same command resumes (here in-process: no second TensorFlow start-up)
+    assert capsys.readouterr().out.strip().splitlines()[-1].startswith("1 trained, 1 already done, 0 failed of 2 trial(s)")
 
 
 def test_repeated_models_and_seeds_plan_one_trial_each():
