@@ -340,7 +340,7 @@ def predict_probs(net, x: np.ndarray) -> np.ndarray:
 
     Through ``predict_on_batch``, the compiled function that :func:`_latency_ms` times: a trial
     traces one function for its validation, test and training predictions and its latencies,
-    where ``predict`` traced a second family (tiny resnet8 trial: 6 prediction traces down to 2;
+    where ``predict`` traced a second family (a tiny trial: 4 prediction traces down to 2;
     bench/RESULTS.md). Same batches, same outputs. With more than one replica,
     ``predict_on_batch`` would run the whole batch on every replica: ``predict`` splits it."""
     if net.distribute_strategy.num_replicas_in_sync > 1:
