@@ -342,7 +342,10 @@ def predict_probs(net, x: np.ndarray) -> np.ndarray:
     traces one function for its validation, test and training predictions and its latencies,
     where ``predict`` traced a second family (a tiny trial: 4 prediction traces down to 2;
     bench/RESULTS.md). Same batches, same outputs. With more than one replica,
-    ``predict_on_batch`` would run the whole batch on every replica: ``predict`` splits it."""
+    ``predict_on_batch`` would run the whole batch on every replica: ``predict`` splits it.
+    ``net`` has one output (a trial extracts GoogLeNet's main head first)."""
+    if len(net.outputs) != 1:
+        raise ValueError(f"predict_probs needs a model with one output, {net.name} has {len(net.outputs)}")
     if net.distribute_strategy.num_replicas_in_sync > 1:
         return net.predict(x, batch_size=PREDICT_BATCH, verbose=0)
     return np.concatenate([np.asarray(net.predict_on_batch(x[i:i + PREDICT_BATCH]))

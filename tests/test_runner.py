@@ -166,7 +166,8 @@ def test_same_seed_same_numbers_and_one_trace_of_the_train_step(monkeypatch, tra
 def test_a_trial_traces_its_predictions_twice_and_predicts_as_keras_does(monkeypatch, predict_step_traces):
     """Validation (10 images), test (96) and training-set (86) predictions and both latencies
     (batch 1 and 32) go through one compiled function: traced at the first batch shape, then once
-    more with the batch dimension generalised. Keras' ``predict`` for the splits traced 4 times."""
+    more with the batch dimension generalised. With Keras' ``predict`` for the splits, a trial traced
+    4 times (2 per function family)."""
     from compare import train
     from compare.train import predict_probs, run_trial
 
@@ -174,7 +175,15 @@ def test_a_trial_traces_its_predictions_twice_and_predicts_as_keras_does(monkeyp
     a = run_trial(cfg)
     assert predict_step_traces == ["lenet5", "lenet5"]
     x = np.random.default_rng(0).random((300, 32, 32, 1)).astype("float32")  # 256 + a partial batch of 44
-    np.testing.assert_array_equal(predict_probs(a.model, x), a.model.predict(x, batch_size=256, verbose=0))
+    ours, keras_predict = predict_probs(a.model, x), a.model.predict(x, batch_size=256, verbose=0)
+    assert ours.dtype == keras_predict.dtype == np.float32 and ours.shape == (300, 8)
+    np.testing.assert_array_equal(ours, keras_predict)
+    import keras
+
+    inp = keras.Input((4,))
+    two_heads = keras.Model(inp, [keras.layers.Dense(2)(inp), keras.layers.Dense(3)(inp)], name="two_heads")
+    with pytest.raises(ValueError, match="^predict_probs needs a model with one output, two_heads has 2$"):
+        predict_probs(two_heads, x[:, 0, 0, :].repeat(4, axis=1))
     monkeypatch.setattr(train, "predict_probs", lambda net, x: net.predict(x, batch_size=256, verbose=0))
     predict_step_traces.clear()
     b = run_trial(cfg)
