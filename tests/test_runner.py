@@ -168,6 +168,8 @@ def test_a_trial_traces_its_predictions_twice_and_predicts_as_keras_does(monkeyp
     (batch 1 and 32) go through one compiled function: traced at the first batch shape, then once
     more with the batch dimension generalised. With Keras' ``predict`` for the splits, a trial traced
     4 times (2 per function family)."""
+    import keras
+
     from compare import train
     from compare.train import predict_probs, run_trial
 
@@ -178,12 +180,10 @@ def test_a_trial_traces_its_predictions_twice_and_predicts_as_keras_does(monkeyp
     ours, keras_predict = predict_probs(a.model, x), a.model.predict(x, batch_size=256, verbose=0)
     assert ours.dtype == keras_predict.dtype == np.float32 and ours.shape == (300, 8)
     np.testing.assert_array_equal(ours, keras_predict)
-    import keras
-
     inp = keras.Input((4,))
     two_heads = keras.Model(inp, [keras.layers.Dense(2)(inp), keras.layers.Dense(3)(inp)], name="two_heads")
     with pytest.raises(ValueError, match="^predict_probs needs a model with one output, two_heads has 2$"):
-        predict_probs(two_heads, x[:, 0, 0, :].repeat(4, axis=1))
+        predict_probs(two_heads, np.zeros((2, 4), "float32"))
     monkeypatch.setattr(train, "predict_probs", lambda net, x: net.predict(x, batch_size=256, verbose=0))
     predict_step_traces.clear()
     b = run_trial(cfg)
