@@ -53,7 +53,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from .bench_process import Worker, WorkerError
-from .runner import RunSummary
+from .runner import INTERRUPTED, RunSummary
 from .store import STORE_NAME, Store
 
 __all__ = ["STUDY", "DEFAULT_MODELS", "DEFAULT_BATCH_SIZES", "DEFAULT_REPEATS", "MIN_REPEATS", "METHOD",
@@ -77,7 +77,6 @@ DTYPES = ("float32", "bfloat16")
 #: products per weighted layer (gradients of the inputs and of the weights). A convention, stored
 #: with each row as ``flops_factor``.
 TRAIN_FLOPS_FACTOR = 3
-INTERRUPTED = "interrupted by the user (Ctrl-C); it runs again on resume"
 METHOD = ("forward pass model(x, training=False) in tf.function, random weights, float32; "
           f"{WARMUP} warm-up calls, then the median of the timed calls (each ends with .numpy()); one fresh "
           "process per model; peak_mem_mb = peak resident set size (VmHWM) of that process during this batch "
@@ -367,10 +366,7 @@ def _measure_model(store, model: str, rows: list[dict], repeats: int, mem_limit_
             pending.clear()
     except KeyboardInterrupt:
         worker.kill()
-        for cfg, trial_id, _, _ in pending:
-            store.fail(trial_id, INTERRUPTED)
-        if current is not None:
-            store.fail(current[1], INTERRUPTED)
+        store.fail_running(INTERRUPTED)  # the rows in flight and those waiting for the peak
         summary.interrupted = True
     finally:
         worker.close()

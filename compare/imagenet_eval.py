@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from .runner import RunSummary, record_failure
+from .runner import INTERRUPTED, RunSummary, record_failure
 
 STUDY = "eval"
 DEFAULT_BATCH_SIZE = 32
@@ -229,7 +229,8 @@ def run_eval(configs: list[dict], folder: ImageFolder, out_dir: str | os.PathLik
                 summary.done += 1
                 summary.images += metrics["n_images"]
                 notify("done", i, len(configs), cfg, metrics=metrics, seconds=time.perf_counter() - t0)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:  # between models, or as one began
+            store.fail_running(INTERRUPTED)
             summary.interrupted = True
         finally:
             summary.wall_s = time.perf_counter() - start

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from .runner import RunSummary, model_path, open_run, record_done, record_failure
+from .runner import INTERRUPTED, RunSummary, model_path, open_run, record_done, record_failure
 
 RAY_MISSING = ("--executor ray needs Ray, which is not installed: pip install -r requirements-test.txt "
                "(or pip install 'ray==2.60.0', the project's 'ray' extra)")
@@ -235,12 +235,14 @@ def run_ray(configs: list[dict], out_dir: str | os.PathLike, opts: RayOptions, *
                     summary.done += 1
                     notify("done", i, n, cfg, metrics=metrics, seconds=durations[-1])
         except KeyboardInterrupt:
-            for ref, (i, cfg, trial_id, t0) in running.items():
+            for ref in running:
                 try:
                     ray.cancel(ref, force=True)
                 except Exception:  # noqa: BLE001 -- a terminal's Ctrl-C may have stopped the local cluster too
                     pass
-                record_failure(store, trial_id, KeyboardInterrupt(), True, summary, cfg["model"])
+            # every trial begun here and not finished, also one whose row was written as Ctrl-C came,
+            # before its task was submitted
+            store.fail_running(INTERRUPTED)
             summary.interrupted = True
         finally:
             summary.wall_s = time.perf_counter() - start

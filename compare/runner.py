@@ -258,7 +258,8 @@ def _run(store, configs: list[dict], out: Path, verbose: int, notify: Callable, 
             durations.append(time.perf_counter() - t0)
             summary.done += 1
             notify("done", i, len(configs), cfg, metrics=metrics, seconds=durations[-1])
-    except KeyboardInterrupt:  # between trials
+    except KeyboardInterrupt:  # between trials, or as one began (its row written, its id not yet known here)
+        store.fail_running(INTERRUPTED)
         summary.interrupted = True
     finally:
         summary.wall_s = time.perf_counter() - start

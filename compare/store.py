@@ -63,6 +63,11 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def _one_line(reason: str) -> str:
+    """A failure reason as stored: one line, at most 500 characters."""
+    return " ".join(str(reason).split())[:500]
+
+
 def _package_version() -> str:
     try:
         from importlib.metadata import version
@@ -314,11 +319,21 @@ class Store:
 
     def fail(self, trial_id: int, reason: str) -> None:
         """Mark trial ``trial_id`` failed with a one-line reason (at most 500 characters)."""
-        line = " ".join(str(reason).split())[:500]
         cur = self._write("UPDATE trials SET status = 'failed', reason = ?, finished_at = ? WHERE id = ?",
-                          (line, _now(), int(trial_id)))
+                          (_one_line(reason), _now(), int(trial_id)))
         if cur.rowcount != 1:
             raise StoreError(f"no trial with id {trial_id} in {self.path}")
+
+    def fail_running(self, reason: str) -> list[int]:
+        """Mark failed, with a one-line ``reason``, every trial this process began and left running,
+        in one transaction; returns their ids. What Ctrl-C interrupts, including a trial whose row was
+        written an instant before it came (its id not yet known to the caller)."""
+        with transaction(self._conn) as conn:
+            ids = [int(r[0]) for r in conn.execute(
+                "SELECT id FROM trials WHERE status = 'running' AND pid = ? ORDER BY id", (os.getpid(),))]
+            conn.executemany("UPDATE trials SET status = 'failed', reason = ?, finished_at = ? WHERE id = ?",
+                             [(_one_line(reason), _now(), i) for i in ids])
+        return ids
 
     def get_meta(self, key: str) -> Any:
         """The JSON value stored under ``key`` in the meta table by :meth:`set_meta`, or None."""

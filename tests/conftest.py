@@ -72,3 +72,25 @@ def train_step_traces(monkeypatch) -> list[str]:
 @pytest.fixture
 def predict_step_traces(monkeypatch) -> list[str]:
     return _step_traces(monkeypatch, "predict_step")
+
+
+@pytest.fixture
+def ctrl_c_as_begun(monkeypatch):
+    """``arm(when)``: Ctrl-C (a KeyboardInterrupt) comes right after the store writes the ``running``
+    row of the first trial whose config satisfies ``when``, before the loop that asked for it
+    learns its id: the narrowest window a user's Ctrl-C can hit."""
+    from compare.store import Store
+
+    def arm(when=lambda cfg: True) -> None:
+        real = Store.begin
+
+        def begin(self, config):
+            trial_id = real(self, config)
+            if when(config):
+                monkeypatch.setattr(Store, "begin", real)
+                raise KeyboardInterrupt
+            return trial_id
+
+        monkeypatch.setattr(Store, "begin", begin)
+
+    return arm

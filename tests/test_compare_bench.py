@@ -257,3 +257,28 @@ def test_a_killed_measuring_process_is_a_stored_failure_and_the_run_goes_on(tmp_
     lenet = trials[trials["model"] == "lenet5"].iloc[0]["metrics"]
     assert lenet["gflops"] == pytest.approx(2 * 416_520 * 1 / 0.010 / 1e9) and lenet["peak_gflops"] == 50.0
     assert ("failed", "alexnet", 1) in events and ("done", "lenet5", 2) in events
+
+
+def test_ctrl_c_as_a_row_begins_stores_it_interrupted(tmp_path, monkeypatch, ctrl_c_as_begun):
+    """Ctrl-C right after batch size 2's row is written: that row is stored as interrupted (not left
+    ``running``), the measured row is kept and the run stops before the next model."""
+    from compare import bench
+
+    fake = ("import json, sys\n"
+            "req = json.loads(sys.stdin.read())\n"
+            "emit = lambda **e: print(json.dumps(e), flush=True)\n"
+            "emit(event='ready')\n"
+            "for b in req['batch_sizes']:\n"
+            "    emit(event='start', batch_size=b)\n"
+            "    emit(event='row', batch_size=b, metrics=dict(time_ms=10.0, timings_ms=[10.0] * 5, warmup=2,\n"
+            "         peak_mem_mb=900.0, base_mem_mb=800.0, est_mem_mb=1.0, params=1, build_s=0.1, versions={}))\n")
+    monkeypatch.setattr(bench.Worker, "command", [sys.executable, "-c", fake])
+    with Store(tmp_path / STORE_NAME) as store:
+        store.set_meta(bench.PEAK_KEY, {"gflops": 50.0})
+    ctrl_c_as_begun(lambda cfg: cfg["batch_size"] == 2)
+    summary = bench.run(bench.plan(["lenet5", "alexnet"], [1, 2]), tmp_path)
+    assert (summary.done, summary.failed, summary.interrupted) == (1, 0, True)
+    trials, _ = stored(tmp_path)
+    got = [(r.model, r.config["batch_size"], r.status, r.reason) for r in trials.itertuples()]
+    assert got == [("lenet5", 1, "done", None),
+                   ("lenet5", 2, "failed", "interrupted by the user (Ctrl-C); it runs again on resume")]

@@ -143,6 +143,20 @@ def test_eval_measures_the_known_accuracy_and_resumes(val, known_weights, tmp_pa
     assert _rows(store) == [row]
 
 
+def test_ctrl_c_as_a_model_begins_stores_it_interrupted(val, known_weights, ctrl_c_as_begun, tmp_path):
+    """Ctrl-C right after the model's row is written, before the loop holds its id: the row is
+    stored as interrupted, not left ``running``, and nothing is evaluated."""
+    from compare.imagenet_eval import plan_eval, run_eval, scan_folder
+
+    ctrl_c_as_begun()
+    summary = run_eval(plan_eval(["resnet18"], known_weights, f"folder:{val}"), scan_folder(val), tmp_path)
+    assert (summary.done, summary.failed, summary.interrupted, summary.images) == (0, 0, True, 0)
+    assert [(r["model"], r["status"]) for r in _rows(tmp_path / "results.sqlite")] == [("resnet18", "failed")]
+    with sqlite3.connect(tmp_path / "results.sqlite") as conn:
+        assert conn.execute("SELECT reason FROM trials").fetchall() == [
+            ("interrupted by the user (Ctrl-C); it runs again on resume",)]
+
+
 def test_limit_keeps_the_folders_class_mix(val):
     """--limit 3 of 2 + 3 + 4 images: one per class (quotas 0.67, 1, 1.33, the leftover to the largest
     fraction), the same images on every run."""

@@ -270,6 +270,19 @@ def test_failed_trial_is_stored_with_its_own_reason(cluster, tmp_path):
     assert "Traceback" not in reason and summary.failures == [("lenet5", reason)]
 
 
+def test_ctrl_c_before_the_task_is_submitted_leaves_no_row_running(cluster, ctrl_c_as_begun, tmp_path):
+    """Ctrl-C between a trial's row being written and its task being submitted (the window the
+    driver test below can hit): the trial is stored as interrupted, not left ``running``."""
+    from compare.ray_runner import RayOptions, run_ray
+
+    ctrl_c_as_begun()
+    summary = run_ray(_configs(), tmp_path, RayOptions(workers=1))
+    assert (summary.done, summary.failed, summary.interrupted) == (0, 0, True)
+    df = Store(tmp_path / "results.sqlite").trials()
+    assert df["model"].tolist() == [MODELS[0]] and df["status"].tolist() == ["failed"]
+    assert df["reason"].iloc[0] == "interrupted by the user (Ctrl-C); it runs again on resume"
+
+
 def _driver(out: Path, *extra: str, tag: str | None = None) -> tuple[subprocess.Popen, object]:
     """``compare run --executor ray`` on the two models as a subprocess, stdout to a log file;
     ``tag``: the processes it starts carry ``TAG=tag`` (default: the module cluster's tag)."""

@@ -369,6 +369,17 @@ def test_ctrl_c_stops_after_saving_what_is_done(tmp_path, capsys):
     assert capsys.readouterr().out.strip().splitlines()[-1].startswith("1 trained, 1 already done, 0 failed of 2 trial(s)")
 
 
+def test_ctrl_c_as_a_trial_begins_leaves_no_row_running(ctrl_c_as_begun, tmp_path):
+    """Ctrl-C between resnet8's row being written and the loop holding its id: that trial is stored
+    as interrupted (not left ``running``), the done one is kept, and the summary says interrupted."""
+    ctrl_c_as_begun(lambda cfg: cfg["model"] == "resnet8")
+    summary = run(plan(["lenet5", "resnet8"], seeds=[0], **TINY), tmp_path, save_models=False)
+    assert (summary.done, summary.failed, summary.interrupted) == (1, 0, True)
+    df = Store(tmp_path / "results.sqlite").trials()
+    assert df["model"].tolist() == ["lenet5", "resnet8"] and df["status"].tolist() == ["done", "failed"]
+    assert df["reason"].iloc[1] == "interrupted by the user (Ctrl-C); it runs again on resume"
+
+
 def test_repeated_models_and_seeds_plan_one_trial_each():
     configs = plan(["lenet5", "resnet8", "lenet5"], seeds=[0, 0, 1], **TINY)
     assert [(c["model"], c["seed"]) for c in configs] == [("lenet5", 0), ("lenet5", 1), ("resnet8", 0), ("resnet8", 1)]

@@ -129,6 +129,21 @@ def test_resume_semantics(store):
     assert len(store.trials()) == 3
 
 
+def test_fail_running_marks_only_what_this_process_left_running(store):
+    a, b, c, d = (store.begin(cfg(seed=s)) for s in range(4))
+    store.finish(a, METRICS, HISTORY)
+    store.fail(b, "out of memory")
+    with sqlite3.connect(store.path) as other:  # trial d was begun by another process, still alive
+        other.execute("UPDATE trials SET pid = ? WHERE id = ?", (os.getppid(), d))
+    assert store.fail_running("interrupted by\n  the user") == [c]
+    rows = store.trials().set_index("id")
+    assert rows["status"].tolist() == ["done", "failed", "failed", "running"]
+    assert rows["reason"].tolist() == [None, "out of memory", "interrupted by the user", None]
+    assert rows.loc[c, "finished_at"] is not None and rows.loc[d, "finished_at"] is None
+    assert store.fail_running("again") == []
+    assert store.begin(cfg(seed=2)) == c  # resumed: runs again under its id
+
+
 def test_reopen_keeps_rows(tmp_path):
     path = tmp_path / "r.sqlite"
     with Store(path) as s:
