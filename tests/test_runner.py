@@ -3,6 +3,7 @@ seeded reproducibility and the mirrored strategy."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -312,18 +313,30 @@ MIRRORED = textwrap.dedent("""
     import tensorflow as tf
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    import json
+    import keras
+    passes = []  # every forward pass after training: (replicas of the model, images in, rows out)
+    real = keras.Model.predict_on_batch
+    def predict_on_batch(self, x):
+        out = real(self, x)
+        passes.append((self.distribute_strategy.num_replicas_in_sync, len(x), len(out)))
+        return out
+    keras.Model.predict_on_batch = predict_on_batch
     from compare.runner import plan, run
     configs = plan(["lenet5"], seeds=[0], dataset="shapes", limit=64, epochs=1, width=0.25, batch_size=32,
                    strategy="mirrored")
     summary = run(configs, sys.argv[1])
     print(summary.line())
+    print("PASSES " + json.dumps(sorted(set(passes))))
     sys.exit(0 if summary.done == 1 else 1)
 """)
 
 
 def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
     """The trial records how many replicas trained it: the process splits its CPU into two logical
-    devices, so MirroredStrategy must have trained on 2."""
+    devices, so MirroredStrategy must have trained on 2. The trained model is then evaluated, timed
+    and saved as a one-device copy: every forward pass gives one row per image (under the strategy
+    ``predict_on_batch`` ran the batch on both replicas, and the latencies counted twice the work)."""
     script = tmp_path / "mirrored.py"
     script.write_text(MIRRORED)
     out = tmp_path / "out"
@@ -339,6 +352,9 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
     assert (row["params"], row["macs"], row["n_train"], row["n_val"], row["n_test"]) == (4_113, 62_998, 58, 6, 64)
     r = recount(out, row)  # the model trained under the strategy, saved and loaded back without one
     assert row["top1_err"] == pytest.approx(r.top1_mistakes / 64, abs=1e-12)
+    # validation 6, test 64 and training 58 images, then the latencies at batch 1 and 32
+    passes = json.loads(proc.stdout.split("PASSES ", 1)[1])
+    assert passes == [[1, 1, 1], [1, 6, 6], [1, 32, 32], [1, 58, 58], [1, 64, 64]]
 
 
 def test_ctrl_c_stops_after_saving_what_is_done(tmp_path, capsys):
