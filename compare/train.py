@@ -293,6 +293,7 @@ def run_trial(config: dict, *, verbose: int = 0, save_path: str | None = None,
         "train_img_per_s": round(len(x_train) / float(np.mean(steady)), 1),
         "infer_ms_b1": round(_latency_ms(net, x_test, 1), 4), "infer_ms_b32": round(_latency_ms(net, x_test, 32), 4),
         "peak_mem_mb": _peak_mb(), "input_shape": list(shape), "classes": ds.num_classes,
+        "data_channels": int(ds.x_train.shape[-1]),  # 1: grey images, copied to a 3-channel model's inputs
         "n_train": int(len(x_train)), "n_val": int(len(x_val)), "n_test": int(len(x_test)),
         "epochs_run": len(history["loss"]), "batch_size": batch, "lr": lr, **budget(recipe),
         "recipe_source": source_for(recipe, lr, batch), "versions": versions(),

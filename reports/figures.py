@@ -111,8 +111,13 @@ def _grey_note(data: ReportData, trial_id: int, model) -> str:
     from compare.data import GREY_DATASETS
 
     rows = data.results[data.results["id"] == trial_id] if "id" in data.results.columns else data.results.iloc[:0]
-    dataset = str(rows["dataset"].iloc[0]) if not rows.empty else ""
-    if model.inputs[0].shape[-1] != 3 or dataset not in GREY_DATASETS:
+    if rows.empty or model.inputs[0].shape[-1] != 3:
+        return ""
+    dataset = str(rows["dataset"].iloc[0])
+    channels = rows["data_channels"].iloc[0] if "data_channels" in rows.columns else None
+    # a row stored before data_channels existed: the named grey datasets
+    grey = dataset in GREY_DATASETS if channels is None or channels != channels else int(channels) == 1
+    if not grey:
         return ""
     return (f" {dataset} is grey: each image reached all three input channels as the same copy, so a filter's colour "
             "planes saw identical inputs and its colours carry no meaning (they are the random initialisation's "

@@ -87,6 +87,7 @@ COLUMN_UNITS: dict[str, str] = {
     "limit": "cap on images per split as configured (count; empty = none)",
     "strategy": "tf.distribute strategy (empty = none)",
     "classes": "number of classes of the dataset (count)",
+    "data_channels": "channels of the dataset's images (1 = grey, copied to each input channel of a 3-channel model)",
     "n_train": "images the model trained on (count; the training split minus validation)",
     "n_val": "validation images, carved from the training split, stratified (count)",
     "n_test": "test images, evaluated once after training (count)",

@@ -109,7 +109,7 @@ def test_run_hands_its_store_to_reports(tmp_path):
     with Store(out / "results.sqlite") as store:
         trial = store.trials().iloc[0]
     counted = recount(out, trial)
-    assert counted.n_test == 359
+    assert counted.n_test == 359 and trial["data_channels"] == 1  # digits are grey
     assert abs(float(row["top-1 test err (%)"]) - counted.top1_mistakes / 359 * 100) <= 0.005 + 1e-9
     assert "### lenet5 (trial 1)" in md  # its per-layer profile
     profile = {r["layer"]: r for r in _md_table(md, "lenet5 (trial 1)")}

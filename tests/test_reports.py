@@ -654,8 +654,12 @@ def test_rgb_filters_trained_on_grey_images_say_their_colours_mean_nothing():
 
     from reports.figures import _grey_note
 
-    class Data:
+    class Data:  # rows stored before data_channels: the named grey datasets
         results = pd.DataFrame({"id": [1, 2], "dataset": ["mnist5k", "cifar10"]})
+
+    class Stored:  # the dataset's channels as the trial stored them: a folder of grey images too
+        results = pd.DataFrame({"id": [1, 2, 3], "dataset": ["folder:/data/grey", "folder:/data/rgb", "mnist5k"],
+                                "data_channels": [1, 3, None]})
 
     rgb = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(2, 3)])
     grey = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(2, 3)])
@@ -663,6 +667,10 @@ def test_rgb_filters_trained_on_grey_images_say_their_colours_mean_nothing():
                                                "the same copy, so a filter's colour planes saw identical inputs")
     assert _grey_note(Data, 2, rgb) == ""  # colour photographs: the colours are learned
     assert _grey_note(Data, 1, grey) == ""  # shown in grey anyway
+    assert _grey_note(Stored, 1, rgb).startswith(" folder:/data/grey is grey: each image reached all three input")
+    assert _grey_note(Stored, 2, rgb) == ""
+    assert _grey_note(Stored, 3, rgb) == _grey_note(Data, 1, rgb)  # an old row in a newer run's table
+    assert _grey_note(Stored, 1, grey) == ""
 
 
 def test_missing_and_empty_run_directory(tmp_path):

@@ -53,6 +53,7 @@ def test_run_stores_one_row_per_trial(tiny_run):
     # 2*(25+1) + 4*(2*25+1) + 30*(100+1) + 21*(30+1) + 8*(21+1) params;
     # 28*28*2*25 + 10*10*4*50 + 100*30 + 30*21 + 21*8 MACs
     assert lenet["input_shape"] == [32, 32, 1] and lenet["classes"] == 8
+    assert df["data_channels"].tolist() == [3, 3]  # colour shapes (turned grey for lenet5's one channel)
     assert (lenet["params"], lenet["non_trainable"], lenet["macs"]) == (4_113, 0, 62_998)
     # --limit 96 of each split; 10% of the 96 training images (round(9.6) = 10, stratified over the
     # 8 classes) are held out for validation
