@@ -50,6 +50,7 @@ from compare.keras_cache import (
 
 __all__ = [
     "DATASETS", "AUGMENTATIONS", "Dataset", "DatasetUnavailableError", "load_dataset", "check_dataset", "fetch_dataset",
+    "canonical_name",
     "make_shapes", "input_shape_for", "prepare", "make_pipeline", "VAL_FRACTION", "VAL_SEED", "check_val_fraction",
     "validation_split",
 ]
@@ -121,6 +122,13 @@ def _parse_name(name: str) -> tuple[str, str]:
     return key, ""
 
 
+def canonical_name(name: str) -> str:
+    """The name a dataset is stored and resumed under: a known name in lower case (``Digits`` ->
+    ``digits``), or ``folder:PATH`` / ``npz:PATH`` with the prefix in lower case and the path as given."""
+    key, path = _parse_name(name)
+    return f"{key}:{path}" if path else key
+
+
 def check_dataset(name: str, *, download: bool = False, hint: str = DOWNLOAD_HINT) -> None:
     """Check ``name`` without loading anything (cheap, for argument checks before any work): a
     known name or ``folder:PATH``/``npz:PATH`` whose path exists, and a Keras dataset that is in
@@ -149,7 +157,7 @@ def load_dataset(name: str, *, seed: int = 0, limit: int | None = None, download
     key, path = _parse_name(name)
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1):
         raise ValueError(f"limit must be a positive integer or None, got {limit!r}")
-    raw = name.strip() if path else key
+    raw = f"{key}:{path}" if path else key
     if key == "folder":
         arrays = load_folder(path)
     elif key == "npz":

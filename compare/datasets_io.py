@@ -9,6 +9,7 @@ passes ``download=True``; errors are :class:`ValueError` subclasses with one lin
 
 from __future__ import annotations
 
+import math
 import os
 from collections import Counter
 from functools import lru_cache
@@ -230,8 +231,11 @@ def load_npz(path: str | os.PathLike) -> Arrays:
     for split, x, y in (("train", xtr, ytr), ("test", xte, yte)):
         if len(x) != len(y):
             raise ValueError(f"{path}: x_{split} has {len(x)} images but y_{split} has {len(y)} labels")
-    if len(xtr) == 0:
-        raise ValueError(f"{path}: x_train is empty")
+    for split, x in (("train", xtr), ("test", xte)):
+        if len(x) == 0:
+            raise ValueError(f"{path}: x_{split} is empty; accepted: at least one image in each split")
+    if len(np.unique(ytr)) < 2:
+        raise ValueError(f"{path}: y_train holds one class ({int(ytr[0])}); accepted: labels of two or more classes")
     if xtr.shape[1:] != xte.shape[1:]:
         raise ValueError(f"{path}: x_train images are {xtr.shape[1:]} but x_test images are {xte.shape[1:]}")
     k = int(max(ytr.max(), yte.max() if len(yte) else 0)) + 1
@@ -254,6 +258,8 @@ def load_folder(path: str | os.PathLike) -> Arrays:
     empty = [c for c, fs in files.items() if not fs]
     if empty:
         raise ValueError(f"{root}: class folder(s) {', '.join(empty)} hold no images; remove them or add images")
+    if len(classes) < 2:
+        raise ValueError(f"{root} has one class sub-folder ({classes[0].name}); accepted: two or more, one per class")
     images, labels = [], []
     for label, c in enumerate(files):
         for f in files[c]:
@@ -272,4 +278,7 @@ def load_folder(path: str | os.PathLike) -> Arrays:
     if x.ndim == 3:
         x = x[..., None]
     xtr, ytr, xte, yte = split_arrays(x, np.asarray(labels, dtype=np.int64))
+    if len(yte) == 0:
+        raise ValueError(f"{root} holds {len(labels)} images, and the {TEST_FRACTION:.0%} held out for test rounds "
+                         f"to none; accepted: {math.ceil(0.5 / TEST_FRACTION)} or more images")
     return xtr, ytr, xte, yte, list(files)

@@ -83,7 +83,8 @@ def add_training_options(p: argparse.ArgumentParser, out_default: str | None = N
                    help="let keras.datasets download mnist, fashion_mnist, cifar10 or cifar100 when it is not in "
                         "~/.keras/datasets (without it nothing reaches the network)")
     p.add_argument("--out", default=out_default, help=f"run directory (default {out_default or DEFAULT_OUT})")
-    p.add_argument("--quiet", action="store_true", help="no per-epoch bars: one line per trial (for logs)")
+    p.add_argument("--quiet", action="store_true",
+                   help="no per-epoch bars (for logs): one line as each trial starts, one with its result")
     p.add_argument("--no-report", action="store_true", help="do not write the report at the end")
 
 

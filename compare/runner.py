@@ -113,6 +113,8 @@ def plan(models: list[str] | None = None, *, preset: str | None = None, seeds: l
     for s in seeds:
         if isinstance(s, bool) or not isinstance(s, int):
             raise ValueError(f"seed {s!r} is not an integer; accepted: integers like 0,1,2")
+        if not 0 <= s < 2 ** 32:  # what Keras' set_random_seed takes
+            raise ValueError(f"seed {s} is out of range; accepted: integers from 0 to {2 ** 32 - 1}")
     given = {k: v for k, v in settings.items() if v is not None}
     given.setdefault("study", "main" if preset == "main" else "run")
     from .store import Store

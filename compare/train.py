@@ -73,6 +73,7 @@ def normalise_config(config: dict) -> dict:
                                           or cfg["batch_size"] < 1):
         raise ValueError(f"batch_size must be an integer >= 1, got {cfg['batch_size']!r}")
     cfg["val_fraction"] = datalib.check_val_fraction(cfg["val_fraction"])
+    cfg["dataset"] = datalib.canonical_name(cfg["dataset"])  # `--dataset Digits` resumes `digits`' trials
     return cfg
 
 

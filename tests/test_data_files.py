@@ -101,6 +101,10 @@ NPZ_CASES = {
     "nan_images": (lambda a: {**a, "x_test": np.full((10, 6, 6), np.nan)}, "x_test holds NaN"),
     "size_mismatch": (lambda a: {**a, "x_test": np.zeros((10, 5, 5), np.uint8)}, r"x_train images are \(6, 6, 1\)"),
     "object_arrays": (lambda a: {**a, "y_test": np.array([1, "x"], dtype=object)}, "holds object arrays"),
+    "empty_test": (lambda a: {**a, "x_test": a["x_test"][:0], "y_test": a["y_test"][:0]},
+                   "x_test is empty; accepted: at least one image in each split$"),
+    "one_class": (lambda a: {**a, "y_train": np.full_like(a["y_train"], 2)},
+                  r"y_train holds one class \(2\); accepted: labels of two or more classes$"),
 }
 
 
@@ -150,3 +154,26 @@ def test_folder_errors(tmp_path):
     (root / "b" / "broken.png").write_bytes(b"not a png")
     with pytest.raises(ValueError, match="broken.png is not a readable image"):
         load_dataset(f"folder:{root}")
+    one = write_png_folder(tmp_path / "one", {"cat": 10})
+    with pytest.raises(ValueError, match=f"^{one} has one class sub-folder \\(cat\\); accepted: two or more, one per class$"):
+        load_dataset(f"folder:{one}")
+    two = write_png_folder(tmp_path / "two", {"cat": 1, "dog": 1})  # 20% of 2 images rounds to 0
+    with pytest.raises(ValueError, match=f"^{two} holds 2 images, and the 20% held out for test rounds to none; "
+                                         "accepted: 3 or more images$"):
+        load_dataset(f"folder:{two}")
+    assert len(load_dataset(f"folder:{write_png_folder(tmp_path / 'three', {'cat': 2, 'dog': 1})}").y_test) == 1
+
+
+def test_dataset_names_are_stored_in_one_spelling(tmp_path):
+    """``--dataset Digits`` plans (and resumes) the same trial as ``digits``; a path keeps its case."""
+    from compare.data import canonical_name
+    from compare.runner import plan
+
+    assert [canonical_name(n) for n in ("Digits", " fashion-MNIST ", "FOLDER:/Data/Pets", "npz:/A.npz")] == [
+        "digits", "fashion_mnist", "folder:/Data/Pets", "npz:/A.npz"]
+    assert load_dataset("DIGITS").name == "digits"
+    assert plan(["lenet5"], dataset="DIGITS", limit=50)[0]["dataset"] == "digits"
+    with pytest.raises(ValueError, match="^seed -1 is out of range; accepted: integers from 0 to 4294967295$"):
+        plan(["lenet5"], seeds=[-1], dataset="digits")
+    with pytest.raises(ValueError, match="^seed 4294967296 is out of range"):
+        plan(["lenet5"], seeds=[2 ** 32], dataset="digits")
