@@ -82,6 +82,18 @@ def parse_positive(text: str | None, what: str) -> float | None:
 
 # -- quiet TensorFlow ------------------------------------------------------------------------------
 
+def check_directory(option: str, path: str) -> None:
+    """``option``'s ``path`` is a directory, or one can be made there: neither a file nor inside
+    one (a check before any work; creates nothing)."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(f"{option} {path!r} is a file; accepted: a directory (created if missing)")
+    parent = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise ValueError(f"{option} {path!r} is inside {parent!r}, which is a file; accepted: a directory")
+
+
 def quiet_tensorflow(verbose: bool = False) -> None:
     """Hide TensorFlow's C++ start-up logs and Keras' Python warnings, unless ``verbose``.
 

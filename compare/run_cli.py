@@ -172,10 +172,11 @@ def _val_fraction(text: str | None) -> float | None:
 def check_out(out: str) -> None:
     """``--out`` can take the results: not a file, and any store in it is one this version uses.
     Changes nothing (run it before any work)."""
+    from common.cli import check_directory
+
     from .store import STORE_NAME, Store
 
-    if os.path.exists(out) and not os.path.isdir(out):
-        raise ValueError(f"--out {out!r} is a file; accepted: a directory (created if missing)")
+    check_directory("--out", out)
     Store.check(os.path.join(out, STORE_NAME))
 
 

@@ -10,7 +10,7 @@ import argparse
 import sys
 from typing import Sequence
 
-from common.cli import EXIT_BAD_INPUT, Parser, quiet_tensorflow, run_main
+from common.cli import EXIT_BAD_INPUT, Parser, check_directory, quiet_tensorflow, run_main
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -27,17 +27,6 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def check_export(target: str) -> None:
-    """``--export`` names a directory or a path where one can be made (checked before any work)."""
-    import os
-
-    if os.path.exists(target) and not os.path.isdir(target):
-        raise ValueError(f"--export {target!r} is a file; accepted: a directory (created if missing)")
-    parent = os.path.dirname(os.path.abspath(target))
-    while not os.path.exists(parent):
-        parent = os.path.dirname(parent)
-    if not os.path.isdir(parent):
-        raise ValueError(f"--export {target!r} is inside {parent!r}, which is a file; accepted: a directory")
 
 
 EXPORTED = ("report.md", "report.html", "results.csv", "results.json", "results.sqlite")
@@ -52,7 +41,7 @@ def export(run_dir, target) -> tuple[int, int]:
     from pathlib import Path
 
     src, dst = Path(run_dir), Path(target)
-    check_export(target)
+    check_directory("--export", target)
     (dst / "figures").mkdir(parents=True, exist_ok=True)
     files = 0
     for name in EXPORTED:
@@ -73,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     quiet_tensorflow(args.verbose)  # cheap: takes effect if and when TensorFlow is imported
     if args.export:
-        check_export(args.export)
+        check_directory("--export", args.export)
     from compare.store import run_store
 
     run_store(args.run_dir)  # a missing directory or store, or a corrupt one: before any work

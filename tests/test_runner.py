@@ -297,6 +297,9 @@ def test_out_is_a_file_and_incompatible_store_keep_results(tiny_run, tmp_path, c
     f.write_text("x")
     assert cli("run", "--models", "lenet5", "--dataset", "shapes", "--out", str(f)) == 2
     assert capsys.readouterr().err.startswith(f"error: --out '{f}' is a file")
+    assert cli("run", "--models", "lenet5", "--dataset", "shapes", "--out", str(f / "sub")) == 2
+    assert capsys.readouterr() == ("", f"error: --out '{f / 'sub'}' is inside '{f}', which is a file; "
+                                       "accepted: a directory\n")  # nothing printed before it
     out = tmp_path / "old"
     out.mkdir()
     Store(out / "results.sqlite").close()  # a store written by a future version
