@@ -139,6 +139,8 @@ def test_predict_prints_the_known_top_classes(tabby_weights, tmp_path):
                                                         "a source; accepted: imagenet, keras, torchvision or a path"),
     (["--model", "vgg16", "--top", "0"], "error: --top must be an integer from 1 to 1000, got 0"),
     (["--model", "nosuch"], "error: unknown model 'nosuch'"),
+    (["--model", "vgg16", "--weights", "keras", "--preprocessing", "torch"],
+     "error: --preprocessing is for a weights file; --weights keras uses its source's own (caffe for vgg16)\n"),
 ])
 def test_predict_rejects_bad_input_in_one_line(args, message, tmp_path):
     image = _image(tmp_path / "x.png", (8, 8), (1, 2, 3))
@@ -151,4 +153,5 @@ def test_predict_rejects_bad_input_in_one_line(args, message, tmp_path):
 
 def test_predict_names_a_missing_image():
     proc = _zoo("predict", "/no/cat.jpg", "--model", "vgg16")
-    assert (proc.returncode, proc.stderr.strip()) == (2, "error: image '/no/cat.jpg' does not exist")
+    assert (proc.returncode, proc.stderr.strip()) == (
+        2, "error: image '/no/cat.jpg' does not exist; accepted: image files (JPEG, PNG, ...)")

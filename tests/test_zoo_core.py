@@ -39,6 +39,8 @@ def test_list_models_patterns_sort_naturally_and_filter():
     assert len(zoo.list_models()) == 45
     with pytest.raises(ValueError, match="unknown family 'resnets'; accepted: alexnet, alphago, googlenet"):
         zoo.list_models(family="resnets")
+    with pytest.raises(ValueError, match="^unknown tag 'residuals'; accepted: batchnorm, ceil-pool, cifar, "):
+        zoo.list_models(tag=["imagenet", "residuals"])
 
 
 def test_unknown_name_suggests_closest_or_the_family_pattern():
@@ -154,8 +156,12 @@ def test_weights_round_trip_and_mismatch(tmp_path):
     np.testing.assert_array_equal(from_keras.predict(x, verbose=0), src.predict(x, verbose=0))
     for a, b in zip(src.get_weights(), same.get_weights()):
         np.testing.assert_array_equal(a, b)
-    with pytest.raises(ValueError, match=rf"^weights file '{path}' does not match model 'lenet5'"):
+    with pytest.raises(ValueError, match=rf"^weights file '{path}' does not match model 'lenet5'") as err:
         zoo.lenet5(classes=5, weights=path)
+    # Keras' several-line message in one line, down to the first layer that does not fit and its shapes
+    said = str(err.value)
+    assert "\n" not in said and len(said) <= len(f"weights file '{path}' does not match model 'lenet5': ") + 400
+    assert "<Dense name=predictions, built=True>: " in said and "variable.shape=(84, 5), Received: value.shape=(84, 10)" in said
     empty = tmp_path / "empty.keras"
     empty.write_bytes(b"")
     with pytest.raises(ValueError) as err:
@@ -356,6 +362,10 @@ def test_cli_show_in_process(capsys):
     assert "          params: 269,722 trainable, 1,376 non-trainable" in out
     assert "source top1_err: He et al. 2015, table 6" in out
     assert out.strip().splitlines()[-1] == "resnet20: 269,434 trainable + 1,376 non-trainable params, depth 20, input 28x28x1"
+    # a shape the model cannot take: the error alone, no card printed before it
+    with pytest.raises(ValueError, match=r"^resnet20: input_shape must have 3 dimensions like \(32, 32, 3\), got \(28, 28\)$"):
+        main(["show", "resnet20", "--input-shape", "28,28"])
+    assert capsys.readouterr().out == ""
 
 
 def test_cli_metadata_commands_do_not_import_tensorflow():

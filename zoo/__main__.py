@@ -77,12 +77,12 @@ def cmd_show(args) -> int:
         if not args.width > 0:
             raise ValueError(f"--width must be a number > 0, got {args.width:g}")
         overrides["width"] = args.width
-    _print_card(c)
     if not (args.summary or overrides):
+        _print_card(c)
         return 0
-    sys.stdout.flush()
     quiet_tensorflow(args.verbose)
-    model = zoo.build(args.name, **overrides)
+    model = zoo.build(args.name, **overrides)  # a shape or width the model cannot take: before any output
+    _print_card(c)
     model.summary(print_fn=lambda line, **kw: print(line))
     trainable = sum(int(w.numpy().size) for w in model.trainable_weights)
     frozen = sum(int(w.numpy().size) for w in model.non_trainable_weights)
@@ -112,6 +112,9 @@ def cmd_predict(args) -> int:
         raise ValueError(f"--top must be an integer from 1 to 1000, got {args.top}")
     weights = args.weights
     if weights.lower() in NAMED:
+        if args.preprocessing is not None:
+            raise ValueError(f"--preprocessing is for a weights file; --weights {weights} uses its source's own "
+                             f"({pick_source(c.name, weights).preprocessing} for {c.name})")
         source = pick_source(c.name, weights)
     elif not os.path.isfile(weights):
         raise ValueError(f"--weights {weights!r} is neither a file nor a source; accepted: "
@@ -123,7 +126,8 @@ def cmd_predict(args) -> int:
         source = pick_source(c.name, "imagenet") if args.preprocessing is None else None
     missing = [p for p in args.images if not os.path.isfile(p)]
     if missing:
-        raise ValueError(f"image {missing[0]!r} does not exist")
+        what = "is a directory" if os.path.isdir(missing[0]) else "does not exist"
+        raise ValueError(f"image {missing[0]!r} {what}; accepted: image files (JPEG, PNG, ...)")
     quiet_tensorflow(args.verbose)
     from zoo.imagenet import decode_predictions, load_images
 

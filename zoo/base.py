@@ -135,8 +135,12 @@ def load_weights(model: keras.Model, path: str) -> None:
             warnings.filterwarnings("ignore", message="Skipping nested container")
             _load(model, path)
     except Exception as exc:  # keras raises several types for shape mismatches
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ValueError(f"weights file {path!r} does not match model {model.name!r}: {first}") from None
+        # Keras' message spans lines ("A total of N objects could not be loaded. Example error message
+        # for object <Conv2D ...>:" then the layer's own error): one line, the first layer's error kept
+        said = " ".join(str(exc).split())
+        said = said if len(said) <= 400 else said[:399] + "…"
+        raise ValueError(f"weights file {path!r} does not match model {model.name!r}: {said or type(exc).__name__}"
+                         ) from None
 
 
 def _load(model: keras.Model, path: str) -> None:

@@ -47,10 +47,11 @@ def list_models(pattern: str | Iterable[str] = "*", exclude: str | Iterable[str]
     """
     include, drop = _patterns(pattern) or ["*"], _patterns(exclude)
     families, tags = set(_patterns(family)), set(_patterns(tag))
-    unknown = families - {c.family for c in CARDS.values()}
-    if unknown:
-        raise ValueError(f"unknown family {sorted(unknown)[0]!r}; accepted: "
-                         f"{', '.join(sorted({c.family for c in CARDS.values()}))}")
+    for what, given, known in (("family", families, {c.family for c in CARDS.values()}),
+                               ("tag", tags, {t for c in CARDS.values() for t in c.tags})):
+        unknown = given - known
+        if unknown:
+            raise ValueError(f"unknown {what} {sorted(unknown)[0]!r}; accepted: {', '.join(sorted(known))}")
     names = [
         n for n, c in CARDS.items()
         if any(fnmatch.fnmatchcase(n, p) for p in include)
