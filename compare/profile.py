@@ -232,10 +232,11 @@ def totals(df: pd.DataFrame) -> pd.Series:
 
 
 def summary(df: pd.DataFrame, name: str | None = None) -> str:
-    """One line: "resnet20: 269,722 params, 40.6 M MACs, 20 weighted layers"."""
+    """One line: "resnet20: 269,722 params, 40.6 M MACs, 20 weighted layers in all". Every conv and
+    dense layer counts, so resnet50's 4 projection shortcuts give 54 (its depth, the longest path, is 50)."""
     t = totals(df)
     text = (f"{name or df.attrs.get('model', 'model')}: {t['trainable']:,} params, {human_count(t['macs'])} MACs, "
-            f"{t['weighted']} weighted layers")
+            f"{t['weighted']} weighted layers in all")
     if t["non_trainable"]:
         text += f" ({t['non_trainable']:,} non-trainable params)"
     if t["uncounted"]:

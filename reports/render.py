@@ -60,15 +60,18 @@ def _overview(data: ReportData, rep: Report) -> list[Block]:
     r = data.results
     datasets = ", ".join(sorted({str(d) for d in r["dataset"].dropna()}))
     seeds = ", ".join(str(int(s)) for s in sorted(r["seed"].dropna().unique()))
+    total = rep.done + rep.failed + rep.running  # what the counts count: every row, bench rows too
+    bench = len(data.bench) if len(data.bench) < total else 0  # a bench-only run: its rows are the trials
     blocks: list[Block] = [
         ("h1", f"Report: {data.run_dir.name or data.run_dir}"),
-        ("p", f"{len(r)} trials: {rep.done} done, {rep.failed} failed"
+        ("p", f"{total} trials" + (f", {bench} of them bench rows" if bench > 1 else ", 1 of them a bench row"
+                                   if bench else "") + f": {rep.done} done, {rep.failed} failed"
               + (f", {rep.running} still marked running (in progress, or interrupted)" if rep.running else "")
               + f". {rep.models} models; datasets: {datasets or '-'}; seeds: {seeds or '-'}. "
               f"Generated {_dt.datetime.now().isoformat(timespec='seconds')} from {STORE_NAME}."),
     ]
     if rep.done == 0:
-        blocks.append(("p", f"No trial finished: all {len(r)} trials failed or were interrupted; "
+        blocks.append(("p", f"No trial finished: all {total} trials failed or were interrupted; "
                             "the reasons are listed under 'Failed trials'."))
     elif not data.main.empty and pd.notna(data.main.iloc[0]["top1_err"]):
         best = data.main.iloc[0]

@@ -874,3 +874,23 @@ def test_schema_1_store_reports_with_intervals_and_no_paired_test(tmp_path):
     assert rows.loc["lenet5", "95% CI (%)"] == f"{lo * 100:.2f}–{hi * 100:.2f}" == "2.11–4.25"
     assert "Rows with '?' validation images were trained before this toolkit kept a validation split" in md
     assert "significantly" not in md.split("## Comparison")[0]  # the overview claims no significance
+
+
+def test_the_overview_counts_every_row_of_a_store_with_bench_rows(tmp_path):
+    """A run directory that also holds `compare bench` rows: the headline's total counts the rows its
+    done/failed counts count (it said "1 trials: 2 done")."""
+    from compare.store import Store
+    from reports.render import build_report
+
+    with Store(tmp_path / "results.sqlite") as store:
+        cfg = {"model": "lenet5", "dataset": "mnist5k", "seed": 0, "study": "main"}
+        store.finish(store.begin(cfg), {"top1_err": 0.03, "top1_acc": 0.97, "n_train": 4000, "n_test": 1000,
+                                        "classes": 10}, {})
+        store.fail(store.begin({**cfg, "seed": 1}), "ValueError: x")
+        for b in (1, 2):
+            store.finish(store.begin({"study": "bench", "model": "lenet5", "batch_size": b, "width": 1.0}),
+                         {"time_ms": 1.0 * b, "img_per_s": 1000.0, "latency_ms": 1.0, "peak_mem_mb": 900.0,
+                          "gflops": 0.8, "macs": 416_520, "params": 61_706})
+    build_report(tmp_path, figures=False, profiles=False)
+    overview = (tmp_path / "report.md").read_text().split("\n")[2]
+    assert overview.startswith("4 trials, 2 of them bench rows: 3 done, 1 failed. ")

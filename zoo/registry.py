@@ -73,7 +73,7 @@ def card(name: str) -> Card:
                 f"or python -m zoo list '{text}*'")
     else:
         close = difflib.get_close_matches(text, list(CARDS), n=3, cutoff=0.5)
-        hint = f"; did you mean {', '.join(close)}?" if close else "; see zoo.list_models()"
+        hint = f"; did you mean {', '.join(close)}?" if close else "; see zoo.list_models() or python -m zoo list"
     raise UnknownModelError(f"unknown model {name!r}{hint}")
 
 
