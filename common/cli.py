@@ -39,6 +39,18 @@ class Parser(argparse.ArgumentParser):
     def error(self, message: str):
         self.exit(EXIT_BAD_INPUT, f"error: {' '.join(message.split())} (see {self.prog} --help)\n")
 
+    def parse_args(self, args=None, namespace=None):
+        """As argparse's, but an unrecognized argument after a sub-command is reported by that
+        sub-command's parser, so that the error points to its own ``--help``."""
+        ns, extra = self.parse_known_args(args, namespace)
+        if extra:
+            chosen = self
+            for action in self._actions:
+                if isinstance(action, argparse._SubParsersAction) and getattr(ns, action.dest, None) in action.choices:
+                    chosen = action.choices[getattr(ns, action.dest)]
+            chosen.error(f"unrecognized arguments: {' '.join(extra)}")
+        return ns
+
 
 def parse_shape(text: str) -> tuple[int, ...]:
     """``"32,32,3"`` (or ``"32x32x3"``) -> (32, 32, 3); a ValueError naming the value otherwise."""

@@ -120,7 +120,7 @@ def _setting(config: dict) -> str:
     """A short label of what the trials of one study share: dataset, width, images, epochs, recipe."""
     c = {k: config.get(k) for k in _SETTING_KEYS}
     parts = [str(c["dataset"]), f"width {c['width']:g}" if isinstance(c["width"], (int, float)) else "width ?",
-             "all images" if c["limit"] is None else f"<= {c['limit']} images/split", f"{c['epochs']} epochs",
+             "all images" if c["limit"] is None else f"<= {c['limit']} images/split", f"{c['epochs']} epoch{'' if c['epochs'] == 1 else 's'}",
              f"recipe {c['recipe']}"]
     parts += [f"{k.replace('_', ' ')} {c[k]}" for k in ("input_size", "batch_size", "lr", "augment", "strategy")
               if c[k] is not None]

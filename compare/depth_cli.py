@@ -75,24 +75,24 @@ def cmd_depth(args: argparse.Namespace) -> int:
     seeds = _int_list(args.seeds, "--seeds")
     out = args.out or DEFAULT_OUT
     depths = depth.parse_depths(args.depths)
-    worker = start_run(settings, out, connect_timeout(args))  # --strategy multiworker: before anything runs TensorFlow
+    start_run(settings, out, connect_timeout(args))  # --strategy multiworker: before anything runs TensorFlow
     configs = depth.plan(depths, seeds=seeds, download=args.download, **settings)
-    code = execute(configs, out, args)
-    if worker is not None and not worker.is_chief:
-        return code  # the results are the chief's
-    store_path = os.path.join(out, STORE_NAME)
-    if not os.path.isfile(store_path):
-        return code
-    with Store(store_path) as store:
-        trials = store.trials(status=None)
-    mine = {Store.key(c) for c in configs}
-    summary = depth.summarise(trials[trials["key"].isin(mine)])
-    if summary.empty:
-        return code
-    print(f"Depth study: {summary['setting'].iloc[0]}; errors in % (train(last) = 1 - last epoch's "
-          "training accuracy, training mode; train(infer) = training set, inference mode)")
-    for line in _table_lines(summary):
-        print("  " + line)
-    for sentence in depth.findings(summary, "train_err_eval") + depth.findings(summary, "train_err", test=False):
-        print("  " + sentence)
-    return code
+
+    def table() -> None:  # above the run's one-line summary (only the chief has the results)
+        store_path = os.path.join(out, STORE_NAME)
+        if not os.path.isfile(store_path):
+            return
+        with Store(store_path) as store:
+            trials = store.trials(status=None)
+        mine = {Store.key(c) for c in configs}
+        summary = depth.summarise(trials[trials["key"].isin(mine)])
+        if summary.empty:
+            return
+        print(f"Depth study: {summary['setting'].iloc[0]}; errors in % (train(last) = 1 - last epoch's "
+              "training accuracy, training mode; train(infer) = training set, inference mode)")
+        for line in _table_lines(summary):
+            print("  " + line)
+        for sentence in depth.findings(summary, "train_err_eval") + depth.findings(summary, "train_err", test=False):
+            print("  " + sentence)
+
+    return execute(configs, out, args, before_summary=table)

@@ -12,6 +12,7 @@ import sys
 import tempfile
 import threading
 import time
+from typing import Callable
 
 from common.cli import parse_count, parse_positive
 from common.text import human_count
@@ -234,9 +235,11 @@ def printer(quiet: bool):
     return progress
 
 
-def execute(configs: list[dict], out: str, args: argparse.Namespace) -> int:
+def execute(configs: list[dict], out: str, args: argparse.Namespace,
+            before_summary: Callable[[], None] | None = None) -> int:
     """Run ``configs`` into ``out`` (checked first with :func:`start_run`) with progress, write the
-    report, print the summary line. With ``multiworker`` trials only the chief keeps a store (in
+    report, print the summary line (``before_summary()`` prints what goes above it: the depth study's
+    table). With ``multiworker`` trials only the chief keeps a store (in
     ``out``) and writes the report; another worker trains in step with it against a scratch store
     in a temporary directory, deleted at the end."""
     from . import distribute
@@ -273,15 +276,18 @@ def execute(configs: list[dict], out: str, args: argparse.Namespace) -> int:
                           on_connect=lambda where: print(f"on a {where}", flush=True))
     else:
         summary = run(configs, out, verbose=verbose, progress=printer(args.quiet), agree_done=agree)
-    return finish(summary, out, args)
+    return finish(summary, out, args, before_summary)
 
 
-def finish(summary, out: str, args) -> int:
-    """After a run: the report (unless --no-report, or nothing is done), the one-line summary, and
-    the exit code (130 interrupted, 1 if a trial failed, else 0)."""
+def finish(summary, out: str, args, before_summary: Callable[[], None] | None = None) -> int:
+    """After a run: the report (unless --no-report, or nothing is done), what ``before_summary()``
+    prints, the one-line summary last, and the exit code (130 interrupted, 1 if a trial failed,
+    else 0)."""
     report = ""
     if not args.no_report and (summary.done or summary.skipped):
         report = write_report(out, args.verbose)
+    if before_summary is not None:
+        before_summary()
     print(summary.line() + report)
     if summary.interrupted:
         return 130

@@ -129,9 +129,11 @@ def test_tiny_run_stores_both_series(tiny_run):
         m: pytest.approx(1 - by_model.loc[m, "history"]["val_accuracy"][0], abs=1e-12) for m in by_model.index}
     assert {m: round(by_model.loc[m, "val_err"] * 3) for m in by_model.index} == {
         m: counted[m].val_mistakes for m in by_model.index}
-    # the command's printout: per-depth table and findings
+    # the command's printout: per-depth table and findings, then the run's one-line summary last
     assert re.search(r"^\s+8\s", text, re.M) and re.search(r"^\s+14\s", text, re.M), text
     assert "plain-14" in text and "resnet-14" in text
+    assert "Depth study: shapes, width 0.25, <= 32 images/split, 1 epoch, recipe default" in text
+    assert text.strip().splitlines()[-1].startswith("4 trained, 0 already done, 0 failed of 4 trial(s) in "), text
 
 
 def test_tiny_run_resumes(tiny_run, capsys):
