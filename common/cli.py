@@ -42,12 +42,16 @@ class Parser(argparse.ArgumentParser):
     def parse_args(self, args=None, namespace=None):
         """As argparse's, but an unrecognized argument after a sub-command is reported by that
         sub-command's parser, so that the error points to its own ``--help``."""
-        ns, extra = self.parse_known_args(args, namespace)
+        argv = list(sys.argv[1:] if args is None else args)
+        ns, extra = self.parse_known_args(argv, namespace)
         if extra:
             chosen = self
             for action in self._actions:
-                if isinstance(action, argparse._SubParsersAction) and getattr(ns, action.dest, None) in action.choices:
-                    chosen = action.choices[getattr(ns, action.dest)]
+                if not isinstance(action, argparse._SubParsersAction):
+                    continue
+                name = getattr(ns, action.dest, None)
+                if name in action.choices and name in argv and extra[0] in argv[argv.index(name) + 1:]:
+                    chosen = action.choices[name]  # the unknown argument comes after the sub-command
             chosen.error(f"unrecognized arguments: {' '.join(extra)}")
         return ns
 
@@ -92,19 +96,20 @@ def parse_positive(text: str | None, what: str) -> float | None:
     return value
 
 
-# -- quiet TensorFlow ------------------------------------------------------------------------------
-
 def check_directory(option: str, path: str) -> None:
-    """``option``'s ``path`` is a directory, or one can be made there: neither a file nor inside
-    one (a check before any work; creates nothing)."""
-    if os.path.exists(path) and not os.path.isdir(path):
+    """``option``'s ``path`` (``~`` expanded) is a directory, or one can be made there: neither a
+    file nor inside one (a check before any work; creates nothing)."""
+    full = os.path.expanduser(path)
+    if os.path.exists(full) and not os.path.isdir(full):
         raise ValueError(f"{option} {path!r} is a file; accepted: a directory (created if missing)")
-    parent = os.path.dirname(os.path.abspath(path))
+    parent = os.path.dirname(os.path.abspath(full))
     while not os.path.exists(parent):
         parent = os.path.dirname(parent)
     if not os.path.isdir(parent):
         raise ValueError(f"{option} {path!r} is inside {parent!r}, which is a file; accepted: a directory")
 
+
+# -- quiet TensorFlow ------------------------------------------------------------------------------
 
 def quiet_tensorflow(verbose: bool = False) -> None:
     """Hide TensorFlow's C++ start-up logs and Keras' Python warnings, unless ``verbose``.

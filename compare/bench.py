@@ -52,6 +52,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
+from common.cli import check_directory
+
 from .bench_process import Worker, WorkerError
 from .runner import INTERRUPTED, RunSummary
 from .store import STORE_NAME, Store
@@ -214,9 +216,8 @@ def run(configs: list[dict], out_dir: str | os.PathLike, *, repeats: int = DEFAU
     if repeats < MIN_REPEATS:
         raise ValueError(f"repeats must be >= {MIN_REPEATS}, got {repeats}")
     notify = progress or (lambda *a, **k: None)
+    check_directory("--out", str(out_dir))
     out = Path(out_dir).expanduser()
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {str(out)!r} is a file; accepted: a directory (created if missing)")
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     with Store(out / STORE_NAME) as store:
@@ -243,7 +244,8 @@ def run(configs: list[dict], out_dir: str | os.PathLike, *, repeats: int = DEFAU
                                notify, state, zoo.card(model).macs)
                 if summary.interrupted:
                     break
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:  # between models, or a second Ctrl-C while the first was handled
+            store.fail_running(INTERRUPTED)
             summary.interrupted = True
         finally:
             summary.wall_s = time.perf_counter() - start

@@ -170,9 +170,10 @@ def open_run(out_dir: str | os.PathLike):
     works with. The store is closed and the Ctrl-C handler restored on exit."""
     from .store import Store
 
+    from common.cli import check_directory
+
+    check_directory("--out", str(out_dir))
     out = Path(out_dir).expanduser()
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {str(out)!r} is a file; accepted: a directory (created if missing)")
     out.mkdir(parents=True, exist_ok=True)
     with Store(out / STORE_NAME) as store, _CtrlC() as ctrl_c:
         yield out, store, ctrl_c

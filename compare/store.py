@@ -171,6 +171,7 @@ class Store:
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path).expanduser()
+        self._begun: set[int] = set()  # ids of the trials begun through this instance (fail_running)
         check_file(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
@@ -278,6 +279,7 @@ class Store:
                     "started_at = ?, finished_at = NULL, pid = ? WHERE id = ?",
                     (_now(), os.getpid(), trial_id),
                 )
+            self._begun.add(trial_id)  # before the commit: Ctrl-C cannot fall between the two
         return trial_id
 
     def finish(self, trial_id: int, metrics: dict, history: dict | None = None,
@@ -325,12 +327,18 @@ class Store:
             raise StoreError(f"no trial with id {trial_id} in {self.path}")
 
     def fail_running(self, reason: str) -> list[int]:
-        """Mark failed, with a one-line ``reason``, every trial this process began and left running,
-        in one transaction; returns their ids. What Ctrl-C interrupts, including a trial whose row was
-        written an instant before it came (its id not yet known to the caller)."""
+        """Mark failed, with a one-line ``reason``, every trial begun through this ``Store`` and still
+        running, in one transaction; returns their ids. What Ctrl-C interrupts, including a trial
+        whose row was written an instant before it came (its id not yet known to the caller).
+        Another process's trials in the same file are never touched, even one with the same pid
+        (in another container)."""
+        if self._conn.in_transaction:  # a write that Ctrl-C interrupted half-way: it did not happen
+            self._conn.execute("ROLLBACK")
+        begun = sorted(self._begun)
         with transaction(self._conn) as conn:
             ids = [int(r[0]) for r in conn.execute(
-                "SELECT id FROM trials WHERE status = 'running' AND pid = ? ORDER BY id", (os.getpid(),))]
+                f"SELECT id FROM trials WHERE status = 'running' AND pid = ? AND id IN ({','.join('?' * len(begun))}) "
+                "ORDER BY id", (os.getpid(), *begun))] if begun else []
             conn.executemany("UPDATE trials SET status = 'failed', reason = ?, finished_at = ? WHERE id = ?",
                              [(_one_line(reason), _now(), i) for i in ids])
         return ids

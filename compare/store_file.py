@@ -87,7 +87,8 @@ def transaction(conn: sqlite3.Connection):
         yield conn
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:  # Ctrl-C can come after COMMIT returned: nothing left to roll back
+            conn.execute("ROLLBACK")
         raise
 
 

@@ -339,7 +339,10 @@ def single_device_copy(net):
     """A copy of ``net`` (trained under a distribution strategy) with the same weights, made
     outside the strategy. Under a strategy ``predict_on_batch`` runs the whole batch on every
     replica (a 2-replica mirrored model returned 20 rows for 10 images), so a latency timed there
-    counted replicas x the work; on the copy a forward pass is one device's."""
+    counted replicas x the work; on the copy a forward pass is one device's. BatchNorm's moving
+    statistics are the first replica's (Keras 3 keeps one set per replica under MirroredStrategy
+    and saves the first), so the trial's errors are those of the model it saves. The copy is not
+    compiled (it is only evaluated and saved)."""
     import keras
 
     copy = keras.models.clone_model(net)

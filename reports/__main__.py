@@ -27,8 +27,6 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-
-
 EXPORTED = ("report.md", "report.html", "results.csv", "results.json", "results.sqlite")
 """The files ``--export`` copies, with ``figures/*.png|svg`` (not the trained models: they are large)."""
 

@@ -39,7 +39,7 @@ BUDGET_COLUMNS: tuple[str, ...] = ("epochs", "batch_size", "lr", "optimizer", "s
 #: Columns written as integers in results.csv / results.json (empty where unknown).
 INT_COLUMNS: tuple[str, ...] = (
     "id", "seed", "input_size", "epochs", "epochs_run", "batch_size", "config_batch_size", "limit", "classes",
-    "num_replicas_in_sync", "n_images", "n_classes", "correct_top1", "correct_top5", *COUNT_COLUMNS,
+    "data_channels", "num_replicas_in_sync", "n_images", "n_classes", "correct_top1", "correct_top5", *COUNT_COLUMNS,
 )
 _TAIL_COLUMNS: tuple[str, ...] = (
     "epochs", "batch_size", "lr", "optimizer", "schedule", "momentum", "weight_decay", "augment", "recipe",

@@ -25,6 +25,7 @@ class Recount:
     train_mistakes: int
     n_val: int = 0
     val_mistakes: int = 0
+    val_loss: float = float("nan")  # mean cross-entropy on the validation split (probabilities clipped at 1e-7)
     test_pred: tuple = ()
 
     @property
@@ -61,8 +62,11 @@ def recount(run_dir: str | Path, row) -> Recount:
     k = min(5, probs.shape[1])
     in_top5 = [y in set(np.argsort(-p)[:k].tolist()) for p, y in zip(probs, ds.y_test.tolist())]
     train_pred = np.argmax(np.asarray(model.predict(x_train, batch_size=256, verbose=0)), axis=1)
-    val_pred = np.argmax(np.asarray(model.predict(x_val, batch_size=256, verbose=0)), axis=1) if len(va) else []
+    val_probs = np.asarray(model.predict(x_val, batch_size=256, verbose=0), dtype=np.float64) if len(va) else None
+    val_pred = np.argmax(val_probs, axis=1) if len(va) else []
+    y_val = ds.y_train[va]
+    val_loss = float(-np.mean(np.log(np.clip(val_probs[np.arange(len(va)), y_val], 1e-7, 1.0)))) if len(va) else float("nan")
     return Recount(n_test=len(ds.y_test), top1_mistakes=int(np.sum(top1 != ds.y_test)),
                    top5_mistakes=int(len(in_top5) - sum(in_top5)), n_train=len(tr),
                    train_mistakes=int(np.sum(train_pred != ds.y_train[tr])), n_val=len(va),
-                   val_mistakes=int(np.sum(val_pred != ds.y_train[va])), test_pred=tuple(top1.tolist()))
+                   val_mistakes=int(np.sum(val_pred != y_val)), val_loss=val_loss, test_pred=tuple(top1.tolist()))

@@ -155,12 +155,13 @@ def test_folder_errors(tmp_path):
     with pytest.raises(ValueError, match="broken.png is not a readable image"):
         load_dataset(f"folder:{root}")
     one = write_png_folder(tmp_path / "one", {"cat": 10})
-    with pytest.raises(ValueError, match=f"^{one} has one class sub-folder \\(cat\\); accepted: two or more, one per class$"):
+    with pytest.raises(ValueError) as err:
         load_dataset(f"folder:{one}")
+    assert str(err.value) == f"{one} has one class sub-folder (cat); accepted: two or more, one per class"
     two = write_png_folder(tmp_path / "two", {"cat": 1, "dog": 1})  # 20% of 2 images rounds to 0
-    with pytest.raises(ValueError, match=f"^{two} holds 2 images, and the 20% held out for test rounds to none; "
-                                         "accepted: 3 or more images$"):
+    with pytest.raises(ValueError) as err:
         load_dataset(f"folder:{two}")
+    assert str(err.value) == f"{two} holds 2 images, and the 20% held out for test rounds to none; accepted: 3 or more images"
     assert len(load_dataset(f"folder:{write_png_folder(tmp_path / 'three', {'cat': 2, 'dog': 1})}").y_test) == 1
 
 

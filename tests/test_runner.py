@@ -292,7 +292,7 @@ def test_bad_npz_and_empty_folder(tmp_path, capsys):
     assert "empty" in capsys.readouterr().err
 
 
-def test_out_is_a_file_and_incompatible_store_keep_results(tiny_run, tmp_path, capsys):
+def test_out_is_a_file_and_incompatible_store_keep_results(tiny_run, tmp_path, capsys, monkeypatch):
     f = tmp_path / "file"
     f.write_text("x")
     assert cli("run", "--models", "lenet5", "--dataset", "shapes", "--out", str(f)) == 2
@@ -300,6 +300,10 @@ def test_out_is_a_file_and_incompatible_store_keep_results(tiny_run, tmp_path, c
     assert cli("run", "--models", "lenet5", "--dataset", "shapes", "--out", str(f / "sub")) == 2
     assert capsys.readouterr() == ("", f"error: --out '{f / 'sub'}' is inside '{f}', which is a file; "
                                        "accepted: a directory\n")  # nothing printed before it
+    monkeypatch.setenv("HOME", str(tmp_path))  # the same with ~, which the run expands
+    assert cli("run", "--models", "lenet5", "--dataset", "shapes", "--out", "~/file/sub") == 2
+    assert capsys.readouterr() == ("", f"error: --out '~/file/sub' is inside '{f}', which is a file; "
+                                       "accepted: a directory\n")
     out = tmp_path / "old"
     out.mkdir()
     Store(out / "results.sqlite").close()  # a store written by a future version
@@ -327,12 +331,12 @@ MIRRORED = textwrap.dedent("""
         return out
     keras.Model.predict_on_batch = predict_on_batch
     from compare.runner import plan, run
-    configs = plan(["lenet5"], seeds=[0], dataset="shapes", limit=64, epochs=1, width=0.25, batch_size=32,
-                   strategy="mirrored")
+    configs = plan(["lenet5", "resnet8"], seeds=[0], dataset="shapes", limit=64, epochs=1, width=0.25,
+                   batch_size=32, strategy="mirrored")
     summary = run(configs, sys.argv[1])
     print(summary.line())
     print("PASSES " + json.dumps(sorted(set(passes))))
-    sys.exit(0 if summary.done == 1 else 1)
+    sys.exit(0 if summary.done == 2 else 1)
 """)
 
 
@@ -340,7 +344,9 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
     """The trial records how many replicas trained it: the process splits its CPU into two logical
     devices, so MirroredStrategy must have trained on 2. The trained model is then evaluated, timed
     and saved as a one-device copy: every forward pass gives one row per image (under the strategy
-    ``predict_on_batch`` ran the batch on both replicas, and the latencies counted twice the work)."""
+    ``predict_on_batch`` ran the batch on both replicas, and the latencies counted twice the work),
+    and the stored errors are the saved model's, BatchNorm statistics included (resnet8): Keras
+    keeps one set per replica, and the copy, like the saved file, has the first replica's."""
     script = tmp_path / "mirrored.py"
     script.write_text(MIRRORED)
     out = tmp_path / "out"
@@ -348,14 +354,18 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
                           env={**os.environ, "PYTHONPATH": REPO}, cwd=REPO)
     assert proc.returncode == 0, proc.stdout[-1000:] + proc.stderr[-2000:]
     df = Store(out / "results.sqlite").trials()
-    assert df["status"].tolist() == ["done"] and df["strategy"].tolist() == ["mirrored"]
+    assert df["status"].tolist() == ["done", "done"] and df["strategy"].tolist() == ["mirrored", "mirrored"]
+    assert df["num_replicas_in_sync"].tolist() == [2, 2]
     row = df.iloc[0]
-    assert row["num_replicas_in_sync"] == 2
     # lenet5 at width 0.25 on 32x32x1 shapes, 8 classes: the same 4,113 params as without a strategy
     # --limit 64, 10% of the training split for validation (round(6.4) = 6)
     assert (row["params"], row["macs"], row["n_train"], row["n_val"], row["n_test"]) == (4_113, 62_998, 58, 6, 64)
-    r = recount(out, row)  # the model trained under the strategy, saved and loaded back without one
-    assert row["top1_err"] == pytest.approx(r.top1_mistakes / 64, abs=1e-12)
+    for _, row in df.iterrows():  # the models trained under the strategy, saved and loaded back without one
+        r = recount(out, row)
+        assert row["top1_err"] == pytest.approx(r.top1_mistakes / 64, abs=1e-12), row["model"]
+        assert row["val_err"] == pytest.approx(r.val_mistakes / 6, abs=1e-12), row["model"]
+        assert row["val_loss"] == pytest.approx(r.val_loss, rel=1e-5), row["model"]  # the BN statistics too
+        assert row["train_err_eval"] == pytest.approx(r.train_mistakes / 58, abs=1e-12), row["model"]
     # validation 6, test 64 and training 58 images, then the latencies at batch 1 and 32
     passes = json.loads(proc.stdout.split("PASSES ", 1)[1])
     assert passes == [[1, 1, 1], [1, 6, 6], [1, 32, 32], [1, 58, 58], [1, 64, 64]]

@@ -129,12 +129,12 @@ def test_resume_semantics(store):
     assert len(store.trials()) == 3
 
 
-def test_fail_running_marks_only_what_this_process_left_running(store):
-    a, b, c, d = (store.begin(cfg(seed=s)) for s in range(4))
+def test_fail_running_marks_only_what_this_store_left_running(store):
+    a, b, c = (store.begin(cfg(seed=s)) for s in range(3))
     store.finish(a, METRICS, HISTORY)
     store.fail(b, "out of memory")
-    with sqlite3.connect(store.path) as other:  # trial d was begun by another process, still alive
-        other.execute("UPDATE trials SET pid = ? WHERE id = ?", (os.getppid(), d))
+    with Store(store.path) as other:  # trial d: begun by another run on the same file (same pid here, as
+        d = other.begin(cfg(seed=3))  # two containers sharing a volume may have), still in flight
     assert store.fail_running("interrupted by\n  the user") == [c]
     rows = store.trials().set_index("id")
     assert rows["status"].tolist() == ["done", "failed", "failed", "running"]
@@ -142,6 +142,35 @@ def test_fail_running_marks_only_what_this_process_left_running(store):
     assert rows.loc[c, "finished_at"] is not None and rows.loc[d, "finished_at"] is None
     assert store.fail_running("again") == []
     assert store.begin(cfg(seed=2)) == c  # resumed: runs again under its id
+
+
+def test_ctrl_c_right_after_a_commit_stays_a_ctrl_c(tmp_path):
+    """A KeyboardInterrupt that lands after COMMIT returned, inside ``transaction``: there is nothing
+    to roll back, and the interrupt (not "cannot rollback - no transaction is active") reaches the
+    loop that stores the trial as interrupted; the committed row is kept."""
+    from compare.store_file import transaction
+
+    class CtrlCAfterCommit:
+        def __init__(self, conn):
+            self.conn = conn
+
+        def execute(self, sql, *args):
+            cur = self.conn.execute(sql, *args)
+            if sql == "COMMIT":
+                raise KeyboardInterrupt
+            return cur
+
+        @property
+        def in_transaction(self):
+            return self.conn.in_transaction
+
+    conn = sqlite3.connect(tmp_path / "t.sqlite", isolation_level=None)
+    conn.execute("CREATE TABLE t (x)")
+    with pytest.raises(KeyboardInterrupt):
+        with transaction(CtrlCAfterCommit(conn)) as c:
+            c.execute("INSERT INTO t VALUES (1)")
+    assert conn.execute("SELECT x FROM t").fetchall() == [(1,)]
+    conn.close()
 
 
 def test_reopen_keeps_rows(tmp_path):

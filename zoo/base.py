@@ -136,8 +136,9 @@ def load_weights(model: keras.Model, path: str) -> None:
             _load(model, path)
     except Exception as exc:  # keras raises several types for shape mismatches
         # Keras' message spans lines ("A total of N objects could not be loaded. Example error message
-        # for object <Conv2D ...>:" then the layer's own error): one line, the first layer's error kept
-        said = " ".join(str(exc).split())
+        # for object <Conv2D ...>:" then the layer's own error): one line, up to the first layer's
+        # error, without the variable's values that Keras prints after it
+        said = " ".join(str(exc).split()).split(" Target variable:")[0]
         said = said if len(said) <= 400 else said[:399] + "…"
         raise ValueError(f"weights file {path!r} does not match model {model.name!r}: {said or type(exc).__name__}"
                          ) from None
