@@ -223,10 +223,10 @@ def test_bad_dtype_is_one_line_exit_2(tmp_path, argv, message):
     assert (code, stderr, stdout.strip(), tf, out.exists()) == (2, message + "\n", "", False, False)
 
 
-def test_a_killed_measuring_process_is_a_stored_failure_and_the_run_goes_on(tmp_path, monkeypatch):
-    """The kernel's OOM killer, simulated: the measuring process of the first model dies by SIGKILL
-    in its first row; that row and the model's next one are stored as failed with the reason, and
-    the next model is still measured (by a process that answers as the real one would)."""
+def _fake_worker(monkeypatch, out: Path, killed: str | None = None) -> None:
+    """The measuring process replaced by one that answers as the real one would (a 10 ms row per batch
+    size), except that the process of model ``killed`` dies by SIGKILL in its first row; the run's
+    matmul peak (50 GFLOP/s) already in ``out``'s store."""
     from compare import bench
 
     fake = ("import json, os, sys\n"
@@ -235,14 +235,23 @@ def test_a_killed_measuring_process_is_a_stored_failure_and_the_run_goes_on(tmp_
             "emit(event='ready')\n"
             "for b in req['batch_sizes']:\n"
             "    emit(event='start', batch_size=b)\n"
-            "    if req['model'] == 'alexnet':\n"
+            f"    if req['model'] == {killed!r}:\n"
             "        print('about to be killed', file=sys.stderr, flush=True)\n"
             "        os.kill(os.getpid(), 9)\n"
             "    emit(event='row', batch_size=b, metrics=dict(time_ms=10.0, timings_ms=[10.0] * 5, warmup=2,\n"
             "         peak_mem_mb=900.0, base_mem_mb=800.0, est_mem_mb=1.0, params=1, build_s=0.1, versions={}))\n")
     monkeypatch.setattr(bench.Worker, "command", [sys.executable, "-c", fake])
-    with Store(tmp_path / STORE_NAME) as store:
+    with Store(out / STORE_NAME) as store:
         store.set_meta(bench.PEAK_KEY, {"gflops": 50.0})
+
+
+def test_a_killed_measuring_process_is_a_stored_failure_and_the_run_goes_on(tmp_path, monkeypatch):
+    """The kernel's OOM killer, simulated: the measuring process of the first model dies by SIGKILL
+    in its first row; that row and the model's next one are stored as failed with the reason, and
+    the next model is still measured (by a process that answers as the real one would)."""
+    from compare import bench
+
+    _fake_worker(monkeypatch, tmp_path, killed="alexnet")
     events = []
     summary = bench.run(bench.plan(["alexnet", "lenet5"], [1, 2]), tmp_path,
                         progress=lambda event, i, n, cfg, **info: events.append((event, cfg.get("model"),
@@ -264,17 +273,7 @@ def test_ctrl_c_as_a_row_begins_stores_it_interrupted(tmp_path, monkeypatch, ctr
     ``running``), the measured row is kept and the run stops before the next model."""
     from compare import bench
 
-    fake = ("import json, sys\n"
-            "req = json.loads(sys.stdin.read())\n"
-            "emit = lambda **e: print(json.dumps(e), flush=True)\n"
-            "emit(event='ready')\n"
-            "for b in req['batch_sizes']:\n"
-            "    emit(event='start', batch_size=b)\n"
-            "    emit(event='row', batch_size=b, metrics=dict(time_ms=10.0, timings_ms=[10.0] * 5, warmup=2,\n"
-            "         peak_mem_mb=900.0, base_mem_mb=800.0, est_mem_mb=1.0, params=1, build_s=0.1, versions={}))\n")
-    monkeypatch.setattr(bench.Worker, "command", [sys.executable, "-c", fake])
-    with Store(tmp_path / STORE_NAME) as store:
-        store.set_meta(bench.PEAK_KEY, {"gflops": 50.0})
+    _fake_worker(monkeypatch, tmp_path)
     ctrl_c_as_begun(lambda cfg: cfg["batch_size"] == 2)
     summary = bench.run(bench.plan(["lenet5", "alexnet"], [1, 2]), tmp_path)
     assert (summary.done, summary.failed, summary.interrupted) == (1, 0, True)
