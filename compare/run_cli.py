@@ -14,7 +14,7 @@ import threading
 import time
 from typing import Callable
 
-from common.cli import parse_count, parse_positive
+from common.cli import check_directory, parse_count, parse_positive
 from common.text import human_count
 
 from .depth import ALL
@@ -173,8 +173,6 @@ def _val_fraction(text: str | None) -> float | None:
 def check_out(out: str) -> None:
     """``--out`` can take the results: not a file, and any store in it is one this version uses.
     Changes nothing (run it before any work)."""
-    from common.cli import check_directory
-
     from .store import STORE_NAME, Store
 
     check_directory("--out", out)

@@ -168,9 +168,9 @@ def open_run(out_dir: str | os.PathLike):
     """The run directory (created if missing), its open store and the Ctrl-C flag, as
     ``(out, store, ctrl_c)``: what a trial loop (this module's, or :mod:`compare.ray_runner`'s)
     works with. The store is closed and the Ctrl-C handler restored on exit."""
-    from .store import Store
-
     from common.cli import check_directory
+
+    from .store import Store
 
     check_directory("--out", str(out_dir))
     out = Path(out_dir).expanduser()
