@@ -7,6 +7,7 @@ store whose trials all failed: the report is still written and lists the reasons
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from typing import Sequence
 
@@ -33,8 +34,8 @@ EXPORTED = ("report.md", "report.html", "results.csv", "results.json", "results.
 
 def export(run_dir, target) -> tuple[int, int]:
     """Copy the whole report of ``run_dir`` to ``target`` (the repository's example report):
-    :data:`EXPORTED` and the figures, removing figure files of an earlier export that the report no
-    longer has. Returns (files, figure files) copied."""
+    :data:`EXPORTED` and the figures the report shows, removing figure files of an earlier export
+    that the report no longer has. Returns (files, figure files) copied."""
     import shutil
     from pathlib import Path
 
@@ -46,7 +47,10 @@ def export(run_dir, target) -> tuple[int, int]:
         if (src / name).is_file():
             shutil.copy2(src / name, dst / name)
             files += 1
-    figures = {f.name for f in (src / "figures").glob("*") if f.suffix in (".png", ".svg")}
+    # the figures the report shows (not those an earlier report of the run left, e.g. before --no-figures)
+    shown = {m for name in ("report.md", "report.html") if (src / name).is_file()
+             for m in re.findall(r"figures/([\w.-]+\.(?:png|svg))", (src / name).read_text())}
+    figures = {f.name for f in (src / "figures").glob("*") if f.name in shown}
     for old in (dst / "figures").glob("*"):
         if old.suffix in (".png", ".svg") and old.name not in figures:
             old.unlink()

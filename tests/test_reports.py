@@ -772,6 +772,20 @@ def test_export_copies_the_whole_report(run, tmp_path):
     check_report_links(dest)
 
 
+def test_export_leaves_out_figures_the_report_does_not_show(run, tmp_path):
+    """A report rendered again with --no-figures: its run directory still holds the earlier figures,
+    and the export copies none of them (it copied all 14)."""
+    import shutil
+
+    src = tmp_path / "run"
+    shutil.copytree(run["dir"], src)  # the module's run stays as it is for the other tests
+    dest = tmp_path / "example"
+    code, out, _ = _cli([str(src), "--no-figures", "--no-profiles", "--export", str(dest)])
+    assert code == 0 and "exported 5 files and 0 figure files" in out
+    assert len(list((src / "figures").iterdir())) == 14 and list((dest / "figures").iterdir()) == []
+    check_report_links(dest)
+
+
 def test_rank_pairs_seeds_and_keeps_the_largest_p():
     """rank(): McNemar against the best on the seeds both ran, the largest p over seeds; rows
     without stored predictions get no p and keep their position."""
