@@ -50,8 +50,8 @@ class Parser(argparse.ArgumentParser):
                 if not isinstance(action, argparse._SubParsersAction):
                     continue
                 name = getattr(ns, action.dest, None)
-                if name in action.choices and name in argv and extra[0] in argv[argv.index(name) + 1:]:
-                    chosen = action.choices[name]  # the unknown argument comes after the sub-command
+                if name in action.choices and name in argv and argv.index(extra[0]) > argv.index(name):
+                    chosen = action.choices[name]  # the first unknown argument comes after the sub-command
             chosen.error(f"unrecognized arguments: {' '.join(extra)}")
         return ns
 

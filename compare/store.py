@@ -288,7 +288,7 @@ class Store:
         ``predictions`` (``{"pred": classes, "label": true classes}``, integer arrays of one length)
         when given, in one transaction."""
         blob = _pack_predictions(predictions) if predictions is not None else None
-        with self._conn:
+        with transaction(self._conn):  # (the connection autocommits: `with conn` alone is no transaction)
             cur = self._conn.execute(
                 "UPDATE trials SET status = 'done', reason = NULL, metrics = ?, history = ?, finished_at = ? "
                 "WHERE id = ?",
@@ -334,11 +334,10 @@ class Store:
         (in another container)."""
         if self._conn.in_transaction:  # a write that Ctrl-C interrupted half-way: it did not happen
             self._conn.execute("ROLLBACK")
-        begun = sorted(self._begun)
         with transaction(self._conn) as conn:
-            ids = [int(r[0]) for r in conn.execute(
-                f"SELECT id FROM trials WHERE status = 'running' AND pid = ? AND id IN ({','.join('?' * len(begun))}) "
-                "ORDER BY id", (os.getpid(), *begun))] if begun else []
+            running = conn.execute("SELECT id FROM trials WHERE status = 'running' AND pid = ? ORDER BY id",
+                                   (os.getpid(),))
+            ids = [int(r[0]) for r in running if int(r[0]) in self._begun]  # not bound: SQLite caps variables
             conn.executemany("UPDATE trials SET status = 'failed', reason = ?, finished_at = ? WHERE id = ?",
                              [(_one_line(reason), _now(), i) for i in ids])
         return ids

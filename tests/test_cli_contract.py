@@ -221,7 +221,9 @@ def test_parser_usage_error_is_one_line(capsys):
     # an unknown option after a sub-command: the error points to that sub-command's help
     for argv, err in ((["go", "--bogus", "1"], "error: unrecognized arguments: --bogus 1 (see python -m tool go --help)\n"),
                       (["--bogus"], "error: unrecognized arguments: --bogus (see python -m tool --help)\n"),
-                      (["--bogus", "go"], "error: unrecognized arguments: --bogus (see python -m tool --help)\n")):
+                      (["--bogus", "go"], "error: unrecognized arguments: --bogus (see python -m tool --help)\n"),
+                      (["--bogus", "go", "--bogus"],
+                       "error: unrecognized arguments: --bogus --bogus (see python -m tool --help)\n")):
         with pytest.raises(SystemExit) as exc:
             tool.parse_args(argv)
         assert (exc.value.code, capsys.readouterr().err) == (2, err)

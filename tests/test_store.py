@@ -173,6 +173,26 @@ def test_ctrl_c_right_after_a_commit_stays_a_ctrl_c(tmp_path):
     conn.close()
 
 
+def test_finish_is_one_transaction(store):
+    """The 'done' status and the predictions are written together: when the second write fails, the
+    trial stays running (a resume trains it again) instead of 'done' without its predictions."""
+    t = store.begin(CONFIG)
+    with sqlite3.connect(store.path) as other:
+        other.execute("DROP TABLE predictions")
+    with pytest.raises(sqlite3.OperationalError, match="no such table: predictions"):
+        store.finish(t, METRICS, HISTORY, {"pred": np.array([1, 2]), "label": np.array([1, 3])})
+    assert store.status(CONFIG) == "running"
+
+
+def test_fail_running_rolls_back_a_write_that_ctrl_c_cut(store):
+    """Ctrl-C can leave a transaction open on the connection; fail_running undoes it first."""
+    t = store.begin(CONFIG)
+    store._conn.execute("BEGIN IMMEDIATE")
+    store._conn.execute("UPDATE trials SET reason = 'half-written' WHERE id = ?", (t,))
+    assert store.fail_running("interrupted") == [t]
+    assert store.trials()["reason"].tolist() == ["interrupted"]
+
+
 def test_reopen_keeps_rows(tmp_path):
     path = tmp_path / "r.sqlite"
     with Store(path) as s:
