@@ -62,10 +62,10 @@ def _overview(data: ReportData, rep: Report) -> list[Block]:
     seeds = ", ".join(str(int(s)) for s in sorted(r["seed"].dropna().unique()))
     total = rep.done + rep.failed + rep.running  # what the counts count: every row, bench rows too
     bench = len(data.bench) if len(data.bench) < total else 0  # a bench-only run: its rows are the trials
+    of_them = "" if not bench else ", 1 of them a bench row" if bench == 1 else f", {bench} of them bench rows"
     blocks: list[Block] = [
         ("h1", f"Report: {data.run_dir.name or data.run_dir}"),
-        ("p", f"{total} trials" + (f", {bench} of them bench rows" if bench > 1 else ", 1 of them a bench row"
-                                   if bench else "") + f": {rep.done} done, {rep.failed} failed"
+        ("p", f"{total} trials{of_them}: {rep.done} done, {rep.failed} failed"
               + (f", {rep.running} still marked running (in progress, or interrupted)" if rep.running else "")
               + f". {rep.models} models; datasets: {datasets or '-'}; seeds: {seeds or '-'}. "
               f"Generated {_dt.datetime.now().isoformat(timespec='seconds')} from {STORE_NAME}."),
