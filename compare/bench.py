@@ -207,8 +207,10 @@ def run(configs: list[dict], out_dir: str | os.PathLike, *, repeats: int = DEFAU
     """Measure ``configs`` (from :func:`plan`) into ``out_dir/results.sqlite``; returns a :class:`BenchSummary`.
 
     ``progress(event, index, total, config, **info)`` gets ``"peak"`` (``peak``), ``"skip"``,
-    ``"start"`` (``eta_s``: seconds left, None until something was measured), ``"done"``
-    (``metrics``, ``seconds``) and ``"failed"`` (``reason``). ``mem_limit_mb`` replaces the
+    ``"start"`` (``eta_s``: seconds left, None until something was measured), ``"measured"``
+    (``metrics``: the time, throughput and memory of a row whose FLOP rate waits for the matmul peak
+    that its process measures after its rows), ``"done"`` (``metrics``, ``seconds``, ``measured``: True
+    when a ``"measured"`` event came first) and ``"failed"`` (``reason``). ``mem_limit_mb`` replaces the
     memory available to the estimate (default: the kernel's MemAvailable when each batch starts).
     """
     import zoo
@@ -312,12 +314,12 @@ def _measure_model(store, model: str, rows: list[dict], repeats: int, mem_limit_
         summary.failures.append((cfg["model"], cfg["batch_size"], reason))
         notify("failed", index[Store.key(cfg)], total, cfg, reason=reason)
 
-    def finish(cfg: dict, trial_id: int, raw: dict, seconds: float) -> None:
+    def finish(cfg: dict, trial_id: int, raw: dict, seconds: float, measured: bool = False) -> None:
         metrics = _derive(raw, cfg, macs, peak["value"])
         store.finish(trial_id, metrics)
         summary.done += 1
         eta.row_done(cfg, seconds)
-        notify("done", index[Store.key(cfg)], total, cfg, metrics=metrics, seconds=seconds)
+        notify("done", index[Store.key(cfg)], total, cfg, metrics=metrics, seconds=seconds, measured=measured)
 
     try:
         for ev in worker.events():
@@ -329,7 +331,7 @@ def _measure_model(store, model: str, rows: list[dict], repeats: int, mem_limit_
                 eta.set_peak(summary.peak_gflops)
                 notify("peak", 0, total, {}, peak=ev["peak"], measured=True)
                 for row in pending:
-                    finish(*row)
+                    finish(*row, measured=True)
                 pending.clear()
             elif kind == "ready":
                 eta.startups.append(time.perf_counter() - t_start)
@@ -349,6 +351,10 @@ def _measure_model(store, model: str, rows: list[dict], repeats: int, mem_limit_
                     eta.row_done(cfg, None)
                 elif peak["value"] is None:  # this process measures the peak after its rows
                     pending.append((cfg, trial_id, ev["metrics"], seconds))
+                    raw = ev["metrics"]
+                    notify("measured", index[Store.key(cfg)], total, cfg, metrics={
+                        "time_ms": raw["time_ms"], "img_per_s": cfg["batch_size"] * 1000.0 / raw["time_ms"],
+                        "peak_mem_mb": raw["peak_mem_mb"]})
                 else:
                     finish(cfg, trial_id, ev["metrics"], seconds)
         if len(finished) < len(by_batch) or pending:

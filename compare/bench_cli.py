@@ -65,10 +65,15 @@ def _progress(event, i, n, cfg, **info) -> None:
         line = f"{tag}: already done, skipped"
     elif event == "start":
         line = f"{tag}: measuring; {_eta(info.get('eta_s'))}"
+    elif event == "measured":  # the process measures the matmul peak after its rows: GFLOP/s comes then
+        m = info["metrics"]
+        line = (f"{tag}: {m['time_ms']:.1f} ms/batch, {m['img_per_s']:.1f} img/s, {m['peak_mem_mb']:.0f} MB peak; "
+                "GFLOP/s once the matmul peak is measured")
     elif event == "done":
         m = info["metrics"]
-        line = (f"{tag}: {m['time_ms']:.1f} ms/batch, {m['img_per_s']:.1f} img/s, {m['peak_mem_mb']:.0f} MB peak, "
-                f"{m['gflops']:.1f} GFLOP/s ({m['pct_peak']:.0f}% of peak)")
+        line = f"{m['gflops']:.1f} GFLOP/s ({m['pct_peak']:.0f}% of peak)"
+        line = (f"{tag}: {line}" if info.get("measured") else
+                f"{tag}: {m['time_ms']:.1f} ms/batch, {m['img_per_s']:.1f} img/s, {m['peak_mem_mb']:.0f} MB peak, {line}")
         if "speedup_vs_fp32" in m:
             line += (f"; float32 {m['fp32_time_ms']:.1f} ms: speed-up {m['speedup_vs_fp32']:.2f}x, largest logit "
                      f"change {m['max_logit_change']:.3g} (logits up to {m['max_abs_logit_fp32']:.3g})")

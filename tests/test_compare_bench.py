@@ -223,10 +223,10 @@ def test_bad_dtype_is_one_line_exit_2(tmp_path, argv, message):
     assert (code, stderr, stdout.strip(), tf, out.exists()) == (2, message + "\n", "", False, False)
 
 
-def _fake_worker(monkeypatch, out: Path, killed: str | None = None) -> None:
+def _fake_worker(monkeypatch, out: Path, killed: str | None = None, peak: bool = True) -> None:
     """The measuring process replaced by one that answers as the real one would (a 10 ms row per batch
-    size), except that the process of model ``killed`` dies by SIGKILL in its first row; the run's
-    matmul peak (50 GFLOP/s) already in ``out``'s store."""
+    size, then the matmul peak, 50 GFLOP/s, when asked for it), except that the process of model
+    ``killed`` dies by SIGKILL in its first row; with ``peak``, that peak is already in ``out``'s store."""
     from compare import bench
 
     fake = ("import json, os, sys\n"
@@ -239,10 +239,13 @@ def _fake_worker(monkeypatch, out: Path, killed: str | None = None) -> None:
             "        print('about to be killed', file=sys.stderr, flush=True)\n"
             "        os.kill(os.getpid(), 9)\n"
             "    emit(event='row', batch_size=b, metrics=dict(time_ms=10.0, timings_ms=[10.0] * 5, warmup=2,\n"
-            "         peak_mem_mb=900.0, base_mem_mb=800.0, est_mem_mb=1.0, params=1, build_s=0.1, versions={}))\n")
+            "         peak_mem_mb=900.0, base_mem_mb=800.0, est_mem_mb=1.0, params=1, build_s=0.1, versions={}))\n"
+            "if 'peak' in req:\n"
+            "    emit(event='peak', peak=dict(n=req['peak']['n'], gflops=50.0))\n")
     monkeypatch.setattr(bench.Worker, "command", [sys.executable, "-c", fake])
-    with Store(out / STORE_NAME) as store:
-        store.set_meta(bench.PEAK_KEY, {"gflops": 50.0})
+    if peak:
+        with Store(out / STORE_NAME) as store:
+            store.set_meta(bench.PEAK_KEY, {"gflops": 50.0})
 
 
 def test_a_killed_measuring_process_is_a_stored_failure_and_the_run_goes_on(tmp_path, monkeypatch):
@@ -266,6 +269,29 @@ def test_a_killed_measuring_process_is_a_stored_failure_and_the_run_goes_on(tmp_
     lenet = trials[trials["model"] == "lenet5"].iloc[0]["metrics"]
     assert lenet["gflops"] == pytest.approx(2 * 416_520 * 1 / 0.010 / 1e9) and lenet["peak_gflops"] == 50.0
     assert ("failed", "alexnet", 1) in events and ("done", "lenet5", 2) in events
+
+
+def test_rows_measured_before_the_peak_are_announced_in_order(tmp_path, monkeypatch, capsys):
+    """The first process measures the matmul peak after its rows, so their GFLOP/s come last; each row
+    is still announced with its time and memory before the next one starts, then completed by its
+    GFLOP/s once the peak is known (the progress lines were out of order: "[2/3] measuring" came before
+    the result of [1/3])."""
+    from compare import bench
+    from compare.bench_cli import _progress
+
+    _fake_worker(monkeypatch, tmp_path, peak=False)
+    bench.run(bench.plan(["lenet5", "alexnet"], [1, 2], mode="inference")[:3], tmp_path, progress=_progress)
+    lines = [ln.split(";")[0] for ln in capsys.readouterr().err.splitlines()]
+    assert lines == [
+        "[1/3] lenet5 batch 1: measuring",
+        "[1/3] lenet5 batch 1: 10.0 ms/batch, 100.0 img/s, 900 MB peak",
+        "[2/3] lenet5 batch 2: measuring",
+        "[2/3] lenet5 batch 2: 10.0 ms/batch, 200.0 img/s, 900 MB peak",
+        "fp32 matmul peak (2048x2048): 50.0 GFLOP/s (measured)",
+        "[1/3] lenet5 batch 1: 0.1 GFLOP/s (0% of peak)",
+        "[2/3] lenet5 batch 2: 0.2 GFLOP/s (0% of peak)",
+        "[3/3] alexnet batch 1: measuring",
+        "[3/3] alexnet batch 1: 10.0 ms/batch, 100.0 img/s, 900 MB peak, 144.9 GFLOP/s (290% of peak)"]  # 2 x 724,406,816 MACs / 10 ms
 
 
 def test_ctrl_c_as_a_row_begins_stores_it_interrupted(tmp_path, monkeypatch, ctrl_c_as_begun):
