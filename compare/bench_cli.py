@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 
 from .bench import DEFAULT_BATCH_SIZES, DEFAULT_MODELS, DEFAULT_REPEATS, MIN_REPEATS
 
@@ -53,11 +52,11 @@ def _eta(seconds: float | None) -> str:
 
 
 def _progress(event, i, n, cfg, **info) -> None:
-    """One line on stderr per event."""
+    """One line per event, on stdout with the summary (errors alone go to stderr)."""
     if event == "peak":
         p = info["peak"]
         how = "measured" if info["measured"] else "from the store"
-        print(f"fp32 matmul peak ({p['n']}x{p['n']}): {p['gflops']:.1f} GFLOP/s ({how})", file=sys.stderr, flush=True)
+        print(f"fp32 matmul peak ({p['n']}x{p['n']}): {p['gflops']:.1f} GFLOP/s ({how})", flush=True)
         return
     tag = (f"[{i}/{n}] {cfg['model']} batch {cfg['batch_size']}" + (" (train)" if cfg.get("mode") == "train" else "")
            + (f" ({cfg['dtype']})" if cfg.get("dtype", "float32") != "float32" else ""))
@@ -79,7 +78,7 @@ def _progress(event, i, n, cfg, **info) -> None:
                      f"change {m['max_logit_change']:.3g} (logits up to {m['max_abs_logit_fp32']:.3g})")
     else:
         line = f"{tag}: FAILED: {info['reason']}"
-    print(line, file=sys.stderr, flush=True)
+    print(line, flush=True)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -97,6 +96,6 @@ def cmd_bench(args: argparse.Namespace) -> int:
     check_out(out)
     configs = bench.plan(models, sizes, mode="train" if args.train else "inference", dtype=args.dtype)
     print(f"{len(configs)} row(s) ({len(models)} model(s) x batch sizes {','.join(map(str, sizes))}) -> {out}",
-          file=sys.stderr, flush=True)
+          flush=True)
     summary = bench.run(configs, out, repeats=repeats, mem_limit_mb=mem_limit, progress=_progress)
     return finish(summary, out, args)

@@ -52,12 +52,13 @@ def _eta(seconds: float) -> str:
 
 
 def printer():
-    """A progress callback for :func:`compare.imagenet_eval.run_eval`: lines on stderr."""
-    tty = sys.stderr.isatty()
+    """A progress callback for :func:`compare.imagenet_eval.run_eval`: lines on stdout with the summary
+    (errors alone go to stderr); on a terminal the image count is rewritten in place."""
+    tty = sys.stdout.isatty()
     last = [0.0]
 
     def say(text: str, end: str = "\n") -> None:
-        print(("\r\033[K" if tty else "") + text, end=end, file=sys.stderr, flush=True)
+        print(("\r\033[K" if tty else "") + text, end=end, flush=True)
 
     def progress(event, i, n, cfg, **info):
         tag = f"[{i}/{n}] {cfg['model']} ({os.path.basename(cfg['weights'])})"
@@ -98,6 +99,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
     out = args.out or DEFAULT_OUT
     check_out(out)
     print(f"{len(configs)} model(s) on {len(folder.files):,} images of {len(folder.classes)} class(es) -> {out}",
-          file=sys.stderr, flush=True)
+          flush=True)
     summary = run_eval(configs, folder, out, batch_size=batch_size, progress=printer())
     return finish(summary, out, args)

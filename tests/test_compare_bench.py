@@ -52,7 +52,8 @@ def test_bench_rows_resume_and_report(tmp_path):
     assert proc.returncode == 0, proc.stdout[-1000:] + proc.stderr[-2000:]
     m = SUMMARY.fullmatch(proc.stdout.strip().splitlines()[-1])
     assert m and m.groups()[:5] == ("4", "0", "0", "4", "measured now"), proc.stdout
-    assert proc.stderr.count(": measuring;") == 4 and "fp32 matmul peak (2048x2048)" in proc.stderr
+    assert proc.stdout.count(": measuring;") == 4 and "fp32 matmul peak (2048x2048)" in proc.stdout
+    assert proc.stderr == ""  # progress and summary on stdout, stderr for errors alone (and no TensorFlow noise)
 
     trials, peak = stored(out)
     # exactly the expected rows: each model at each batch size, ascending, all done
@@ -108,7 +109,7 @@ def test_bench_rows_resume_and_report(tmp_path):
     assert again.returncode == 0, again.stderr[-2000:]
     m = SUMMARY.fullmatch(again.stdout.strip().splitlines()[-1])
     assert m and m.groups()[:5] == ("0", "4", "0", "4", "from the store"), again.stdout
-    assert again.stderr.count("already done, skipped") == 4 and "measuring" not in again.stderr
+    assert again.stdout.count("already done, skipped") == 4 and "measuring" not in again.stdout
     assert sqlite3.connect(out / STORE_NAME).execute("SELECT id, metrics, finished_at FROM trials").fetchall() == before
     assert stored(out)[1] == peak
 
@@ -126,7 +127,7 @@ def test_batch_over_the_memory_limit_is_a_stored_failure(tmp_path):
     assert rows[1].status == "done" and rows[64].status == "failed"
     assert re.fullmatch(r"estimated 2\.\d MB \(weights 0\.2 MB \+ activations 0\.0\d MB per image x batch 64\) "
                         r"exceeds the 1\.0 MB given by --mem-limit; not run", rows[64].reason), rows[64].reason
-    assert "[2/2] lenet5 batch 64: FAILED: estimated" in proc.stderr
+    assert "[2/2] lenet5 batch 64: FAILED: estimated" in proc.stdout
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -186,7 +187,7 @@ def test_train_rows_count_three_forward_passes(tmp_path):
     out = tmp_path / "train"
     proc = bench("--train", "--models", "lenet5", "--batch-sizes", "4", "--out", str(out), "--no-report")
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "[1/1] lenet5 batch 4 (train): measuring;" in proc.stderr
+    assert "[1/1] lenet5 batch 4 (train): measuring;" in proc.stdout
     trials, peak = stored(out)
     (row,) = list(trials.itertuples())
     m = row.metrics
@@ -209,7 +210,7 @@ def test_bfloat16_rows_time_the_float32_twin_and_the_logit_change(tmp_path):
     assert m["fp32_time_ms"] == pytest.approx(statistics.median(m["fp32_timings_ms"]), rel=1e-12)
     assert m["speedup_vs_fp32"] == pytest.approx(m["fp32_time_ms"] / m["time_ms"], rel=1e-12)
     assert 0 < m["max_logit_change"] < 0.1 * m["max_abs_logit_fp32"]
-    assert "largest logit change" in proc.stderr
+    assert "largest logit change" in proc.stdout
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -281,7 +282,7 @@ def test_rows_measured_before_the_peak_are_announced_in_order(tmp_path, monkeypa
 
     _fake_worker(monkeypatch, tmp_path, peak=False)
     bench.run(bench.plan(["lenet5", "alexnet"], [1, 2], mode="inference")[:3], tmp_path, progress=_progress)
-    lines = [ln.split(";")[0] for ln in capsys.readouterr().err.splitlines()]
+    lines = [ln.split(";")[0] for ln in capsys.readouterr().out.splitlines()]
     assert lines == [
         "[1/3] lenet5 batch 1: measuring",
         "[1/3] lenet5 batch 1: 10.0 ms/batch, 100.0 img/s, 900 MB peak",
