@@ -236,6 +236,11 @@ def load_npz(path: str | os.PathLike) -> Arrays:
             raise ValueError(f"{path}: x_{split} is empty; accepted: at least one image in each split")
     if len(np.unique(ytr)) < 2:
         raise ValueError(f"{path}: y_train holds one class ({int(ytr[0])}); accepted: labels of two or more classes")
+    unseen = np.setdiff1d(yte, ytr)
+    if unseen.size:  # never trained on: its test images count as errors whatever the model
+        shown = ", ".join(str(int(c)) for c in unseen[:10]) + (", ..." if unseen.size > 10 else "")
+        raise ValueError(f"{path}: y_test holds {unseen.size} class(es) that y_train lacks ({shown}); accepted: "
+                         "test labels from the classes of y_train")
     if xtr.shape[1:] != xte.shape[1:]:
         raise ValueError(f"{path}: x_train images are {xtr.shape[1:]} but x_test images are {xte.shape[1:]}")
     k = int(max(ytr.max(), yte.max() if len(yte) else 0)) + 1

@@ -105,6 +105,9 @@ NPZ_CASES = {
                    "x_test is empty; accepted: at least one image in each split$"),
     "one_class": (lambda a: {**a, "y_train": np.full_like(a["y_train"], 2)},
                   r"y_train holds one class \(2\); accepted: labels of two or more classes$"),
+    "test_class_not_in_train": (lambda a: {**a, "y_test": np.where(a["y_test"] == 0, 5, a["y_test"])},
+                                r"y_test holds 1 class\(es\) that y_train lacks \(5\); accepted: test labels from "
+                                r"the classes of y_train$"),
 }
 
 
