@@ -226,6 +226,17 @@ def _side(lo: float, hi: float) -> int:
     return 1 if lo > 0 else -1 if hi < 0 else 0
 
 
+def _points(x: float) -> str:
+    """Fraction ``x`` in signed percentage points, one decimal; a bound that one decimal would round
+    to zero gets the digits that keep its sign ("-0.04", not "-0.0", which reads as a typo and hides
+    why an interval holds zero)."""
+    p = 100 * x + 0.0  # + 0.0: no "-0.0" for a negative zero
+    text = f"{p:+.1f}"
+    if p and float(text) == 0:
+        text = f"{p:+.2f}" if abs(p) >= 0.005 else f"{p:+.1g}"
+    return text
+
+
 def _difference(a: float, b: float, n: float, spread: tuple[float, int, float, int] | None = None
                 ) -> tuple[int, str, bool]:
     """Whether error ``a`` is significantly above (1) or below (-1) error ``b``, both over ``n``
@@ -244,17 +255,17 @@ def _difference(a: float, b: float, n: float, spread: tuple[float, int, float, i
             return (1 if a > b else -1 if a < b else 0), " (image counts unknown: not tested)", False
         lo, hi = over_seeds
         return _side(lo, hi), (
-            f" (difference {100 * (a - b):+.1f} points, 95% CI {100 * lo:+.1f} to {100 * hi:+.1f} over the "
+            f" (difference {_points(a - b)} points, 95% CI {_points(lo)} to {_points(hi)} over the "
             f"{spread[1]} and {spread[3]} seeds; image counts unknown)"), True
     n = int(n)
     lo, hi = newcombe(round(a * n), n, round(b * n), n)
     sign = _side(lo, hi)
-    text = f" (difference {100 * (a - b):+.1f} points, 95% CI {100 * lo:+.1f} to {100 * hi:+.1f}"
+    text = f" (difference {_points(a - b)} points, 95% CI {_points(lo)} to {_points(hi)}"
     if over_seeds is None:
         return sign, text + ")", False
     s_lo, s_hi = over_seeds
     return (sign if sign == _side(s_lo, s_hi) else 0), (
-        text + f" over the images, {100 * s_lo:+.1f} to {100 * s_hi:+.1f} over the {spread[1]} and "
+        text + f" over the images, {_points(s_lo)} to {_points(s_hi)} over the {spread[1]} and "
         f"{spread[3]} seeds)"), True
 
 
