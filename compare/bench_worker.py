@@ -190,7 +190,7 @@ def _model(request: dict) -> None:
         if available is not None and estimate > available:
             _emit(event="fail", batch_size=b, reason=(
                 f"estimated {estimate:,.1f} MB (weights {weight_mb:,.1f} MB" + (" x 3" if train else "") +
-                f" + activations {act_mb:,.2f} MB per image x batch {b}" + (" x 2" if train else "") +
+                f" + activations {act_mb:,.2f} MB per image x (batch {b} + 1)" + (" x 2" if train else "") +
                 f") exceeds the {available:,.1f} MB " +
                 ("given by --mem-limit" if limit is not None else "of memory available") + "; not run"))
             continue

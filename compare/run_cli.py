@@ -49,7 +49,9 @@ def add_run_parser(sub, parents: list[argparse.ArgumentParser]) -> None:
                                    "and a report to OUT/report.md. Re-running skips the trials already done.")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--models", help="comma-separated names (python -m zoo list)")
-    which.add_argument("--preset", help="main (one model per family, CPU scale), classic, cifar")
+    which.add_argument("--preset", help="main (one model per family at CPU scale, each with its own budget; the "
+                                        "default without --models), classic (10 ImageNet and CIFAR classics), "
+                                        "cifar (resnet and plain 20-56)")
     add_training_options(p)
     p.set_defaults(func=cmd_run)
 
@@ -57,17 +59,21 @@ def add_run_parser(sub, parents: list[argparse.ArgumentParser]) -> None:
 def add_training_options(p: argparse.ArgumentParser, out_default: str | None = None) -> None:
     p.add_argument("--dataset", default=None, help="mnist5k (default, embedded), digits, shapes, mnist, "
                                                    "fashion_mnist, cifar10, cifar100, folder:PATH, npz:PATH")
-    p.add_argument("--epochs", help="epochs per trial")
+    p.add_argument("--epochs", help="epochs per trial (default 5, or the main preset's own per model)")
     p.add_argument("--seeds", default="0", help="comma-separated integer seeds (default 0)")
-    p.add_argument("--width", help="channel multiplier for every model")
-    p.add_argument("--input-size", help="square input side for every model")
+    p.add_argument("--width", help="channel multiplier for every model (default 1, the paper's widths, or the main "
+                                   "preset's own per model)")
+    p.add_argument("--input-size", help="square input side for every model (default: the dataset's image size, "
+                                        "raised to each model's minimum)")
     p.add_argument("--batch-size", help="batch size (default: the recipe's)")
     p.add_argument("--lr", help="initial learning rate (default: the recipe's)")
-    p.add_argument("--recipe", choices=("default", "paper"), help="training recipe")
+    p.add_argument("--recipe", choices=("default", "paper"),
+                   help="training recipe: default (Adam 1e-3, cosine decay, batch 64; the default) or paper (each "
+                        "paper's SGD, learning rate, weight decay and schedule, scaled to --epochs)")
     p.add_argument("--augment", choices=("crop", "crop_flip"), help="pad-crop(-flip) augmentation")
     p.add_argument("--val-fraction", help="share of the training split held out for validation (curves, "
                                           "schedules), stratified; 0 <= f < 1, default 0.1")
-    p.add_argument("--limit", help=f"cap train/test images per split (quick runs; '{ALL}' = no cap)")
+    p.add_argument("--limit", help=f"cap train/test images per split (quick runs; '{ALL}' = no cap, the default)")
     p.add_argument("--strategy", choices=("mirrored", "multiworker"), help="tf.distribute strategy")
     p.add_argument("--connect-timeout", help="with --strategy multiworker: seconds to wait for every worker in "
                                              f"TF_CONFIG to connect (default {CONNECT_TIMEOUT_S:g})")
@@ -93,6 +99,10 @@ def settings_from(args: argparse.Namespace) -> dict:
     """Validated config settings from the command line (None = keep the default; ``limit`` may be
     :data:`compare.depth.ALL`). Cheap: checks the values and the dataset (its name, its path, the
     Keras cache) without loading anything, so bad input is rejected before any work."""
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")  # the CLI's default when unset (common.cli)
+    if backend != "tensorflow":  # tf.data pipelines and tf.distribute: every trial would fail
+        raise ValueError(f"KERAS_BACKEND={backend!r}: training (compare run, compare depth) needs TensorFlow; "
+                         "accepted: KERAS_BACKEND=tensorflow or unset")
     if args.dataset is not None:
         from .data import check_dataset
 

@@ -39,9 +39,9 @@ PROBE = textwrap.dedent("""
 """)
 
 
-def probe(package: str, *argv: str, home=None) -> tuple[int, str, str, bool]:
+def probe(package: str, *argv: str, home=None, env_extra: dict | None = None) -> tuple[int, str, str, bool]:
     """(exit code, stdout, stderr, TensorFlow imported) of ``python -m package argv...``."""
-    env = {**os.environ}
+    env = {**os.environ, **(env_extra or {})}
     if home is not None:  # an empty Keras cache
         env.update(HOME=str(home), KERAS_HOME=str(home / ".keras"))
     proc = subprocess.run([sys.executable, "-c", PROBE, package, *argv], cwd=ROOT, env=env,
@@ -118,6 +118,17 @@ def test_bad_arguments_are_one_line_without_tensorflow(argv, message, tmp_path):
     code, out, err, tf = probe("compare", *argv, "--out", str(tmp_path / "o")) if argv[0] != "profile" \
         else probe("compare", *argv)
     assert (code, out, err, tf) == (2, "", f"error: {message}\n", False)
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("command", [["run", "--models", "lenet5", "--dataset", "digits"], ["depth", "--depths", "8"]])
+def test_training_under_another_keras_backend_is_one_line(command, tmp_path):
+    """KERAS_BACKEND=jax (as the README shows for the zoo): training needs tf.data and tf.distribute,
+    so instead of every trial failing with "'Functional' object has no attribute
+    'distribute_strategy'", one error line before any work."""
+    code, out, err, tf = probe("compare", *command, "--out", str(tmp_path / "o"), env_extra={"KERAS_BACKEND": "jax"})
+    assert (code, out, err, tf) == (2, "", "error: KERAS_BACKEND='jax': training (compare run, compare depth) needs "
+                                           "TensorFlow; accepted: KERAS_BACKEND=tensorflow or unset\n", False)
     assert not (tmp_path / "o").exists()
 
 

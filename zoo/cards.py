@@ -4,7 +4,7 @@ A card is the single source of truth for a model: the CLI listing, the reports a
 it; no figure is typed twice. Every card carries the exact trainable and non-trainable parameter
 counts, the MACs and the depth at its default input (``tests/test_cards.py`` checks each against
 the built graph) and, in ``sources``, where each figure comes from. ``docs/reference.md`` is
-rendered from these cards (``python -m zoo reference``) with the counting conventions.
+rendered from these cards (``python -m zoo reference > docs/reference.md``) with the counting conventions.
 
 Builders live in ``zoo.families.<module>`` under the card's name (``zoo.families.vgg.vgg16``).
 """

@@ -54,7 +54,7 @@ def render() -> str:
     """The whole of docs/reference.md."""
     names = list_models()
     out = ["# Reference figures and their sources", "",
-           "Generated from the model cards (`zoo/cards.py`) by `python -m zoo reference`; do not edit by hand.", "",
+           "Generated from the model cards (`zoo/cards.py`) by `python -m zoo reference > docs/reference.md`; do not edit by hand.", "",
            RULES.format(conventions=CONVENTIONS, counted=COUNTED), "## The models", "",
            "| model | family | year | input | params | non-trainable | MACs | depth | published error (%) |",
            "|---|---|---|---|---:|---:|---:|---:|---|"]
