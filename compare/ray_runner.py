@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from .runner import INTERRUPTED, RunSummary, model_path, open_run, record_done, record_failure
+from .runner import INTERRUPTED, Eta, RunSummary, model_path, open_run, record_done, record_failure
 
 RAY_MISSING = ("--executor ray needs Ray, which is not installed: pip install -r requirements-test.txt "
                "(or pip install 'ray==2.60.0', the project's 'ray' extra)")
@@ -205,13 +205,11 @@ def run_ray(configs: list[dict], out_dir: str | os.PathLike, opts: RayOptions, *
             task = ray.remote(trial_task).options(
                 num_cpus=opts.cpus_per_trial, num_gpus=opts.gpus_per_trial, max_retries=opts.max_retries,
                 retry_exceptions=False, runtime_env={"env_vars": _worker_env(opts.cpus_per_trial, verbose)})
-            durations: list[float] = []
+            eta = Eta([cfg for _, cfg in queue])
             while queue or running:
                 while queue and len(running) < workers:
                     i, cfg = queue.popleft()
-                    left = len(queue) + 1 + len(running)
-                    eta = sum(durations) / len(durations) * left / workers if durations else None
-                    notify("start", i, n, cfg, eta_s=eta)
+                    notify("start", i, n, cfg, eta_s=eta.eta(workers))  # the trials running included
                     trial_id = store.begin(cfg)
                     running[task.remote(cfg, opts.cpus_per_trial, save_models)] = (i, cfg, trial_id,
                                                                                    time.perf_counter())
@@ -222,7 +220,7 @@ def run_ray(configs: list[dict], out_dir: str | os.PathLike, opts: RayOptions, *
                         got = ray.get(ref)
                     except Exception as exc:  # noqa: BLE001 -- failure isolation: record and go on
                         reason = record_failure(store, trial_id, _cause(exc), False, summary, cfg["model"])
-                        durations.append(time.perf_counter() - t0)
+                        eta.finished(cfg, time.perf_counter() - t0)
                         notify("failed", i, n, cfg, reason=reason)
                         continue
                     save = model_path(out, trial_id, cfg) if save_models else None
@@ -231,9 +229,10 @@ def run_ray(configs: list[dict], out_dir: str | os.PathLike, opts: RayOptions, *
                         Path(save).write_bytes(got["model"])
                     metrics = record_done(store, out, trial_id, got["metrics"], got["history"], save,
                                           got.get("predictions"))
-                    durations.append(time.perf_counter() - t0)
+                    seconds = time.perf_counter() - t0
+                    eta.finished(cfg, seconds)
                     summary.done += 1
-                    notify("done", i, n, cfg, metrics=metrics, seconds=durations[-1])
+                    notify("done", i, n, cfg, metrics=metrics, seconds=seconds)
         except KeyboardInterrupt:
             for ref in running:
                 try:

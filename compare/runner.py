@@ -195,6 +195,51 @@ def record_done(store, out: Path, trial_id: int, metrics: dict, history: dict, s
     return metrics
 
 
+class Eta:
+    """Time left in a run: the seconds per unit of estimated work learnt from the trials finished
+    so far, times the work of those left. A trial's work is its model's MACs at the trial's width
+    and input (the card's MACs x width^2 x (side / card side)^2, the input side as the trial will
+    use it) x its epochs: deeper or wider models take longer, where a mean time per trial said
+    "35 s left" before the two slowest trials of a depth study. None until a trial has finished."""
+
+    def __init__(self, todo: list[dict]) -> None:
+        from .store import Store
+
+        native: dict[str, tuple | None] = {}
+        for c in todo:
+            if c["input_size"] is None and c["dataset"] not in native:
+                try:  # loaded by plan() already (cached): only its shape is used
+                    native[c["dataset"]] = cached_dataset(c["dataset"], int(c["seed"]), c["limit"]).shape
+                except Exception:  # noqa: BLE001 -- the trial itself will report it; estimate at the card's input
+                    native[c["dataset"]] = None
+        self._key = Store.key
+        self.left = {Store.key(c): self.work(c, native.get(c["dataset"])) for c in todo}
+        self.work_done = self.seconds = 0.0
+
+    @staticmethod
+    def work(cfg: dict, native: tuple | None) -> float:
+        import zoo
+
+        card = zoo.card(cfg["model"])
+        base = card.input_shape[0] if len(card.input_shape) == 3 else 1
+        if cfg["input_size"] is not None:
+            side = cfg["input_size"]
+        elif native is not None and len(card.input_shape) == 3:
+            side = model_input_shape(card, native, None)[0]
+        else:
+            side = base
+        return float(card.macs) * float(cfg["width"]) ** 2 * (side / base) ** 2 * int(cfg["epochs"])
+
+    def finished(self, cfg: dict, seconds: float) -> None:
+        self.work_done += self.left.pop(self._key(cfg), 0.0)
+        self.seconds += seconds
+
+    def eta(self, parallel: int = 1) -> float | None:
+        if not self.work_done:
+            return None
+        return self.seconds / self.work_done * sum(self.left.values()) / max(1, parallel)
+
+
 class _CtrlC:
     """Remembers that Ctrl-C was pressed. TensorFlow can turn the KeyboardInterrupt raised inside
     one of its ops into another exception; the flag tells an interruption from a failed trial."""
@@ -227,18 +272,15 @@ def _run(store, configs: list[dict], out: Path, verbose: int, notify: Callable, 
     if agree_done is not None:
         flags = agree_done([Store.key(c) in done_keys for c in configs])
         done_keys = {Store.key(c) for c, done in zip(configs, flags) if done}
-    durations: list[float] = []
     start = time.perf_counter()
-    todo = [c for c in configs if Store.key(c) not in done_keys]
+    eta = Eta([c for c in configs if Store.key(c) not in done_keys])
     try:
         for i, cfg in enumerate(configs, 1):
             if Store.key(cfg) in done_keys:
                 summary.skipped += 1
                 notify("skip", i, len(configs), cfg)
                 continue
-            remaining = len(todo) - len(durations)
-            eta = sum(durations) / len(durations) * remaining if durations else None
-            notify("start", i, len(configs), cfg, eta_s=eta)
+            notify("start", i, len(configs), cfg, eta_s=eta.eta())
             trial_id = store.begin(cfg)
             t0 = time.perf_counter()
             try:
@@ -248,7 +290,7 @@ def _run(store, configs: list[dict], out: Path, verbose: int, notify: Callable, 
                 reason = record_failure(store, trial_id, exc, ctrl_c.pressed, summary, cfg["model"])
                 if reason is None:
                     break
-                durations.append(time.perf_counter() - t0)
+                eta.finished(cfg, time.perf_counter() - t0)
                 notify("failed", i, len(configs), cfg, reason=reason)
                 if cfg.get("strategy") == "multiworker" and distribute.cluster_lost(exc):
                     # this process's collectives are aborted: every later trial would fail the same way
@@ -258,9 +300,10 @@ def _run(store, configs: list[dict], out: Path, verbose: int, notify: Callable, 
             metrics = record_done(store, out, trial_id, result.metrics, result.history, save,
                                   getattr(result, "predictions", None))
             done_keys.add(Store.key(cfg))
-            durations.append(time.perf_counter() - t0)
+            seconds = time.perf_counter() - t0
+            eta.finished(cfg, seconds)
             summary.done += 1
-            notify("done", i, len(configs), cfg, metrics=metrics, seconds=durations[-1])
+            notify("done", i, len(configs), cfg, metrics=metrics, seconds=seconds)
     except KeyboardInterrupt:  # between trials, or as one began (its row written, its id not yet known here)
         store.fail_running(INTERRUPTED)
         summary.interrupted = True
@@ -269,4 +312,4 @@ def _run(store, configs: list[dict], out: Path, verbose: int, notify: Callable, 
     return summary
 
 
-__all__ = ["plan", "run", "RunSummary", "MAIN_JOB", "PRESETS", "STORE_NAME", "CONFIG_DEFAULTS"]
+__all__ = ["plan", "run", "Eta", "RunSummary", "MAIN_JOB", "PRESETS", "STORE_NAME", "CONFIG_DEFAULTS"]

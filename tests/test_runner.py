@@ -446,3 +446,33 @@ def test_runner_asks_for_onednn_unless_the_user_chose(given, expected):
     code = "import os, sys, compare.train; print(os.environ['TF_ENABLE_ONEDNN_OPTS'], 'tensorflow' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert out.stdout.split() == [expected, "False"], out.stderr
+
+
+def test_time_left_follows_each_trials_work(tmp_path, monkeypatch):
+    """The time left at each trial's start, on a clock where a trial takes 10 s per 12,239,488 MACs x
+    epoch (plain8's MACs), so the true time left is known: the estimate learnt from the first trial
+    is exact. Depths 8 and 56: plain8, resnet8, plain56, resnet56 (125,485,696 MACs). A mean time per
+    trial said 30 s before the 215 s left."""
+    from types import SimpleNamespace
+
+    from compare import depth, runner
+    from compare.train import TrialResult
+
+    clock = [0.0]
+    monkeypatch.setattr(runner, "time", SimpleNamespace(perf_counter=lambda: clock[0]))
+    macs = {"plain8": 12_239_488, "resnet8": 12_239_488, "plain56": 125_485_696, "resnet56": 125_485_696}
+
+    def trial(cfg, verbose=0, save_path=None):
+        clock[0] += 10.0 * macs[cfg["model"]] / macs["plain8"]  # width and input are the same for all four
+        return TrialResult(metrics={"top1_acc": 0.5}, history={})
+
+    configs = depth.plan((8, 56), seeds=[0], epochs=1)
+    starts = []
+    with runner.open_run(tmp_path) as (out, store, ctrl_c):
+        runner._run(store, configs, out, 0, lambda event, i, n, cfg, **info: starts.append(info.get("eta_s"))
+                    if event == "start" else None, False, trial, ctrl_c)
+    unit = 125_485_696 / 12_239_488 * 10.0
+    assert starts[0] is None and starts[1:] == pytest.approx([10 + 2 * unit, 2 * unit, unit], rel=1e-12)
+    # the work at a trial's own input and width: alexnet on mnist5k's 28x28 digits gets its minimum, 67x67
+    alexnet = {**configs[0], "model": "alexnet", "width": 0.25, "epochs": 6}
+    assert runner.Eta.work(alexnet, (28, 28, 1)) == pytest.approx(724_406_816 * 0.25 ** 2 * (67 / 227) ** 2 * 6)
