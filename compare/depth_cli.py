@@ -20,7 +20,7 @@ _BUDGET_TEXT = (f"Default budget (any of it can be overridden): width {DEFAULT_B
                 f"instead of 16-32-64), at most {DEFAULT_BUDGET['limit']} images per split (--limit; 'all' = no cap), "
                 f"{DEFAULT_BUDGET['epochs']} epochs, the default recipe (Adam 1e-3, cosine decay, batch 64, no "
                 "augmentation), input 28x28 on mnist5k (grey repeated to RGB). On the embedded mnist5k the default "
-                "study (depths 8-56, 12 trials, 256 steps per net) took 18 minutes on 2 shared CPU cores "
+                "study (depths 8-56, 12 trials, 232 steps per net) took 8 minutes on 2 CPU cores "
                 "(bench/RESULTS.md).")
 
 
