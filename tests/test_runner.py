@@ -449,10 +449,11 @@ def test_runner_asks_for_onednn_unless_the_user_chose(given, expected):
 
 
 def test_time_left_follows_each_trials_work(tmp_path, monkeypatch):
-    """The time left at each trial's start, on a clock where a trial takes 10 s per 12,239,488 MACs x
-    epoch (plain8's MACs), so the true time left is known: the estimate learnt from the first trial
-    is exact. Depths 8 and 56: plain8, resnet8, plain56, resnet56 (125,485,696 MACs). A mean time per
-    trial said 30 s before the 215 s left."""
+    """The time left at each trial's start, on a clock where a trial takes 10 s x (its MACs / plain8's
+    MACs)^0.6, so the true time left is known. Depths 8, 14 and 56: plain8, resnet8, plain14,
+    resnet14 (26,395,264 MACs), plain56, resnet56 (125,485,696). Until two finished trials differ in
+    work the exponent is taken as 0.5; from then on it is fitted, and the estimate is exact. A mean
+    time per trial said 50 s at the second start, for 122.5 s left."""
     from types import SimpleNamespace
 
     from compare import depth, runner
@@ -460,19 +461,24 @@ def test_time_left_follows_each_trials_work(tmp_path, monkeypatch):
 
     clock = [0.0]
     monkeypatch.setattr(runner, "time", SimpleNamespace(perf_counter=lambda: clock[0]))
-    macs = {"plain8": 12_239_488, "resnet8": 12_239_488, "plain56": 125_485_696, "resnet56": 125_485_696}
+    units = {8: 1.0, 14: 26_395_264 / 12_239_488, 56: 125_485_696 / 12_239_488}  # work per plain8's
 
     def trial(cfg, verbose=0, save_path=None):
-        clock[0] += 10.0 * macs[cfg["model"]] / macs["plain8"]  # width and input are the same for all four
+        clock[0] += 10.0 * units[int(cfg["model"].lstrip("plainresnet"))] ** 0.6  # width, input: all the same
         return TrialResult(metrics={"top1_acc": 0.5}, history={})
 
-    configs = depth.plan((8, 56), seeds=[0], epochs=1)
+    configs = depth.plan((8, 14, 56), seeds=[0], epochs=1)
+    assert [c["model"] for c in configs] == ["plain8", "resnet8", "plain14", "resnet14", "plain56", "resnet56"]
     starts = []
     with runner.open_run(tmp_path) as (out, store, ctrl_c):
         runner._run(store, configs, out, 0, lambda event, i, n, cfg, **info: starts.append(info.get("eta_s"))
                     if event == "start" else None, False, trial, ctrl_c)
-    unit = 125_485_696 / 12_239_488 * 10.0
-    assert starts[0] is None and starts[1:] == pytest.approx([10 + 2 * unit, 2 * unit, unit], rel=1e-12)
+    t14, t56 = 10 * units[14] ** 0.6, 10 * units[56] ** 0.6
+    assert 10 + 2 * t14 + 2 * t56 == pytest.approx(122.54, abs=0.01)  # left at the second start
+    assert starts[0] is None
+    assert starts[1:3] == pytest.approx([10 * (1 + 2 * units[14] ** 0.5 + 2 * units[56] ** 0.5),
+                                         10 * (2 * units[14] ** 0.5 + 2 * units[56] ** 0.5)], rel=1e-12)
+    assert starts[3:] == pytest.approx([t14 + 2 * t56, 2 * t56, t56], rel=1e-12)
     # the work at a trial's own input and width: alexnet on mnist5k's 28x28 digits gets its minimum, 67x67
     alexnet = {**configs[0], "model": "alexnet", "width": 0.25, "epochs": 6}
     assert runner.Eta.work(alexnet, (28, 28, 1)) == pytest.approx(724_406_816 * 0.25 ** 2 * (67 / 227) ** 2 * 6)
