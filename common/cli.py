@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import math
 import os
 import sys
@@ -107,6 +108,26 @@ def check_directory(option: str, path: str) -> None:
         parent = os.path.dirname(parent)
     if not os.path.isdir(parent):
         raise ValueError(f"{option} {path!r} is inside {parent!r}, which is a file; accepted: a directory")
+
+
+def keras_backend() -> str:
+    """The backend Keras will use in this process, found as Keras finds it but without importing
+    it: a non-empty ``KERAS_BACKEND``, else the ``"backend"`` of ``keras.json`` in ``KERAS_HOME``
+    (or ``~/.keras``, ``/tmp/.keras`` when home is not writable), else ``tensorflow``."""
+    name = os.environ.get("KERAS_BACKEND")
+    if name:
+        return name
+    if "KERAS_HOME" in os.environ:
+        home = os.environ["KERAS_HOME"]
+    else:
+        base = os.path.expanduser("~")
+        home = os.path.join(base if os.access(base, os.W_OK) else "/tmp", ".keras")
+    try:
+        with open(os.path.join(os.path.expanduser(home), "keras.json")) as f:
+            config = json.load(f)
+        return str(config.get("backend", "tensorflow")) if isinstance(config, dict) else "tensorflow"
+    except (OSError, ValueError):
+        return "tensorflow"
 
 
 # -- quiet TensorFlow ------------------------------------------------------------------------------

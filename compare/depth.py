@@ -233,7 +233,7 @@ def _points(x: float) -> str:
     p = 100 * x + 0.0  # + 0.0: no "-0.0" for a negative zero
     text = f"{p:+.1f}"
     if p and float(text) == 0:
-        text = f"{p:+.2f}" if abs(p) >= 0.005 else f"{p:+.1g}"
+        text = f"{p:+.{-math.floor(math.log10(abs(p)))}f}"  # its first significant digit: -0.04, +0.00005
     return text
 
 

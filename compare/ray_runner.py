@@ -209,7 +209,7 @@ def run_ray(configs: list[dict], out_dir: str | os.PathLike, opts: RayOptions, *
             while queue or running:
                 while queue and len(running) < workers:
                     i, cfg = queue.popleft()
-                    notify("start", i, n, cfg, eta_s=eta.eta(workers))  # the trials running included
+                    notify("start", i, n, cfg, eta_s=eta.eta(workers))  # running trials counted whole
                     trial_id = store.begin(cfg)
                     running[task.remote(cfg, opts.cpus_per_trial, save_models)] = (i, cfg, trial_id,
                                                                                    time.perf_counter())
@@ -220,7 +220,7 @@ def run_ray(configs: list[dict], out_dir: str | os.PathLike, opts: RayOptions, *
                         got = ray.get(ref)
                     except Exception as exc:  # noqa: BLE001 -- failure isolation: record and go on
                         reason = record_failure(store, trial_id, _cause(exc), False, summary, cfg["model"])
-                        eta.finished(cfg, time.perf_counter() - t0)
+                        eta.finished(cfg, None)
                         notify("failed", i, n, cfg, reason=reason)
                         continue
                     save = model_path(out, trial_id, cfg) if save_models else None

@@ -14,7 +14,7 @@ import threading
 import time
 from typing import Callable
 
-from common.cli import check_directory, parse_count, parse_positive
+from common.cli import check_directory, keras_backend, parse_count, parse_positive
 from common.text import human_count
 
 from .depth import ALL
@@ -50,7 +50,7 @@ def add_run_parser(sub, parents: list[argparse.ArgumentParser]) -> None:
     which = p.add_mutually_exclusive_group()
     which.add_argument("--models", help="comma-separated names (python -m zoo list)")
     which.add_argument("--preset", help="main (one model per family at CPU scale, each with its own budget; the "
-                                        "default without --models), classic (10 ImageNet and CIFAR classics), "
+                                        "default without --models), classic (10 classics, LeNet-5 to ResNet-56), "
                                         "cifar (resnet and plain 20-56)")
     add_training_options(p)
     p.set_defaults(func=cmd_run)
@@ -64,13 +64,14 @@ def add_training_options(p: argparse.ArgumentParser, out_default: str | None = N
     p.add_argument("--width", help="channel multiplier for every model (default 1, the paper's widths, or the main "
                                    "preset's own per model)")
     p.add_argument("--input-size", help="square input side for every model (default: the dataset's image size, "
-                                        "raised to each model's minimum)")
-    p.add_argument("--batch-size", help="batch size (default: the recipe's)")
-    p.add_argument("--lr", help="initial learning rate (default: the recipe's)")
+                                        "raised to each model's minimum, or the main preset's own)")
+    p.add_argument("--batch-size", help="batch size (default: the recipe's, or the main preset's own)")
+    p.add_argument("--lr", help="initial learning rate (default: the recipe's, or the main preset's own)")
     p.add_argument("--recipe", choices=("default", "paper"),
                    help="training recipe: default (Adam 1e-3, cosine decay, batch 64; the default) or paper (each "
                         "paper's SGD, learning rate, weight decay and schedule, scaled to --epochs)")
-    p.add_argument("--augment", choices=("crop", "crop_flip"), help="pad-crop(-flip) augmentation")
+    p.add_argument("--augment", choices=("crop", "crop_flip"),
+                   help="pad-crop(-flip) augmentation (default none, or the main preset's own)")
     p.add_argument("--val-fraction", help="share of the training split held out for validation (curves, "
                                           "schedules), stratified; 0 <= f < 1, default 0.1")
     p.add_argument("--limit", help=f"cap train/test images per split (quick runs; '{ALL}' = no cap, the default)")
@@ -99,10 +100,11 @@ def settings_from(args: argparse.Namespace) -> dict:
     """Validated config settings from the command line (None = keep the default; ``limit`` may be
     :data:`compare.depth.ALL`). Cheap: checks the values and the dataset (its name, its path, the
     Keras cache) without loading anything, so bad input is rejected before any work."""
-    backend = os.environ.get("KERAS_BACKEND", "tensorflow")  # the CLI's default when unset (common.cli)
+    backend = keras_backend()
     if backend != "tensorflow":  # tf.data pipelines and tf.distribute: every trial would fail
-        raise ValueError(f"KERAS_BACKEND={backend!r}: training (compare run, compare depth) needs TensorFlow; "
-                         "accepted: KERAS_BACKEND=tensorflow or unset")
+        where = "KERAS_BACKEND" if os.environ.get("KERAS_BACKEND") else "the backend in keras.json"
+        raise ValueError(f"Keras backend {backend!r} ({where}): training (compare run, compare depth) needs "
+                         "TensorFlow; accepted: KERAS_BACKEND=tensorflow")
     if args.dataset is not None:
         from .data import check_dataset
 

@@ -234,9 +234,11 @@ class Eta:
             side = base
         return float(card.macs) * float(cfg["width"]) ** 2 * (side / base) ** 2 * int(cfg["epochs"])
 
-    def finished(self, cfg: dict, seconds: float) -> None:
+    def finished(self, cfg: dict, seconds: float | None) -> None:
+        """``cfg`` is no longer left; its time (None for a failed trial, whose time says nothing of
+        its work) is learnt from."""
         work = self.left.pop(self._key(cfg), 0.0)
-        if work > 0:
+        if work > 0 and seconds is not None:
             self.finished_trials.append((work, max(seconds, 1e-3)))
 
     def fit(self) -> tuple[float, float] | None:
@@ -251,11 +253,13 @@ class Eta:
         return math.exp(t_mean - k * w_mean), k
 
     def eta(self, parallel: int = 1) -> float | None:
+        """Seconds left with ``parallel`` trials at once (never less than the longest trial left)."""
         ck = self.fit()
         if ck is None:
             return None
         c, k = ck
-        return sum(c * w ** k for w in self.left.values() if w > 0) / max(1, parallel)
+        times = [c * w ** k for w in self.left.values() if w > 0]
+        return max(sum(times) / max(1, parallel), max(times, default=0.0))
 
 
 class _CtrlC:
@@ -308,7 +312,7 @@ def _run(store, configs: list[dict], out: Path, verbose: int, notify: Callable, 
                 reason = record_failure(store, trial_id, exc, ctrl_c.pressed, summary, cfg["model"])
                 if reason is None:
                     break
-                eta.finished(cfg, time.perf_counter() - t0)
+                eta.finished(cfg, None)
                 notify("failed", i, len(configs), cfg, reason=reason)
                 if cfg.get("strategy") == "multiworker" and distribute.cluster_lost(exc):
                     # this process's collectives are aborted: every later trial would fail the same way

@@ -123,12 +123,21 @@ def test_bad_arguments_are_one_line_without_tensorflow(argv, message, tmp_path):
 
 @pytest.mark.parametrize("command", [["run", "--models", "lenet5", "--dataset", "digits"], ["depth", "--depths", "8"]])
 def test_training_under_another_keras_backend_is_one_line(command, tmp_path):
-    """KERAS_BACKEND=jax (as the README shows for the zoo): training needs tf.data and tf.distribute,
-    so instead of every trial failing with "'Functional' object has no attribute
-    'distribute_strategy'", one error line before any work."""
+    """KERAS_BACKEND=jax (as the README shows for the zoo), or jax in keras.json with --verbose (which
+    leaves Keras' own choice alone): training needs tf.data and tf.distribute, so instead of every
+    trial failing with "'Functional' object has no attribute 'distribute_strategy'", one error
+    line before any work."""
     code, out, err, tf = probe("compare", *command, "--out", str(tmp_path / "o"), env_extra={"KERAS_BACKEND": "jax"})
-    assert (code, out, err, tf) == (2, "", "error: KERAS_BACKEND='jax': training (compare run, compare depth) needs "
-                                           "TensorFlow; accepted: KERAS_BACKEND=tensorflow or unset\n", False)
+    assert (code, out, err, tf) == (2, "", "error: Keras backend 'jax' (KERAS_BACKEND): training (compare run, compare "
+                                           "depth) needs TensorFlow; accepted: KERAS_BACKEND=tensorflow\n", False)
+    home = tmp_path / "keras_home"
+    home.mkdir()
+    (home / "keras.json").write_text('{"backend": "torch"}')
+    env = {"KERAS_HOME": str(home), "KERAS_BACKEND": ""}  # empty: Keras reads keras.json
+    code, out, err, tf = probe("compare", *command, "--verbose", "--out", str(tmp_path / "o"), env_extra=env)
+    assert (code, out, err, tf) == (2, "", "error: Keras backend 'torch' (the backend in keras.json): training "
+                                           "(compare run, compare depth) needs TensorFlow; accepted: "
+                                           "KERAS_BACKEND=tensorflow\n", False)
     assert not (tmp_path / "o").exists()
 
 

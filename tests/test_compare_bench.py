@@ -125,11 +125,8 @@ def test_batch_over_the_memory_limit_is_a_stored_failure(tmp_path):
     trials, _ = stored(out)
     rows = {r.config["batch_size"]: r for r in trials.itertuples()}
     assert rows[1].status == "done" and rows[64].status == "failed"
-    m = re.fullmatch(r"estimated (2\.\d) MB \(weights (0\.2) MB \+ activations (0\.0\d) MB per image x \(batch 64 \+ 1\)\) "
-                     r"exceeds the 1\.0 MB given by --mem-limit; not run", rows[64].reason)
-    assert m, rows[64].reason
-    total, weights, per_image = map(float, m.groups())  # the parts add up to the total, to their rounding
-    assert abs(weights + 65 * per_image - total) <= 0.05 + 0.05 + 65 * 0.005, rows[64].reason
+    assert re.fullmatch(r"estimated 2\.\d MB \(weights 0\.2 MB \+ activations 0\.0\d MB per image x \(batch 64 \+ 1\)\) "
+                        r"exceeds the 1\.0 MB given by --mem-limit; not run", rows[64].reason), rows[64].reason
     assert "[2/2] lenet5 batch 64: FAILED: estimated" in proc.stdout
 
 

@@ -214,8 +214,8 @@ def test_findings_in_numbers_call_only_what_the_interval_supports():
 def test_interval_bounds_keep_their_sign():
     """A bound that one decimal rounds to zero keeps the digits that show its sign: "CI -0.0 to
     +13.4" read as a typo, and hid that the interval holds zero."""
-    assert [depth._points(x) for x in (0.134, -0.029, -0.0004, 0.00049, -0.00001, 0.0, -0.0, 0.0005)] == [
-        "+13.4", "-2.9", "-0.04", "+0.05", "-0.001", "+0.0", "+0.0", "+0.1"]
+    assert [depth._points(x) for x in (0.134, -0.029, -0.0004, 0.00049, -0.00001, -5e-7, 0.0, -0.0, 0.0005)] == [
+        "+13.4", "-2.9", "-0.04", "+0.05", "-0.001", "-0.00005", "+0.0", "+0.0", "+0.1"]
 
 
 def test_findings_with_seeds_call_only_what_the_seed_spread_supports_too():

@@ -482,3 +482,23 @@ def test_time_left_follows_each_trials_work(tmp_path, monkeypatch):
     # the work at a trial's own input and width: alexnet on mnist5k's 28x28 digits gets its minimum, 67x67
     alexnet = {**configs[0], "model": "alexnet", "width": 0.25, "epochs": 6}
     assert runner.Eta.work(alexnet, (28, 28, 1)) == pytest.approx(724_406_816 * 0.25 ** 2 * (67 / 227) ** 2 * 6)
+
+
+def test_time_left_ignores_failed_trials_and_waits_for_the_longest():
+    """A trial that failed at once says nothing of the work it had: its time is not learnt (it used
+    to pull the fitted exponent to 0 and the estimate to 11 s for 97 s). With several trials at once,
+    the time left is never less than the longest trial left."""
+    from compare import depth
+    from compare.runner import Eta
+
+    configs = depth.plan((8, 14, 56), seeds=[0], epochs=1)  # plain8, resnet8, plain14, resnet14, plain56, resnet56
+    eta = Eta(configs)
+    u14, u56 = 26_395_264 / 12_239_488, 125_485_696 / 12_239_488
+    eta.finished(configs[0], 10.0)
+    eta.finished(configs[1], 10.0)
+    eta.finished(configs[2], None)  # plain14 failed after 0.5 s
+    assert eta.fit()[1] == 0.5
+    assert eta.eta() == pytest.approx(10 * (u14 ** 0.5 + 2 * u56 ** 0.5), rel=1e-12)
+    eta.finished(configs[3], None)
+    assert eta.eta(parallel=4) == pytest.approx(10 * u56 ** 0.5, rel=1e-12)  # two trials left, 4 workers
+    assert eta.eta(parallel=1) == pytest.approx(20 * u56 ** 0.5, rel=1e-12)

@@ -7,7 +7,7 @@
 # columns) would not reach the example. Then `python -m reports RUN_DIR --export docs/example`
 # writes the report and copies all of it (report.md, report.html, results.csv, results.json,
 # results.sqlite, figures/) to docs/example; figures of an earlier export that the report no
-# longer has are removed. On 2 idle cores the main job takes 3 to 7 minutes
+# longer has are removed. On 2 idle cores the main job takes 3 to 8 minutes
 # (bench/RESULTS.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
