@@ -325,9 +325,15 @@ def findings(summary: pd.DataFrame, measure: str = "train_err_eval", test: bool 
     for kind, label in (("plain", "plain"), ("residual", "resnet")):
         col = table[measure][kind].dropna() if kind in table[measure].columns else pd.Series(dtype=float)
         if len(col) > 2:
-            best = int(col.idxmin())
+            ordered = col.sort_values(kind="stable")
+            best, second = int(ordered.index[0]), int(ordered.index[1])
+            sign, _, _ = _difference(float(col[second]), float(col[best]), n_images, spread(kind, second, kind, best))
+            alike = "" if sign == 1 else f", not distinguishable from depth {second} ({_pct(float(col[second]))})"
             rest = "" if best == deep or deep not in col.index else f"; {label}-{deep} {_pct(float(col[deep]))}"
-            out.append(f"Lowest {label} training error: depth {best} ({_pct(float(col[best]))}){rest}.")
+            out.append(f"Lowest {label} training error: depth {best} ({_pct(float(col[best]))}){alike}{rest}.")
+    if "seeds" in summary.columns and summary["seeds"].max() <= 1 and not math.isnan(n_images):
+        out.append("One seed per net: the intervals cover the sampling of the training images, not the variation "
+                   "between training runs (--seeds 0,1,2 tests that too).")
     if not test:
         return out
     tp_deep, tp_ref = val("test_err", "plain", deep), val("test_err", "plain", ref)

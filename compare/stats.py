@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 __all__ = ["Z95", "ALPHA", "wilson", "wilson_rate", "newcombe", "t_quantile_975", "seed_interval", "welch_interval",
-           "McNemar", "mcnemar", "discordant", "EXACT_MAX"]
+           "McNemar", "mcnemar", "discordant", "holm", "EXACT_MAX"]
 
 Z95 = 1.959963984540054  # the standard normal's 0.975 quantile
 ALPHA = 0.05
@@ -171,6 +171,23 @@ def mcnemar(b: int, c: int, method: str = "auto") -> McNemar:
         return McNemar(b, c, _binom_two_sided(b, n), "exact")
     stat = (max(abs(b - c) - 1, 0)) ** 2 / n
     return McNemar(b, c, math.erfc(math.sqrt(stat / 2)), "chi2", stat)
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values, in the order given: the i-th smallest of m p-values times
+    (m - i + 1), made non-decreasing, at most 1. A test is rejected at level alpha when its adjusted
+    p is below alpha; the chance of any false rejection among the m is then at most alpha."""
+    ps = [float(p) for p in p_values]
+    for p in ps:
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"p-values must lie in [0, 1], got {p!r}")
+    m = len(ps)
+    adjusted = [0.0] * m
+    running = 0.0
+    for rank, i in enumerate(sorted(range(m), key=lambda j: ps[j])):
+        running = max(running, min(1.0, (m - rank) * ps[i]))
+        adjusted[i] = running
+    return adjusted
 
 
 def discordant(correct_a: Sequence[bool], correct_b: Sequence[bool]) -> tuple[int, int]:

@@ -194,7 +194,8 @@ FIGURES: list[tuple[str, Callable, Callable]] = [
     ("depth_errors", _caption_for(
         "Depth study: final training error (left; solid = training set in inference mode, dashed = last epoch's "
         "running accuracy in training mode) and test error (right) vs depth, plain nets (red) vs ResNets (blue); "
-        "on cifar10 the paper's published ResNet test errors (zoo cards) as a dotted reference."), _make("errors")),
+        "on cifar10 the paper's published ResNet test errors (zoo cards) as a dotted reference. One point per net "
+        "and depth: the mean over seeds, without error bars."), _make("errors")),
     ("depth_curves", _caption_for(
         "Depth study, as the paper's figure 6: plain nets (left) and ResNets (right), one colour per depth; thin = "
         "training error (per-epoch running mean, training mode), bold dashed = validation error."), _make("curves")),

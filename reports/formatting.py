@@ -109,7 +109,7 @@ COMPARISON_COLUMNS: tuple[Column, ...] = (
     ("params", "params", "int", 0), ("non_trainable", "non-trainable", "int", 0),
     ("macs", "MACs", "int", 0), ("depth", "depth", "int", 0), ("val_err", "val err (%)", "pct", 2),
     ("top1_err", "top-1 test err (%)", "pct", 2), ("top1_err_lo", "95% CI (%)", "ci", 2),
-    ("top1_err_seed_lo", "95% CI over seeds (%)", "seedci", 2), ("p_vs_best", "McNemar p vs best", "p", 3),
+    ("top1_err_seed_lo", "95% CI over seeds (%)", "seedci", 2), ("p_vs_best", "McNemar p vs best (Holm)", "p", 3),
     ("top5_err", "top-5 err (%)", "pct", 2),
     ("train_s", "train (s)", "num", 1), ("train_img_per_s", "train (img/s)", "num", 0),
     ("infer_ms_b1", "infer b1 (ms/img)", "num", 2), ("infer_ms_b32", "infer b32 (ms/img)", "num", 2),

@@ -1,7 +1,7 @@
 """Which differences a run's numbers support: the ranking with ties, and budgets that differ.
 
 :func:`rank` compares every model with the lowest-error one by McNemar's test on the test
-predictions the store keeps (:mod:`compare.stats`); :func:`budget_note` says when compared rows
+predictions the store keeps, Holm-adjusted for the number of comparisons (:mod:`compare.stats`); :func:`budget_note` says when compared rows
 were trained with different budgets. Both return plain values; reports.run_data and reports.render put them in the report.
 """
 
@@ -34,17 +34,21 @@ def rank(summary: pd.DataFrame, results: pd.DataFrame, predictions: dict) -> pd.
     The row with the lowest mean top-1 error is the best. Every other row is compared with it by
     McNemar's test (:func:`compare.stats.mcnemar`) on the stored test predictions of the seeds
     both ran (same test images, same labels); with several common seeds the largest p-value is
-    kept (a difference counts only if it is significant at every seed). Added columns:
-    ``p_vs_best`` (NaN for the best, and where no paired predictions exist), ``tied_with_best``
-    (p >= 0.05, or the best itself when another row ties with it), ``rank``: 1 for the best and
-    every row tied with it, else the row's position in the error order, shared by rows with the same
-    error (competition ranking: 1, 2, 2, 4), and ``shares_rank``: True where another row of the
-    group has the same rank.
+    kept (a difference counts only if it is significant at every seed). The group's p-values are
+    then Holm-adjusted (:func:`compare.stats.holm`): with k rows compared with the best, the chance
+    that any of them is called different by luck stays at most 0.05. Added columns:
+    ``p_vs_best_raw`` (NaN for the best, and where no paired predictions exist), ``p_vs_best`` (the
+    same, Holm-adjusted), ``tied_with_best`` (adjusted p >= 0.05, or the best itself when another
+    row ties with it), ``rank``: 1 for the best and every row tied with it, else the row's position
+    in the error order, shared by rows with the same error (competition ranking: 1, 2, 2, 4), and
+    ``shares_rank``: True where another row of the group has the same rank. Rows below rank 1 are
+    not tested against each other: their ranks order them by error only.
     """
-    from compare.stats import discordant, mcnemar
+    from compare.stats import discordant, holm, mcnemar
 
     out = summary.copy()
     out["p_vs_best"] = float("nan")
+    out["p_vs_best_raw"] = float("nan")
     out["tied_with_best"] = False
     out["rank"] = pd.array([pd.NA] * len(out), dtype="Int64")
     out["shares_rank"] = False
@@ -55,7 +59,7 @@ def rank(summary: pd.DataFrame, results: pd.DataFrame, predictions: dict) -> pd.
         order = group.sort_values("top1_err", na_position="last").index.tolist()
         best = order[0]
         best_runs = {seed_of.get(t): predictions[t] for t in out.at[best, "ids"] if t in predictions}
-        ties = 0
+        raw: dict = {}  # row -> its largest p over the common seeds
         first_at: dict[float, int] = {}  # an error -> the position of its first row (rows sharing it share it)
         for pos, i in enumerate(order, start=1):
             out.at[i, "rank"] = first_at.setdefault(round(float(group.at[i, "top1_err"]), 12), pos)
@@ -69,11 +73,14 @@ def rank(summary: pd.DataFrame, results: pd.DataFrame, predictions: dict) -> pd.
                     continue  # not the same test images: no paired test
                 ps.append(mcnemar(*discordant(mine[0] == mine[1], other[0] == other[1])).p_value)
             if ps:
-                out.at[i, "p_vs_best"] = max(ps)
-                if max(ps) >= SIGNIFICANCE:
-                    out.at[i, "tied_with_best"] = True
-                    out.at[i, "rank"] = 1
-                    ties += 1
+                raw[i] = max(ps)
+        ties = 0
+        for i, p in zip(raw, holm(list(raw.values()))):
+            out.at[i, "p_vs_best_raw"], out.at[i, "p_vs_best"] = raw[i], p
+            if p >= SIGNIFICANCE:
+                out.at[i, "tied_with_best"] = True
+                out.at[i, "rank"] = 1
+                ties += 1
         out.at[best, "rank"] = 1
         out.at[best, "tied_with_best"] = ties > 0
         ranks = out.loc[group.index, "rank"]

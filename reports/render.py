@@ -82,11 +82,15 @@ def _overview(data: ReportData, rep: Report) -> list[Block]:
                 f"{fmt_int(best['macs'])} MACs).")
         group = data.main[(data.main["dataset"] == best["dataset"]) & (data.main["study"] == best["study"])]
         tied = group[(group.index != group.index[0]) & (group["tied_with_best"] == True)]  # noqa: E712
+        images = f"these {fmt_int(best['n_test'])} test images" if pd.notna(best.get("n_test")) else "the same test images"
         if not tied.empty:
-            text += (" Not significantly different from it on the same test images (McNemar, p >= 0.05), "
-                     "so tied with it in the ranking: " + ", ".join(tied["model"]) + ".")
+            text += (f" Not distinguishable from it on {images} (McNemar, Holm-adjusted p >= 0.05), so they "
+                     "share its rank: " + ", ".join(tied["model"]) + ".")
         elif len(group) > 1 and group["p_vs_best"].iloc[1:].notna().all():
-            text += " Every other model's error is significantly higher (McNemar, p < 0.05)."
+            text += " Every other model's error is significantly higher (McNemar, Holm-adjusted p < 0.05)."
+        if len(group) > 1 and ranking.budget_note(group):
+            text += (" The models were trained with different inputs, widths or budgets (see Comparison), so a "
+                     "difference is not the architecture's alone.")
         blocks.append(("p", text))
     versions = next((v for v in data.trials.get("versions", []) if isinstance(v, dict) and v), None)
     if versions:
@@ -110,14 +114,16 @@ def _comparison(data: ReportData) -> list[Block]:
     several = data.summary["seeds"].max() > 1
     note = CONVENTIONS + (" Values are mean ± std over seeds." if several else "") + \
         (" Validation images are carved out of the training split (stratified) and used for the curves and the "
-         "learning-rate schedule; the test images are evaluated once, after training. 95% CI: Wilson score interval "
+         "plateau learning-rate schedule (in recipes that use one); the test images are evaluated once, after training. 95% CI: Wilson score interval "
          "of the test error on the test images (with several seeds, at the mean error); 95% CI over seeds: mean ± "
-         "t·sd/sqrt(seeds). McNemar p vs best: exact McNemar test of the row against the lowest-error row on the "
-         "same test images (paired predictions; with several seeds the largest p). Rank: rows not significantly "
-         "different from the best (p >= 0.05) share rank 1, marked '1='; rows with the same error share their rank, "
-         "marked '='. Top-5 error is shown only with more than "
+         "t·sd/sqrt(seeds). McNemar p vs best (Holm): exact McNemar test of the row against the lowest-error row "
+         "on the same test images (paired predictions; with several seeds the largest p), Holm-adjusted for the "
+         "number of rows compared with the best. Rank: rows not distinguishable from the best (adjusted p >= 0.05) "
+         "share rank 1, marked '1='; the rows below are ordered by test error only (they are not tested against "
+         "each other), and rows with the same error share their rank, marked '='. Top-5 error is shown only with more than "
          "10 classes. Budget: epochs, batch size, lr (initial), optimizer and schedule, augmentation, recipe, input "
-         "and width are those each row was trained with. Times: train (s) = wall time of training; infer = "
+         "and width are those each row was trained with. Times: train (s) = wall time of training; train (img/s) = training images per second over the epochs after "
+         "the first (which compiles), validation pass included; infer = "
          "forward-pass latency in milliseconds per image, at batch 1 and at batch 32.")
     if "n_val" not in data.summary.columns or data.summary["n_val"].isna().any():
         note += (" Rows with '?' validation images were trained before this toolkit kept a validation split: "
@@ -138,7 +144,9 @@ def _canonical(data: ReportData) -> list[Block]:
     note = (CONVENTIONS + " Card columns are zoo's model cards at the canonical input (ImageNet size for the "
             "ImageNet models; exact counts, each figure's source in docs/reference.md) with the paper's error (%) "
             "on the dataset named; run columns are "
-            "what this run measured at CPU scale (width multiplier and input as trained).")
+            "what this run measured at CPU scale (width multiplier and input as trained). The paper's error is "
+            "context, not a target: it was measured on its own dataset (ImageNet, CIFAR-10, the full MNIST) "
+            "after the paper's own training, so a run's lower or higher error does not beat or miss it.")
     return [("h2", "Canonical size vs this run"),
             ("table", display(data.canonical, CANONICAL_COLUMNS, "Paper-size figures beside the run's",
                                      note))]

@@ -211,6 +211,20 @@ def test_findings_in_numbers_call_only_what_the_interval_supports():
     assert "no degradation at this budget: the deeper plain net trains better (image counts unknown: not tested)" in text
 
 
+def test_the_lowest_error_is_called_only_against_the_next_lowest():
+    """1,800 training images: resnet-56 2 errors vs resnet-20 6 (Newcombe's interval -0.62 to +0.12
+    points holds zero), plain-20 41 vs plain-56 74 (it does not). With one seed, the findings say
+    what the intervals leave out."""
+    s = _summary("mnist5k", {8: 0.2, 20: 0.023, 56: 0.041}, {8: 0.2, 20: 0.0033, 56: 0.0011}, n_train=1800)
+    lines = depth.findings(s)
+    assert "Lowest resnet training error: depth 56 (0.1%), not distinguishable from depth 20 (0.3%)." in lines
+    assert "Lowest plain training error: depth 20 (2.3%); plain-56 4.1%." in lines
+    assert ("One seed per net: the intervals cover the sampling of the training images, not the variation between "
+            "training runs (--seeds 0,1,2 tests that too).") in lines
+    s["seeds"] = 3
+    assert not any(line.startswith("One seed") for line in depth.findings(s))
+
+
 def test_interval_bounds_keep_their_sign():
     """A bound that one decimal rounds to zero keeps the digits that show its sign: "CI -0.0 to
     +13.4" read as a typo, and hid that the interval holds zero."""

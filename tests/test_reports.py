@@ -168,7 +168,8 @@ def test_every_csv_column_is_documented_with_a_unit(run):
 
 def test_ranking_ties_with_mcnemar_on_stored_predictions(run, recounted):
     """The comparison table's p-value is McNemar's exact test on the two models' stored predictions
-    (seed 0 is the only seed both ran), recomputed here with scipy; ties share rank 1."""
+    (seed 0 is the only seed both ran), recomputed here with scipy (one comparison: Holm's adjustment
+    leaves it as it is); ties share rank 1."""
     from scipy.stats import binomtest
 
     from compare.data import load_dataset
@@ -183,11 +184,18 @@ def test_ranking_ties_with_mcnemar_on_stored_predictions(run, recounted):
     c = int(np.sum(~right[best] & right[other]))
     p = binomtest(b, b + c, 0.5).pvalue if b + c else 1.0
     rows = _md_table(run["md"], "shapes: one row per model").set_index("model")
-    shown = rows.loc[other, "McNemar p vs best"]
+    shown = rows.loc[other, "McNemar p vs best (Holm)"]
     assert shown == ("< 0.001" if p < 0.001 else f"{p:.3f}")
     tied = p >= 0.05
     assert rows.loc[other, "rank"] == ("1=" if tied else "2")
-    assert rows.loc[best, "rank"] == ("1=" if tied else "1") and rows.loc[best, "McNemar p vs best"] == ""
+    assert rows.loc[best, "rank"] == ("1=" if tied else "1") and rows.loc[best, "McNemar p vs best (Holm)"] == ""
+    # the headline says the same, and that the two were not trained alike (widths 0.5 and 1)
+    headline = run["md"].split("Lowest top-1 test error: ", 1)[1].split("\n", 1)[0]
+    assert headline.endswith(
+        (f" Not distinguishable from it on these 160 test images (McNemar, Holm-adjusted p >= 0.05), so they share "
+         f"its rank: {other}." if tied else " Every other model's error is significantly higher (McNemar, "
+         "Holm-adjusted p < 0.05).") + " The models were trained with different inputs, widths or budgets (see "
+        "Comparison), so a difference is not the architecture's alone."), headline
     # the Wilson interval of the one-seed model is shown
     from compare.stats import wilson
 
@@ -223,7 +231,7 @@ def test_comparison_table_sorted_by_error_with_mean_and_std(run, recounted):
     assert table.columns.tolist() == [
         "rank", "model", "width", "input", "epochs", "batch", "lr", "optimizer", "schedule", "augment", "recipe",
         "seeds", "train / val / test images", "params", "non-trainable", "MACs", "depth", "val err (%)",
-        "top-1 test err (%)", "95% CI (%)", "95% CI over seeds (%)", "McNemar p vs best", "train (s)",
+        "top-1 test err (%)", "95% CI (%)", "95% CI over seeds (%)", "McNemar p vs best (Holm)", "train (s)",
         "train (img/s)", "infer b1 (ms/img)", "infer b32 (ms/img)"]
     assert table["train / val / test images"].tolist() == ["144 / 16 / 160"] * 2
     assert table["epochs"].tolist() == ["2", "2"] and table["batch"].tolist() == ["32", "32"]
@@ -852,6 +860,34 @@ def test_rank_equal_errors_share_their_rank_below_the_best():
     table = display(out.reset_index(), COMPARISON_COLUMNS, "t", "")
     ranks = [row[table.columns.index("rank")] for row in table.rows]
     assert ranks == ["1", "2=", "2=", "4"]
+
+
+def test_rank_adjusts_for_the_number_of_comparisons():
+    """Two rows, each 6 discordant images worse than the best (exact McNemar p = 2/64 = 0.03125):
+    alone, such a row differs from the best; as one of two comparisons, Holm's adjustment (x2 =
+    0.0625) leaves both not distinguishable from it, and the ranking says so."""
+    from reports.ranking import rank
+    from reports.tables import summarize, tidy
+
+    label = np.arange(100) % 10
+    def wrong(*images):
+        p = label.copy()
+        p[list(images)] = (p[list(images)] + 1) % 10
+        return p
+    rows, preds = [], {}
+    for tid, model, images in ((1, "a", (0, 1)), (2, "b", (0, 1, 2, 3, 4, 5, 6, 7)), (3, "c", (0, 1, *range(20, 26)))):
+        rows.append(dict(id=tid, study="main", dataset="d", model=model, seed=0, status="done",
+                         top1_err=len(images) / 100, n_test=100, epochs=5, config={}, metrics={}, history={}))
+        preds[tid] = (wrong(*images), label)
+    results = tidy(pd.DataFrame(rows))
+    both = rank(summarize(results), results, preds).set_index("model")
+    assert both.loc[["b", "c"], "p_vs_best_raw"].tolist() == pytest.approx([2 / 64, 2 / 64], abs=1e-15)
+    assert both.loc[["b", "c"], "p_vs_best"].tolist() == pytest.approx([4 / 64, 4 / 64], abs=1e-15)
+    assert both["rank"].to_dict() == {"a": 1, "b": 1, "c": 1} and both["tied_with_best"].all()
+    two = results[results["model"] != "c"]
+    alone = rank(summarize(two), two, preds).set_index("model")
+    assert alone.loc["b", "p_vs_best"] == pytest.approx(2 / 64, abs=1e-15)
+    assert alone["rank"].to_dict() == {"a": 1, "b": 2} and not alone["tied_with_best"].any()
 
 
 def test_schema_1_store_reports_with_intervals_and_no_paired_test(tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from compare.stats import discordant, mcnemar, seed_interval, t_quantile_975, welch_interval, wilson
@@ -124,3 +125,25 @@ def test_discordant_counts():
     assert discordant(a, b) == (2, 1)
     with pytest.raises(ValueError, match="different test sets"):
         discordant(a, b[:4])
+
+
+def test_holm_adjusted_p_values():
+    """By hand: the main job's six raw p-values against LeNet-5 (docs/example); and, on random
+    p-values, 'adjusted p < alpha' rejects exactly what Holm's step-down procedure rejects."""
+    from compare.stats import holm
+
+    raw = [1.0, 0.728, 0.143, 0.143, 0.0135, 0.0094]
+    assert holm(raw) == pytest.approx([1.0, 1.0, 0.572, 0.572, 0.0675, 0.0564], abs=1e-12)
+    assert holm([]) == [] and holm([0.02]) == [0.02]
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        ps = list(rng.uniform(0, 0.1, size=int(rng.integers(1, 8))))
+        for alpha in (0.01, 0.05):
+            rejected, order = set(), sorted(range(len(ps)), key=lambda j: ps[j])
+            for k, j in enumerate(order):  # step down: stop at the first p above alpha / (m - k)
+                if ps[j] >= alpha / (len(ps) - k):
+                    break
+                rejected.add(j)
+            assert {j for j, q in enumerate(holm(ps)) if q < alpha} == rejected
+    with pytest.raises(ValueError, match=r"p-values must lie in \[0, 1\], got 1.5"):
+        holm([0.1, 1.5])
