@@ -84,7 +84,7 @@ def _overview(data: ReportData, rep: Report) -> list[Block]:
         tied = group[(group.index != group.index[0]) & (group["tied_with_best"] == True)]  # noqa: E712
         images = f"these {fmt_int(best['n_test'])} test images" if pd.notna(best.get("n_test")) else "the same test images"
         if not tied.empty:
-            text += (f" Not distinguishable from it on {images} (McNemar, Holm-adjusted p >= 0.05), so they "
+            text += (f" Models not distinguishable from it on {images} (McNemar, Holm-adjusted p >= 0.05) "
                      "share its rank: " + ", ".join(tied["model"]) + ".")
         elif len(group) > 1 and group["p_vs_best"].iloc[1:].notna().all():
             text += " Every other model's error is significantly higher (McNemar, Holm-adjusted p < 0.05)."

@@ -192,7 +192,7 @@ def test_ranking_ties_with_mcnemar_on_stored_predictions(run, recounted):
     # the headline says the same, and that the two were not trained alike (widths 0.5 and 1)
     headline = run["md"].split("Lowest top-1 test error: ", 1)[1].split("\n", 1)[0]
     assert headline.endswith(
-        (f" Not distinguishable from it on these 160 test images (McNemar, Holm-adjusted p >= 0.05), so they share "
+        (f" Models not distinguishable from it on these 160 test images (McNemar, Holm-adjusted p >= 0.05) share "
          f"its rank: {other}." if tied else " Every other model's error is significantly higher (McNemar, "
          "Holm-adjusted p < 0.05).") + " The models were trained with different inputs, widths or budgets (see "
         "Comparison), so a difference is not the architecture's alone."), headline
