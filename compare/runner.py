@@ -217,7 +217,12 @@ class Eta:
                 except Exception:  # noqa: BLE001 -- the trial itself will report it; estimate at the card's input
                     native[c["dataset"]] = None
         self._key = Store.key
-        self.left = {Store.key(c): self.work(c, native.get(c["dataset"])) for c in todo}
+        self.left = {}
+        for c in todo:
+            try:
+                self.left[Store.key(c)] = self.work(c, native.get(c["dataset"]))
+            except Exception:  # noqa: BLE001 -- an unknown model or an input it cannot take: the trial
+                self.left[Store.key(c)] = 0.0  # itself fails with the reason; its work stays unknown
         self.finished_trials: list[tuple[float, float]] = []  # (work, seconds)
 
     @staticmethod

@@ -502,3 +502,16 @@ def test_time_left_ignores_failed_trials_and_waits_for_the_longest():
     eta.finished(configs[3], None)
     assert eta.eta(parallel=4) == pytest.approx(10 * u56 ** 0.5, rel=1e-12)  # two trials left, 4 workers
     assert eta.eta(parallel=1) == pytest.approx(20 * u56 ** 0.5, rel=1e-12)
+
+
+def test_time_left_does_not_stop_a_run_that_has_a_bad_trial(tmp_path):
+    """A trial the runner will store as failed (an unknown model, a model that cannot take images)
+    has no work estimate; the estimate is made from the others, and the run goes on."""
+    from compare import depth
+    from compare.runner import Eta
+
+    good = depth.plan((8,), seeds=[0], epochs=1)
+    eta = Eta([*good, {**good[0], "model": "nosuchnet"}, {**good[0], "model": "alphago_policy"}])
+    assert list(eta.left.values())[2:] == [0.0, 0.0]
+    eta.finished(good[0], 10.0)
+    assert eta.eta() == pytest.approx(10.0, rel=1e-12)  # resnet8 left, as plain8; the bad trials add nothing
