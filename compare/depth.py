@@ -43,7 +43,8 @@ _NAME = re.compile(r"^(plain|resnet)(\d+)$")
 _SETTING_KEYS = ("dataset", "width", "input_size", "epochs", "batch_size", "recipe", "lr", "augment", "limit",
                  "strategy")
 SUMMARY_COLUMNS = ["dataset", "setting", "depth", "kind", "model", "seeds", "params", "train_err", "train_err_std",
-                   "train_err_eval", "train_err_eval_std", "test_err", "test_err_std", "train_s", "n_train", "n_test"]
+                   "train_err_eval", "train_err_eval_std", "test_err", "test_err_std", "train_s", "n_train", "n_test",
+                   "classes"]
 CURVE_COLUMNS = ["dataset", "setting", "depth", "kind", "model", "seed", "id", "epoch", "train_err", "val_err"]
 
 
@@ -179,10 +180,11 @@ def summarise(trials: pd.DataFrame) -> pd.DataFrame:
     rows["train_s"] = [_metric(r, "train_s") for _, r in rows.iterrows()]
     rows["n_train"] = [_metric(r, "n_train") for _, r in rows.iterrows()]
     rows["n_test"] = [_metric(r, "n_test") for _, r in rows.iterrows()]
+    rows["classes"] = [_metric(r, "classes") for _, r in rows.iterrows()]
     keys = ["dataset", "setting", "setting_key", "depth", "kind", "model"]
     g = rows.groupby(keys, sort=False)
     errs = ["train_err", "train_err_eval", "test_err"]
-    out = pd.concat([g.size().rename("seeds"), g[["params", *errs, "train_s", "n_train", "n_test"]].mean(),
+    out = pd.concat([g.size().rename("seeds"), g[["params", *errs, "train_s", "n_train", "n_test", "classes"]].mean(),
                      g[errs].std(ddof=1).add_suffix("_std")], axis=1).reset_index()
     out["params"] = out["params"].round().astype("Int64")
     out["_order"] = out["kind"].map({"plain": 0, "residual": 1})
@@ -316,7 +318,14 @@ def findings(summary: pd.DataFrame, measure: str = "train_err_eval", test: bool 
         verdict = {1: "degradation: the deeper plain net trains worse",
                    -1: "no degradation at this budget: the deeper plain net trains better",
                    0: f"no difference {shown_by} can show"}[sign]
-        out.append(f"plain-{deep} {name} {_pct(p_deep)} vs plain-{ref} {_pct(p_ref)}: {verdict}{interval}.")
+        classes = summary["classes"].max() if "classes" in summary.columns else math.nan
+        chance = 1.0 - 1.0 / classes if classes and not math.isnan(classes) and classes > 1 else math.nan
+        near = ""
+        if sign == 1 and not math.isnan(chance) and p_deep >= 0.8 * chance:  # within 20% of guessing
+            near = (f" plain-{deep} is near chance ({_pct(chance)} error for {int(classes)} classes): at this "
+                    "budget it has barely started to learn, so the gap measures how slowly it starts, not the gap "
+                    "after convergence (a few points in the paper).")
+        out.append(f"plain-{deep} {name} {_pct(p_deep)} vs plain-{ref} {_pct(p_ref)}: {verdict}{interval}.{near}")
     if not (math.isnan(r_deep) or math.isnan(p_deep)):
         sign, interval, _ = _difference(r_deep, p_deep, n_images, spread("residual", deep, "plain", deep))
         rel = {1: "above", -1: "below", 0: "not distinguishable from"}[sign]

@@ -225,6 +225,22 @@ def test_the_lowest_error_is_called_only_against_the_next_lowest():
     assert not any(line.startswith("One seed") for line in depth.findings(s))
 
 
+def test_degradation_near_chance_is_said_to_be_slow_convergence():
+    """plain-56 at 85.3% training error on 10 classes (chance: 90%), as in the default study: the
+    finding calls the degradation and says that the deep net has barely started to learn; at 4.1%
+    it does not."""
+    s = _summary("mnist5k", {8: 0.2, 20: 0.061, 56: 0.853}, {8: 0.2, 20: 0.032, 56: 0.001}, n_train=1800)
+    s["classes"] = 10
+    line = depth.findings(s)[0]
+    assert line.endswith("degradation: the deeper plain net trains worse (difference +79.2 points, 95% CI +77.1 to "
+                         "+81.0). plain-56 is near chance (90.0% error for 10 classes): at this budget it has barely "
+                         "started to learn, so the gap measures how slowly it starts, not the gap after convergence "
+                         "(a few points in the paper)."), line
+    s = _summary("mnist5k", {8: 0.2, 20: 0.023, 56: 0.041}, {8: 0.2, 20: 0.02, 56: 0.012}, n_train=3600)
+    s["classes"] = 10
+    assert "near chance" not in " ".join(depth.findings(s))
+
+
 def test_interval_bounds_keep_their_sign():
     """A bound that one decimal rounds to zero keeps the digits that show its sign: "CI -0.0 to
     +13.4" read as a typo, and hid that the interval holds zero."""
