@@ -90,6 +90,16 @@ def _error_bars(ax: Axes, df: pd.DataFrame, xs: Sequence[float], ys: Sequence[fl
                     ecolor="0.3", lw=0.8, capsize=3, zorder=2)
 
 
+def _bar_points(df: pd.DataFrame, xs: Sequence[float], metric: str, n: int = 16) -> list[tuple[float, float]]:
+    """Points along each row's error bar (percent), for labels to keep off: a label placed on
+    another model's bar reads as that model's."""
+    interval = _interval(df, metric)
+    if interval is None:
+        return []
+    return [(float(x), float(v)) for x, lo, hi in zip(xs, interval[0] * 100, interval[1] * 100)
+            if np.isfinite(lo) and np.isfinite(hi) for v in np.linspace(lo, hi, n)]
+
+
 def _set_ylim(ax: Axes, df: pd.DataFrame, metric: str) -> None:
     """Y limits (percent) around the values and their error bars, with room for labels, within 0-100."""
     y = df[metric].to_numpy(float) * 100
@@ -167,7 +177,8 @@ def plot_error_vs_macs(summary: pd.DataFrame, metric: str = "top1_err") -> Figur
               fontsize=8, title_fontsize=8, labelspacing=2.2, borderpad=1.2, frameon=False,
               handlelength=4.0, handletextpad=1.0)
     fig.tight_layout()
-    label_points(ax, df["macs"], y, _point_names(df), radii=np.sqrt(areas / np.pi) * fig.dpi / 72)
+    label_points(ax, df["macs"], y, _point_names(df), radii=np.sqrt(areas / np.pi) * fig.dpi / 72,
+                 obstacles=_bar_points(df, df["macs"], metric))
     return fig
 
 
