@@ -182,7 +182,7 @@ def plot_error_vs_macs(summary: pd.DataFrame, metric: str = "top1_err") -> Figur
     return fig
 
 
-ILSVRC_TITLE = "ILSVRC classification winners and runners-up"
+ILSVRC_TITLE = "ILSVRC classification winners (and 2014's runner-up, VGG)"
 _EDGES = {"shallow": 2.0, "unrecorded": 400.0}  # x of the entries without a deep network's depth
 
 
@@ -270,7 +270,7 @@ def plot_error_vs_depth(summary: pd.DataFrame, history: pd.DataFrame | None = No
     _draw_ilsvrc(ax2, ilsvrc_frame() if history is None else history)
     fig.tight_layout()
     if xs:
-        label_points(ax, xs, ys, names)
+        label_points(ax, xs, ys, names, obstacles=_bar_points(df, xs, metric))
     _label_ilsvrc(ax2)
     return fig
 

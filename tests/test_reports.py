@@ -576,29 +576,29 @@ def test_training_curves_share_a_log_loss_axis_and_zoom_accuracy():
 
 
 def test_error_vs_macs_labels_keep_off_the_error_bars(tmp_path):
-    """docs/example's seven models: no model's label covers an error bar (resnet20's sat on
-    alexnet's and read as its)."""
+    """docs/example's seven models, error vs MACs and vs depth: no model's label covers an error bar
+    (resnet20's sat on alexnet's and read as its)."""
     import shutil
 
     import reports
 
     shutil.copy(ROOT / "docs" / "example" / "results.sqlite", tmp_path / "results.sqlite")
     data = reports.ReportData(tmp_path, reports.load_trials(tmp_path))
-    fig = reports.plot_error_vs_macs(data.main)
-    ax = fig.axes[0]
-    fig.canvas.draw()
-    renderer = fig.canvas.get_renderer()
-    df = data.main
-    bars = [(ax.transData.transform((x, lo * 100)), ax.transData.transform((x, hi * 100)))
-            for x, lo, hi in zip(df["macs"], df["top1_err_lo"], df["top1_err_hi"])]
     from matplotlib.text import Text
 
-    labels = {t.get_text(): Text.get_window_extent(t, renderer) for t in ax.texts}  # the text, not its leader line
-    assert sorted(labels) == sorted(df["model"])
-    for name, box in labels.items():
-        for model, (low, high) in zip(df["model"], bars):
-            crosses = box.x0 <= low[0] <= box.x1 and box.y0 <= high[1] and low[1] <= box.y1
-            assert not crosses, f"the label {name!r} covers {model}'s error bar"
+    df = data.main
+    for fig, x in ((reports.plot_error_vs_macs(df), "macs"), (reports.plot_error_vs_depth(df), "depth")):
+        ax = fig.axes[0]
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        bars = [(ax.transData.transform((v, lo * 100)), ax.transData.transform((v, hi * 100)))
+                for v, lo, hi in zip(df[x], df["top1_err_lo"], df["top1_err_hi"])]
+        labels = {t.get_text(): Text.get_window_extent(t, renderer) for t in ax.texts}  # the text, not its leader
+        assert sorted(labels) == sorted(df["model"])
+        for name, box in labels.items():
+            for model, (low, high) in zip(df["model"], bars):
+                crosses = box.x0 <= low[0] <= box.x1 and box.y0 <= high[1] and low[1] <= box.y1
+                assert not crosses, f"error vs {x}: the label {name!r} covers {model}'s error bar"
 
 
 def test_ilsvrc_panel_marks_every_ensemble_alike_and_labels_sit_by_their_points():
@@ -609,7 +609,7 @@ def test_ilsvrc_panel_marks_every_ensemble_alike_and_labels_sit_by_their_points(
 
     fig = reports.plot_ilsvrc()
     ax = fig.axes[0]
-    assert ax.get_title() == "ILSVRC classification winners and runners-up"
+    assert ax.get_title() == "ILSVRC classification winners (and 2014's runner-up, VGG)"
     assert not fig.texts and fig._suptitle is None  # the caption is in the report's text
     circles, diamonds = (c for c in ax.collections)
     as_points = lambda c: sorted(map(tuple, np.asarray(c.get_offsets()).round(3).tolist()))  # noqa: E731
