@@ -202,8 +202,9 @@ class Eta:
     its epochs. A trial's time is taken as ``c x work^k``: ``k`` is fitted (least squares on the
     logarithms, kept within 0..1) over the trials finished once two of them differ in work, and
     0.5 before (between a fixed cost per trial, 0, and time proportional to work, 1); ``c`` follows.
-    Replayed on two measured runs it stayed within 2.2x of the time left from the second trial on,
-    where a mean time per trial was up to 3.5x under it (bench/RESULTS.md). None until a trial has
+    On two measured runs replayed it stayed within 2.2x of the time left from the second trial on,
+    and within 2.4x in a live main job, where a mean time per trial was up to 3.5x under it
+    (bench/RESULTS.md). None until a trial has
     finished."""
 
     def __init__(self, todo: list[dict]) -> None:
