@@ -209,7 +209,9 @@ def run_ray(configs: list[dict], out_dir: str | os.PathLike, opts: RayOptions, *
             while queue or running:
                 while queue and len(running) < workers:
                     i, cfg = queue.popleft()
-                    notify("start", i, n, cfg, eta_s=eta.eta(workers))  # running trials counted whole
+                    now = time.perf_counter()
+                    ran = {Store.key(c): now - t for _, c, _, t in running.values()}
+                    notify("start", i, n, cfg, eta_s=eta.eta(workers, ran))
                     trial_id = store.begin(cfg)
                     running[task.remote(cfg, opts.cpus_per_trial, save_models)] = (i, cfg, trial_id,
                                                                                    time.perf_counter())

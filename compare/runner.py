@@ -258,13 +258,16 @@ class Eta:
         k = 0.5 if spread == 0 else min(1.0, max(0.0, sum((w - w_mean) * (t - t_mean) for w, t in logs) / spread))
         return math.exp(t_mean - k * w_mean), k
 
-    def eta(self, parallel: int = 1) -> float | None:
-        """Seconds left with ``parallel`` trials at once (never less than the longest trial left)."""
+    def eta(self, parallel: int = 1, running: dict[str, float] | None = None) -> float | None:
+        """Seconds left with ``parallel`` trials at once (never less than the longest trial left).
+        ``running``: the seconds each trial already started has run, by :meth:`Store.key`; only the
+        rest of its estimate is counted (none once it has run longer than estimated)."""
         ck = self.fit()
         if ck is None:
             return None
         c, k = ck
-        times = [c * w ** k for w in self.left.values() if w > 0]
+        ran = running or {}
+        times = [max(0.0, c * w ** k - ran.get(key, 0.0)) for key, w in self.left.items() if w > 0]
         return max(sum(times) / max(1, parallel), max(times, default=0.0))
 
 

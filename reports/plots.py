@@ -304,7 +304,10 @@ def plot_training_curves(curves: pd.DataFrame, metric: str = "accuracy") -> Figu
     ncols = min(4, n)
     nrows = math.ceil(n / ncols)
     accuracy = "acc" in metric
-    fig, axes = new_figure(3.4 * ncols + 0.6, 2.7 * nrows + 0.7, ncols=ncols, nrows=nrows, sharey=True)
+    # one epoch axis for every panel, so a 5-epoch run is not read against a 20-epoch one at the
+    # same place in its panel
+    fig, axes = new_figure(3.4 * ncols + 0.6, 2.7 * nrows + 0.7, ncols=ncols, nrows=nrows, sharex=True,
+                           sharey=True)
     log = not accuracy and not df.empty and bool((df["value"] > 0).all())
     unit = "fraction" if accuracy else "mean per image" + (", log scale" if log else "")
     colors = model_colors(df["model"]) if not df.empty else {}
@@ -325,9 +328,12 @@ def plot_training_curves(curves: pd.DataFrame, metric: str = "accuracy") -> Figu
         ax.set_title(" · ".join(str(k) for k in (key if isinstance(key, tuple) else (key,)))
                      + (f" ({seeds} seeds)" if seeds > 1 else ""), fontsize=9)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_tick_params(labelbottom=True)  # sharex hides them above the last row
         ax.grid(True, which="both" if log else "major", alpha=0.3)
-        epochs = int(g["epoch"].max())
-        ax.set_xticks(range(1, epochs + 1, max(1, epochs // 6)))
+    if groups:
+        epochs = int(df["epoch"].max())
+        flat[0].set_xticks(range(1, epochs + 1, max(1, epochs // 6)))
+        flat[0].set_xlim(0.5, epochs + 0.5)
     if groups and accuracy:
         flat[0].set_ylim(*accuracy_band(df))
     elif log:

@@ -573,6 +573,10 @@ def test_training_curves_share_a_log_loss_axis_and_zoom_accuracy():
     # (0.955); the highest 0.985; margins 8% of the 0.03 span
     assert a.get_ylim() == pytest.approx((0.955 - 0.0024, 0.985 + 0.0024), abs=1e-9)
     assert not fig.texts and fig._suptitle is None
+    # one epoch axis: a's 5 epochs sit in the left half of its panel, beside g's 10, both numbered
+    assert a.get_shared_x_axes().joined(a, g) and a.get_xlim() == g.get_xlim() == (0.5, 10.5)
+    assert [t for t in a.get_xticks()] == [t for t in g.get_xticks()] == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+    assert all(ax.xaxis.get_tick_params()["labelbottom"] for ax in (a, g))
 
 
 def test_error_vs_macs_labels_keep_off_the_error_bars(tmp_path):

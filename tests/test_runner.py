@@ -502,6 +502,12 @@ def test_time_left_ignores_failed_trials_and_waits_for_the_longest():
     eta.finished(configs[3], None)
     assert eta.eta(parallel=4) == pytest.approx(10 * u56 ** 0.5, rel=1e-12)  # two trials left, 4 workers
     assert eta.eta(parallel=1) == pytest.approx(20 * u56 ** 0.5, rel=1e-12)
+    # with Ray, one of them has run for 30 s already: only the rest of its estimate is left; one
+    # that has run longer than estimated counts nothing, and the other sets the floor
+    plain56, resnet56 = (Store.key(c) for c in configs[4:])
+    assert eta.eta(2, {plain56: 30.0}) == pytest.approx(10 * u56 ** 0.5, rel=1e-12)
+    assert eta.eta(1, {plain56: 30.0}) == pytest.approx(20 * u56 ** 0.5 - 30, rel=1e-12)
+    assert eta.eta(1, {plain56: 1e6}) == pytest.approx(10 * u56 ** 0.5, rel=1e-12)
 
 
 def test_time_left_does_not_stop_a_run_that_has_a_bad_trial(tmp_path):
