@@ -147,8 +147,7 @@ def quiet_tensorflow(verbose: bool = False) -> None:
         for hook in installed:
             sys.meta_path.remove(hook)
         return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # the Keras backend stays the user's (keras.json)
     warnings.filterwarnings("ignore", category=UserWarning, module="keras")
     if "tensorflow" in sys.modules:
         _quiet_logger(sys.modules["tensorflow"])

@@ -10,9 +10,15 @@ from __future__ import annotations
 import math
 from typing import Any, Iterable, Sequence
 
-__all__ = ["human_count", "shape_text", "text_table"]
+__all__ = ["human_count", "shape_text", "text_table", "counted"]
 
 _UNITS = ("", "K", "M", "G", "T", "P", "E")
+
+
+def counted(n: int, word: str) -> str:
+    """``counted(1, "model")`` -> ``"1 model"``, ``counted(7, "model")`` -> ``"7 models"`` (plural
+    by a final s)."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def shape_text(shape: Sequence[Any]) -> str:

@@ -25,7 +25,8 @@ def add_eval_parser(sub, parents: list[argparse.ArgumentParser]) -> None:
     p.add_argument("--weights", default="imagenet",
                    help="imagenet (each model's default source), keras, torchvision, or a weights file (every model)")
     p.add_argument("--preprocessing", choices=PREPROCESSING_MODES,
-                   help="with a weights file: the preprocessing it expects (default: the model's default source's)")
+                   help="with a weights file: the preprocessing it expects (default: that of the model's source in "
+                        "the file's format; for the zoo's own files, the model's default source's)")
     p.add_argument("--dataset", required=True, help="folder:PATH, an ImageNet validation folder")
     p.add_argument("--batch-size", help=f"images per forward pass (default {DEFAULT_BATCH_SIZE})")
     p.add_argument("--limit", help="evaluate at most this many images (a fixed subset with the folder's class mix)")

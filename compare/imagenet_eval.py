@@ -82,10 +82,10 @@ def plan_eval(models: list[str], weights: str, dataset: str, *, preprocessing: s
     """One config per model: ``weights`` is ``"imagenet"``, a source name (``"keras"``,
     ``"torchvision"``) or a path to a weights file, the same for every model. Checked here, before
     any work: every model is an ImageNet model with that source (or, for a file, a preprocessing:
-    ``preprocessing`` or its default source's). A config names the source, not ``"imagenet"``, so
+    ``preprocessing`` or what the file's layout expects). A config names the source, not ``"imagenet"``, so
     ``--weights imagenet`` and ``--weights torchvision`` resume the same row for resnet18."""
     import zoo
-    from zoo.weights import NAMED, SOURCES, pick_source, sources_for
+    from zoo.weights import NAMED, SOURCES, pick_source, preprocessing_for
 
     if not models:
         raise ValueError("no models given; accepted: names from python -m zoo list, comma-separated")
@@ -110,12 +110,10 @@ def plan_eval(models: list[str], weights: str, dataset: str, *, preprocessing: s
                 raise ValueError(f"{c.name} is not an ImageNet model ({c.classes} classes, input "
                                  f"{'x'.join(map(str, c.input_shape))}); accepted: 1,000 classes, RGB input, e.g. "
                                  f"{', '.join(SOURCES)}")
-            mode = preprocessing
+            mode = preprocessing or preprocessing_for(c.name, weights)  # the file's own layout's
             if mode is None:
-                if not sources_for(c.name):
-                    raise ValueError(f"--preprocessing is needed with a weights file for {c.name} (it has no "
-                                     f"published source to take it from); accepted: {', '.join(PREPROCESSING_MODES)}")
-                mode = pick_source(c.name, "imagenet").preprocessing
+                raise ValueError(f"--preprocessing is needed with {os.path.basename(weights)} for {c.name} "
+                                 f"(nothing says what the file expects); accepted: {', '.join(PREPROCESSING_MODES)}")
             cfg = dict(study=STUDY, model=c.name, dataset=dataset, weights=os.path.abspath(weights),
                        preprocessing=mode, input_size=c.input_shape[0], limit=limit)
         if c.name not in seen:

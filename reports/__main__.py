@@ -12,6 +12,7 @@ import sys
 from typing import Sequence
 
 from common.cli import EXIT_BAD_INPUT, Parser, check_directory, quiet_tensorflow, run_main
+from common.text import counted
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -84,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         files, figures = export(args.run_dir, args.export)
         notes += f"; exported {files} files and {figures} figure files to {args.export}"
     print(f"report: {md}, {html.name}, {len(rep.figures)} figures "
-          f"({rep.models} models, {rep.failed} failed{notes})")
+          f"({counted(rep.models, 'model')}, {rep.failed} failed{notes})")
     return 0
 
 

@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from common.text import counted
+
 from .formatting import Table
 from .plots import model_colors, new_figure
 
@@ -326,7 +328,7 @@ def section(data) -> list[tuple]:
             "time (ms/batch)"]
     blocks: list[tuple] = [
         ("h2", "Inference benchmark: the real networks at paper size"),
-        ("p", f"{len(done)} of {len(df)} rows measured ({df['model'].nunique()} models, batch sizes "
+        ("p", f"{len(done)} of {len(df)} rows measured ({counted(df['model'].nunique(), 'model')}, batch sizes "
               f"{', '.join(str(int(b)) for b in sorted(df['batch_size'].unique()))}). Method: {METHOD}."
               + _peak_text(df) + " " + _machine(data.bench) + _loads(data.bench)),
         ("table", Table("Inference, one row per model and batch size", cols, table_rows,

@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
+from common.text import counted
 from compare.store import STORE_NAME
 
 from . import bench as bench_study
@@ -65,9 +66,9 @@ def _overview(data: ReportData, rep: Report) -> list[Block]:
     of_them = "" if not bench else ", 1 of them a bench row" if bench == 1 else f", {bench} of them bench rows"
     blocks: list[Block] = [
         ("h1", f"Report: {data.run_dir.name or data.run_dir}"),
-        ("p", f"{total} trials{of_them}: {rep.done} done, {rep.failed} failed"
+        ("p", f"{counted(total, 'trial')}{of_them}: {rep.done} done, {rep.failed} failed"
               + (f", {rep.running} still marked running (in progress, or interrupted)" if rep.running else "")
-              + f". {rep.models} models; datasets: {datasets or '-'}; seeds: {seeds or '-'}. "
+              + f". {counted(rep.models, 'model')}; datasets: {datasets or '-'}; seeds: {seeds or '-'}. "
               f"Generated {_dt.datetime.now().isoformat(timespec='seconds')} from {STORE_NAME}."),
     ]
     if rep.done == 0:

@@ -5,11 +5,12 @@ script as a worker: it imports only torch and torchvision, and answers one reque
 stdin, a JSON object::
 
     {"model": "vgg16", "path": ".../vgg16-397923af.pth", "x": ".../x.npy", "logits": ".../y.npy",
-     "seed": 3, "num_classes": 1000}
+     "seed": 3, "num_classes": 1000, "features": false}
 
 It builds torchvision's own model with random weights and random BatchNorm statistics, saves its
 state dict with ``torch.save`` at ``path`` (torchvision's published format), and, if ``x`` is given
-(NHWC images, preprocessed), writes the model's logits in eval mode to ``logits``. It answers one
+(NHWC images, preprocessed), writes the model's logits in eval mode to ``logits`` (with
+``features``, the output of the layers before the classifier, NHWC). It answers one
 JSON line: {"ok": true} or {"error": "..."}.
 """
 
@@ -45,9 +46,13 @@ def serve() -> None:
             torch.save(model.state_dict(), req["path"])
             if req.get("x"):
                 x = np.load(req["x"])
+                # "features": the network without its classifier (a ResNet's last stage, before the
+                # pool; VGG's and AlexNet's `features`), channels last as Keras gives them
+                net = (model if not req.get("features") else model.features if hasattr(model, "features")
+                       else torch.nn.Sequential(*list(model.children())[:-2]))
                 with torch.no_grad():
-                    y = model(torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))).numpy()
-                np.save(req["logits"], y)
+                    y = net(torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))).numpy()
+                np.save(req["logits"], y if y.ndim == 2 else y.transpose(0, 2, 3, 1))
             print(json.dumps({"ok": True}), flush=True)
         except Exception as exc:  # reported to the test, which fails with it
             print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}), flush=True)

@@ -39,9 +39,12 @@ PROBE = textwrap.dedent("""
 """)
 
 
-def probe(package: str, *argv: str, home=None, env_extra: dict | None = None) -> tuple[int, str, str, bool]:
-    """(exit code, stdout, stderr, TensorFlow imported) of ``python -m package argv...``."""
-    env = {**os.environ, **(env_extra or {})}
+def probe(package: str, *argv: str, home=None, env_extra: dict | None = None,
+          env_drop: tuple | list = ()) -> tuple[int, str, str, bool]:
+    """(exit code, stdout, stderr, TensorFlow imported) of ``python -m package argv...``, with
+    ``env_extra`` set and the variables of ``env_drop`` that it does not set removed."""
+    env = {k: v for k, v in os.environ.items() if k not in env_drop}
+    env.update(env_extra or {})
     if home is not None:  # an empty Keras cache
         env.update(HOME=str(home), KERAS_HOME=str(home / ".keras"))
     proc = subprocess.run([sys.executable, "-c", PROBE, package, *argv], cwd=ROOT, env=env,
@@ -123,21 +126,23 @@ def test_bad_arguments_are_one_line_without_tensorflow(argv, message, tmp_path):
 
 @pytest.mark.parametrize("command", [["run", "--models", "lenet5", "--dataset", "digits"], ["depth", "--depths", "8"]])
 def test_training_under_another_keras_backend_is_one_line(command, tmp_path):
-    """KERAS_BACKEND=jax (as the README shows for the zoo), or jax in keras.json with --verbose (which
-    leaves Keras' own choice alone): training needs tf.data and tf.distribute, so instead of every
-    trial failing with "'Functional' object has no attribute 'distribute_strategy'", one error
-    line before any work."""
+    """KERAS_BACKEND=jax (as the README shows for the zoo), or torch in keras.json, with or without
+    --verbose (a quiet run used to set KERAS_BACKEND=tensorflow, so keras.json counted only with
+    --verbose): training needs tf.data and tf.distribute, so instead of every trial failing with
+    "'Functional' object has no attribute 'distribute_strategy'", one error line before any work."""
     code, out, err, tf = probe("compare", *command, "--out", str(tmp_path / "o"), env_extra={"KERAS_BACKEND": "jax"})
     assert (code, out, err, tf) == (2, "", "error: Keras backend 'jax' (KERAS_BACKEND): training (compare run, compare "
                                            "depth) needs TensorFlow; accepted: KERAS_BACKEND=tensorflow\n", False)
     home = tmp_path / "keras_home"
     home.mkdir()
     (home / "keras.json").write_text('{"backend": "torch"}')
-    env = {"KERAS_HOME": str(home), "KERAS_BACKEND": ""}  # empty: Keras reads keras.json
-    code, out, err, tf = probe("compare", *command, "--verbose", "--out", str(tmp_path / "o"), env_extra=env)
-    assert (code, out, err, tf) == (2, "", "error: Keras backend 'torch' (the backend in keras.json): training "
-                                           "(compare run, compare depth) needs TensorFlow; accepted: "
-                                           "KERAS_BACKEND=tensorflow\n", False)
+    for env, verbose in (({"KERAS_HOME": str(home), "KERAS_BACKEND": ""}, ["--verbose"]),  # empty: keras.json
+                         ({"KERAS_HOME": str(home)}, [])):
+        code, out, err, tf = probe("compare", *command, *verbose, "--out", str(tmp_path / "o"), env_extra=env,
+                                   env_drop=["KERAS_BACKEND"])
+        assert (code, out, err, tf) == (2, "", "error: Keras backend 'torch' (the backend in keras.json): training "
+                                               "(compare run, compare depth) needs TensorFlow; accepted: "
+                                               "KERAS_BACKEND=tensorflow\n", False), verbose
     assert not (tmp_path / "o").exists()
 
 
@@ -223,6 +228,17 @@ def test_quiet_tensorflow_hides_start_up_logs_and_imports_nothing():
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout == "before False\nafter True 3\n"
     assert proc.stderr == ""
+
+
+def test_quiet_tensorflow_leaves_the_users_keras_backend(tmp_path):
+    """keras.json's backend is kept: the quiet mode used to set KERAS_BACKEND=tensorflow, so the zoo's
+    commands followed keras.json only with --verbose."""
+    (tmp_path / "keras.json").write_text('{"backend": "jax"}')
+    script = "from common.cli import quiet_tensorflow; quiet_tensorflow(); import keras; print(keras.backend.backend())"
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env={**env, "KERAS_HOME": str(tmp_path)},
+                          capture_output=True, text=True, timeout=300)
+    assert (proc.returncode, proc.stdout) == (0, "jax\n"), proc.stderr[-2000:]
 
 
 # -- shared helpers, in process --------------------------------------------------------------------

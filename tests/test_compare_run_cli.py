@@ -96,7 +96,7 @@ def test_run_hands_its_store_to_reports(tmp_path):
     for name in ("report.md", "report.html", "results.csv", "results.json"):
         assert (out / name).is_file(), name
     md = (out / "report.md").read_text()
-    assert md.startswith("# Report: digits\n\n1 trials: 1 done, 0 failed. 1 models; datasets: digits; seeds: 0.")
+    assert md.startswith("# Report: digits\n\n1 trial: 1 done, 0 failed. 1 model; datasets: digits; seeds: 0.")
     rows = _md_table(md, "digits: one row per model")
     assert len(rows) == 1
     row = rows[0]

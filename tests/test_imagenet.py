@@ -42,8 +42,19 @@ def test_preprocessing_errors():
     with pytest.raises(ValueError, match=r"^preprocess_input: x must be RGB images, channels last, shape "
                                          r"\(H, W, 3\) or \(N, H, W, 3\); got \(2, 3, 8, 8\)$"):
         preprocess_input(np.zeros((2, 3, 8, 8)), "vgg16")
-    with pytest.raises(ValueError, match=r"^lenet5: weights='imagenet': this model has no published weights"):
-        preprocess_input(np.zeros((8, 8, 3)), "lenet5")
+    x = np.zeros((8, 8, 3))
+    with pytest.raises(ValueError) as err:
+        preprocess_input(x, "lenet5")
+    assert str(err.value) == ("preprocessing: lenet5 has no published weights to take it from; accepted: a mode "
+                              "('caffe', 'torch'), or a model with weights (vgg16, vgg19, resnet50, resnet101, "
+                              "resnet152, alexnet_owt, vgg11, vgg13, vgg11_bn, vgg13_bn, vgg16_bn, vgg19_bn, "
+                              "resnet18, resnet34, resnet50_v15, resnet101_v15, resnet152_v15)")
+    with pytest.raises(ValueError) as err:
+        preprocess_input(x, "vgg16", "tf")
+    assert str(err.value) == ("preprocessing: source 'tf' is not one of vgg16's; accepted: 'imagenet', 'keras', "
+                              "'torchvision', None or a mode ('caffe', 'torch')")
+    with pytest.raises(zoo.UnknownModelError, match="unknown model 'VGG16'"):
+        preprocess_input(x, "VGG16")
 
 
 def test_the_shipped_class_names():
@@ -69,6 +80,7 @@ def test_decode_predictions_orders_the_top_classes():
         decode_predictions(np.zeros((2, 10)))
     with pytest.raises(ValueError, match=r"^decode_predictions: top must be an integer from 1 to 1000, got 0$"):
         decode_predictions(p, top=0)
+    assert decode_predictions(p, top=np.int64(2)) == [out[0][:2], out[1][:2]]  # numpy's integers are integers
 
 
 def _image(path, size, colour):
@@ -81,17 +93,27 @@ def _image(path, size, colour):
 def test_load_images_follows_each_protocol(tmp_path):
     a = _image(tmp_path / "a.png", (300, 200), (255, 0, 10))
     b = _image(tmp_path / "b.jpg", (100, 500), (0, 0, 0))
-    x = load_images([a, b], "resnet18")                  # torchvision: resize 256, centre crop 224
+    x = load_images([a, b], "resnet18")                  # resize 256, centre crop 224, torch's preprocessing
     assert x.shape == (2, 224, 224, 3)
     np.testing.assert_allclose(x[0, 111, 111], [(1 - 0.485) / 0.229, (0 - 0.456) / 0.224,
                                                  (10 / 255 - 0.406) / 0.225], atol=1e-6)
-    y = load_images([a], "vgg16")                         # keras.applications: resize to 224x224, caffe
+    # keras.applications' sources: the same crop, caffe's preprocessing. A 400x200 image with a green
+    # band on its left 100 columns: at 512x256 the band is columns 0-127, the centre crop starts at
+    # column 144, so the crop is all red (a plain resize to 224x224 kept the band, columns 0-55)
+    from PIL import Image
+
+    im = Image.new("RGB", (400, 200), (255, 0, 10))
+    im.paste((0, 255, 0), (0, 0, 100, 200))
+    im.save(tmp_path / "band.png")
+    y = load_images(str(tmp_path / "band.png"), "vgg16")   # one path, not a list
     assert y.shape == (1, 224, 224, 3)
-    np.testing.assert_allclose(y[0, 0, 0], [10 - 103.939, -116.779, 255 - 123.68], atol=1e-4)
+    np.testing.assert_allclose(y[0, :, 0], np.tile([10 - 103.939, -116.779, 255 - 123.68], (224, 1)), atol=1e-4)
     bad = tmp_path / "bad.jpg"
     bad.write_text("not an image")
     with pytest.raises(ValueError, match=f"^cannot read image '{bad}': "):
         load_images([str(bad)], "vgg16")
+    with pytest.raises(ValueError, match=r"^load_images: no image paths given; accepted: a path or a list of paths$"):
+        load_images([], "vgg16")
 
 
 @pytest.fixture(scope="module")

@@ -251,6 +251,20 @@ def test_bad_cached_file_and_bad_download(server, tmp_path):
     assert open(target, "rb").read() == OTHER
 
 
+def test_a_copy_placed_by_hand_that_fails_its_hash_is_named_when_offline(tmp_path, closed_port_url):
+    """Not "place it at <the path where it already is>": the copy there is not the published file."""
+    target = cache_path("w.h5", cache_dir=tmp_path)
+    os.makedirs(os.path.dirname(target))
+    with open(target, "wb") as f:
+        f.write(OTHER)
+    with pytest.raises(DownloadError) as e:
+        fetch(closed_port_url, "w.h5", MD5, cache_dir=tmp_path, progress=False)
+    assert str(e.value) == (f"{target} is in the cache but fails its hash check (expected md5 {MD5}, got md5 "
+                            f"{hashlib.md5(OTHER).hexdigest()}), and a fresh copy could not be downloaded from "
+                            f"{closed_port_url} ([Errno 111] Connection refused); replace it with the published file")
+    assert listing(tmp_path) == ["w.h5"] and open(target, "rb").read() == OTHER
+
+
 @pytest.mark.parametrize("failure, reason", [
     (("short", BODY[:5000], len(BODY)),
      f"transfer cut short: retrieval incomplete: got only 5000 out of {len(BODY)} bytes"),
@@ -263,8 +277,9 @@ def test_truncated_or_dropped_transfer_leaves_nothing_and_the_next_call_download
     url = server.url("/w.h5")
     with pytest.raises(DownloadError) as e:
         fetch(url, "w.h5", digest, cache_dir=tmp_path, progress=False)
-    assert str(e.value) == (f"could not download {url} ({reason}); without network, download it elsewhere "
-                            f"and place it at {tmp_path / 'models' / 'w.h5'}")
+    # the network is there: the hint does not say it is not
+    assert str(e.value) == (f"could not download {url} ({reason}); a copy obtained elsewhere can be placed at "
+                            f"{tmp_path / 'models' / 'w.h5'}")
     assert listing(tmp_path) == []  # no final file, no partial file
     server.routes["/w.h5"] = ("ok", BODY)
     path = fetch(url, "w.h5", digest, cache_dir=tmp_path, progress=False)

@@ -83,6 +83,10 @@ def test_keras_notop_weights_give_the_peers_features(tmp_path):
     ours_out, peer_out = _run(ours, x), _run(peer, x)
     assert ours_out.shape == peer_out.shape == (1, 7, 7, 2048)
     assert _rel(ours_out, peer_out) < TOLERANCE
+    with pytest.raises(WeightsMismatch) as err:  # the no-top file into the full model
+        zoo.resnet50(weights=str(path))
+    assert str(err.value) == (f"weights file {str(path)!r} does not fit model 'resnet50': it has no tensor "
+                              "'predictions' of the classifier (a no-top file?); build with include_top=False")
 
 
 # -- torchvision --------------------------------------------------------------------------------
@@ -97,9 +101,11 @@ class TorchvisionPeer:
         assert hello.startswith('{"ready"'), f"the torchvision worker did not start (torch and torchvision are " \
                                              f"test requirements: pip install -r requirements-test.txt): {hello!r}"
 
-    def save(self, model: str, path, x=None, num_classes: int = 1000):
-        """torchvision's ``model`` with random weights saved at ``path``; its logits on ``x`` if given."""
-        req = {"model": TORCH_PEERS.get(model, model), "path": str(path), "num_classes": num_classes}
+    def save(self, model: str, path, x=None, num_classes: int = 1000, features: bool = False):
+        """torchvision's ``model`` with random weights saved at ``path``; its logits on ``x`` if given
+        (with ``features``, the output before its classifier, channels last)."""
+        req = {"model": TORCH_PEERS.get(model, model), "path": str(path), "num_classes": num_classes,
+               "features": features}
         if x is not None:
             req.update(x=str(Path(path).with_suffix(".x.npy")), logits=str(Path(path).with_suffix(".y.npy")))
             np.save(req["x"], x)
@@ -134,6 +140,21 @@ def test_torchvision_weights_give_the_peers_logits(model, tmp_path, torchvision_
     assert rel < TOLERANCE
 
 
+@pytest.mark.parametrize("model", ["resnet18", "alexnet_owt"])
+def test_torchvision_files_load_without_their_classifier(model, tmp_path, torchvision_peer):
+    """include_top=False takes the backbone of torchvision's full file (torchvision publishes no
+    other): a ResNet's `fc` and AlexNet's `classifier` are left out, the features are torchvision's."""
+    path = tmp_path / _source(model, "torchvision").file_name
+    x = zoo.preprocess_input(_images(1, size=96 if model == "resnet18" else 224), model, "torchvision")
+    theirs = torchvision_peer.save(model, path, x, features=True)
+    ours = zoo.build(model, weights=str(path), include_top=False, input_shape=x.shape[1:])
+    got = _run(ours, x)
+    assert got.shape == theirs.shape == ((1, 3, 3, 512) if model == "resnet18" else (1, 6, 6, 256))
+    assert _rel(got, theirs) < TOLERANCE
+    pooled = zoo.build(model, weights=str(path), include_top=False, pooling="avg", input_shape=x.shape[1:])
+    assert _rel(_run(pooled, x), theirs.mean(axis=(1, 2))) < TOLERANCE
+
+
 # -- wrong and corrupt files --------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -141,6 +162,26 @@ def resnet18_file(tmp_path_factory, torchvision_peer):
     path = tmp_path_factory.mktemp("tv") / "resnet18-f37072fd.pth"
     torchvision_peer.save("resnet18", path)
     return str(path)
+
+
+def test_a_files_preprocessing_follows_its_format(resnet18_file, tmp_path):
+    """vgg16's default source is keras.applications (caffe); a torchvision file for it wants torch's
+    preprocessing, and `zoo predict` / `compare eval` take it from the file."""
+    from compare.imagenet_eval import plan_eval
+    from zoo.weights import preprocessing_for
+
+    assert preprocessing_for("vgg16", "imagenet") == "caffe"
+    assert preprocessing_for("vgg16", resnet18_file) == "torch"  # the layout decides, not the model's default
+    own = tmp_path / "mine.weights.h5"
+    own.write_bytes(b"\x89HDF\r\n\x1a\n")  # the zoo's own file: the model's default source
+    assert preprocessing_for("vgg16", str(own)) == "caffe" and preprocessing_for("resnet18", str(own)) == "torch"
+    assert preprocessing_for("plain18", str(own)) is None
+    (config,) = plan_eval(["vgg16"], resnet18_file, f"folder:{tmp_path}")
+    assert config["preprocessing"] == "torch"
+    with pytest.raises(ValueError) as err:
+        plan_eval(["plain18"], str(own), f"folder:{tmp_path}")
+    assert str(err.value) == ("--preprocessing is needed with mine.weights.h5 for plain18 (nothing says what the "
+                              "file expects); accepted: caffe, torch")
 
 
 def test_a_file_for_a_smaller_model_names_the_first_missing_tensor(resnet18_file):
@@ -156,7 +197,7 @@ def test_a_file_for_a_bigger_model_names_the_first_unused_tensor(tmp_path, torch
     with pytest.raises(WeightsMismatch) as err:
         zoo.resnet18(weights=path)
     assert str(err.value) == (f"weights file {path!r} does not fit model 'resnet18': the file has weights the "
-                              "model does not use, first 'layer1.2.bn1' (32 in all)")
+                              "model does not use, first 'layer1.2.conv1.weight' (80 in all)")  # 8 blocks of 10
 
 
 def test_a_file_with_other_widths_names_the_tensor_and_both_shapes(tmp_path, torchvision_peer):
@@ -177,6 +218,19 @@ def test_a_torchvision_file_into_a_model_without_that_layout_is_refused(resnet18
         "vgg11_bn, vgg13_bn, vgg16_bn, vgg19_bn, resnet18, resnet34, resnet50_v15, resnet101_v15, resnet152_v15)")
 
 
+def test_the_variant_with_that_layout_is_named(resnet18_file):
+    """torchvision's ResNet-50 is our resnet50_v15, its AlexNet our alexnet_owt: the errors say so."""
+    with pytest.raises(WeightsMismatch) as err:
+        zoo.resnet50(weights=resnet18_file)
+    assert str(err.value).startswith(f"weights file {resnet18_file!r} is a torchvision (PyTorch state dict) file, "
+                                     "and model 'resnet50' has no published weights in that layout; try "
+                                     "resnet50_v15 (files of that layout fit: vgg16,")
+    with pytest.raises(ValueError) as err:
+        zoo.alexnet(weights="imagenet")
+    assert str(err.value).startswith("alexnet: weights='imagenet': this model has no published weights; try "
+                                     "alexnet_owt; models with them: vgg16, ")
+
+
 def test_a_keras_file_for_another_vgg_names_the_missing_layer(tmp_path):
     path = str(tmp_path / "vgg16_weights_tf_dim_ordering_tf_kernels.h5")
     write_legacy_h5(keras.applications.VGG16(weights=None), path)
@@ -192,13 +246,33 @@ def test_a_truncated_file_is_an_error_naming_it(resnet18_file, tmp_path):
         dst.write(src.read()[: 2_000_000])
     with pytest.raises(ValueError) as err:
         zoo.resnet18(weights=path)
+    assert str(err.value) == (f"weights file {path!r} is a truncated or corrupt zip archive (a torchvision .pth is "
+                              "one): its central directory is missing (loading into model 'resnet18')")
+    # keras.applications' legacy HDF5, cut short
+    h5 = tmp_path / "vgg16_weights_tf_dim_ordering_tf_kernels.h5"
+    write_legacy_h5(keras.applications.VGG16(weights=None, include_top=False), h5)
+    cut = str(tmp_path / "vgg16-cut.h5")
+    with open(h5, "rb") as src, open(cut, "wb") as dst:
+        dst.write(src.read()[: 1_000_000])
+    with pytest.raises(ValueError) as err:
+        zoo.vgg16(weights=cut, include_top=False)
     message = str(err.value)
-    assert message.startswith(f"cannot read {path}: ") or message.startswith(f"weights file {path!r} is not a "
-                                                                                 "format the zoo reads")
-    assert message.endswith(" (loading into model 'resnet18')") and "\n" not in message
+    assert message.startswith(f"weights file {cut!r} is a truncated or corrupt HDF5 file (h5py: Unable to ")
+    assert message.endswith(") (loading into model 'vgg16')") and "\n" not in message
 
 
-def test_named_weights_need_the_published_network():
+def test_named_weights_need_the_published_network(monkeypatch):
+    import zoo.weights.download as download
+
+    def no_fetch(*args, **kwargs):
+        raise AssertionError("a download was attempted")
+
+    monkeypatch.setattr(download, "fetch", no_fetch)  # each error comes before any download
+    with pytest.raises(ValueError) as err:
+        zoo.vgg16(weights="keras", input_shape=(256, 256, 3))
+    assert str(err.value) == ("vgg16: weights='keras' (keras) with include_top=True needs input_shape 224x224x3 (its "
+                              "classifier flattens a fixed feature map), got 256x256x3; use include_top=False for "
+                              "another input size")
     with pytest.raises(ValueError, match=r"^vgg16: weights='keras' \(keras\) needs width=1.0 \(the published "
                                          r"network\), got width=0.5$"):
         zoo.vgg16(weights="keras", width=0.5)

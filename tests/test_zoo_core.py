@@ -55,6 +55,10 @@ def test_unknown_name_suggests_closest_or_the_family_pattern():
                               "or python -m zoo list 'resnet*'")
 
 
+def test_build_passes_every_builder_keyword_on_name_too():
+    assert zoo.build("lenet5", name="mine", classes=3).name == "mine"  # build's own argument is positional
+
+
 def test_card_fields():
     c = zoo.card("alexnet")
     assert (c.family, c.year, c.input_shape, c.min_size, c.classes) == ("alexnet", 2012, (227, 227, 3), 67, 1000)
@@ -169,6 +173,34 @@ def test_weights_round_trip_and_mismatch(tmp_path):
         zoo.lenet5(weights=str(empty))
     assert str(err.value) == (f"weights file '{empty}' is empty: not a valid .keras file "
                               "(accepted: a file written by model.save('NAME.keras'))")
+
+
+def test_own_files_load_by_layer_name_into_a_model_without_its_top(tmp_path, monkeypatch):
+    """A saved full model's .keras and legacy .h5 load into the same model, and (by layer name) into
+    the same model built with include_top=False; a path may start with ~; a directory is refused."""
+    src = zoo.resnet20(width=0.25)
+    x = np.random.default_rng(5).random((2, 32, 32, 3)).astype("float32")
+    keras_path, h5_path = tmp_path / "r20.keras", tmp_path / "r20.h5"
+    src.save(keras_path)
+    src.save(h5_path)  # Keras' legacy HDF5 (it logs a warning saying so)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for path in (str(keras_path), "~/r20.h5"):
+        full = zoo.resnet20(width=0.25, weights=path)
+        np.testing.assert_array_equal(full.predict(x, verbose=0), src.predict(x, verbose=0))
+        notop = zoo.resnet20(width=0.25, weights=path, include_top=False)
+        weighted = [ly for ly in notop.layers if ly.weights]
+        assert len(weighted) == len([ly for ly in src.layers if ly.weights]) - 1  # all but predictions
+        for ly in weighted:
+            for a, b in zip(ly.get_weights(), src.get_layer(ly.name).get_weights()):
+                np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError) as err:
+        zoo.resnet20(width=0.5, weights=str(keras_path))
+    assert str(err.value) == (f"weights file '{keras_path}' does not fit model 'resnet20': tensor 'conv1_conv' has "
+                              "shapes 3x3x3x4, layer 'conv1_conv' needs 3x3x3x8")
+    with pytest.raises(ValueError) as err:
+        zoo.resnet20(weights=str(tmp_path))
+    assert str(err.value) == (f"resnet20: weights '{tmp_path}' is a directory; accepted: None, 'imagenet', "
+                              "'keras', 'torchvision' or a path to a weights file")
 
 
 # -- LeNet-5 ----------------------------------------------------------------------------------

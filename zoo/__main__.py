@@ -102,7 +102,7 @@ def cmd_predict(args) -> int:
     import os
 
     import zoo
-    from zoo.weights import NAMED, SOURCES, pick_source, sources_for
+    from zoo.weights import NAMED, SOURCES, pick_source, preprocessing_for
 
     c = zoo.card(args.model)
     if c.classes != 1000 or len(c.input_shape) != 3 or c.input_shape[-1] != 3:
@@ -119,11 +119,14 @@ def cmd_predict(args) -> int:
     elif not os.path.isfile(weights):
         raise ValueError(f"--weights {weights!r} is neither a file nor a source; accepted: "
                          f"{', '.join(NAMED)} or a path to a weights file")
-    elif args.preprocessing is None and not sources_for(c.name):
-        raise ValueError(f"--preprocessing is needed with a weights file for {c.name} (it has no published "
-                         "source to take it from); accepted: caffe, torch")
     else:
-        source = pick_source(c.name, "imagenet") if args.preprocessing is None else None
+        source = None
+        if args.preprocessing is None:
+            # what the file's own layout expects (a torchvision .pth: torch's, whatever the model's default)
+            args.preprocessing = preprocessing_for(c.name, weights)
+            if args.preprocessing is None:
+                raise ValueError(f"--preprocessing is needed with {os.path.basename(weights)} for {c.name} (nothing "
+                                 "says what the file expects); accepted: caffe, torch")
     missing = [p for p in args.images if not os.path.isfile(p)]
     if missing:
         what = "is a directory" if os.path.isdir(missing[0]) else "does not exist"
@@ -171,7 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--weights", default="imagenet",
                     help="imagenet (the default source), keras, torchvision, or a weights file")
     pr.add_argument("--preprocessing", choices=("caffe", "torch"),
-                    help="for a weights file: the preprocessing it expects (default: the model's default source's)")
+                    help="for a weights file: the preprocessing it expects (default: that of the model's source "
+                         "in the file's format; for the zoo's own files, the model's default source's)")
     pr.add_argument("--top", type=int, default=5, help="classes shown per image (default 5)")
     pr.set_defaults(func=cmd_predict)
     return p

@@ -23,6 +23,7 @@ from .cards import Card
 from .graph import count_nodes, ensure_recursion_limit
 from .registry import card as _card
 from .weights import check_request as check_weights, load as load_published
+from .weights.convert import WeightsMismatch
 
 
 __all__ = ["BuildArgs", "Unpack", "Args", "args", "scale", "load_weights", "validate", "COMMON_DEFAULTS", "POOLINGS"]
@@ -134,6 +135,8 @@ def load_weights(model: keras.Model, path: str) -> None:
             # container at '_operations_by_depth'"); the layer weights do load (tested).
             warnings.filterwarnings("ignore", message="Skipping nested container")
             _load(model, path)
+    except WeightsMismatch:
+        raise
     except Exception as exc:  # keras raises several types for shape mismatches
         # Keras' message spans lines ("A total of N objects could not be loaded. Example error message
         # for object <Conv2D ...>:" then the layer's own error): one line, up to the first layer's
@@ -146,8 +149,20 @@ def load_weights(model: keras.Model, path: str) -> None:
 
 def _load(model: keras.Model, path: str) -> None:
     if path.endswith(".keras"):
+        # by layer name, as a .weights.h5 loads: a model built with include_top=False takes the
+        # backbone of a saved full model
+        from .weights.convert import assign, from_keras_h5
+
         saved = keras.saving.load_model(path, compile=False)
-        model.set_weights(saved.get_weights())
+        what = f"weights file {path!r}"
+        try:
+            plan = from_keras_h5(model, {ly.name: ly.get_weights() for ly in saved.layers if ly.weights})
+        except KeyError as missing:
+            raise WeightsMismatch(f"{what} does not match model {model.name!r}: it has no layer "
+                                  f"{missing.args[0]!r}") from None
+        except WeightsMismatch as exc:
+            raise WeightsMismatch(f"{what} does not match model {model.name!r}: {exc}") from None
+        assign(model, plan, what)
     else:
         model.load_weights(path)
 
@@ -200,7 +215,7 @@ def validate(card: Card, kw: dict, min_size: int | None = None) -> Args:
             f"{n}: input_shape {shape} is below the minimum {minimum}x{minimum} "
             f"(default {card.input_shape})"
         )
-    check_weights(n, weights, include_top, classes, float(width), shape[-1])
+    check_weights(n, weights, include_top, classes, float(width), shape)
     return Args(
         card=card,
         include_top=include_top,

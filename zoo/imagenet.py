@@ -3,14 +3,15 @@
 - ``preprocess_input(x, model, source)``: what the weights of ``source`` expect (``"caffe"``: RGB ->
   BGR minus the mean pixel, keras.applications' VGG and ResNet; ``"torch"``: [0, 1] then the
   per-channel mean / std, torchvision's). ``x`` is RGB in [0, 255], channels last.
-- ``load_images(paths, model, source)``: read, resize and crop as the source's evaluation protocol
-  says, then preprocess.
+- ``load_images(paths, model, source)``: read, resize the shorter side to 256 and take the centre
+  224 x 224 crop (the single-crop protocol), then preprocess.
 - ``decode_predictions(p, top=5)``: ``[(wnid, class name, score), ...]`` per image, from the 1,000
   ILSVRC-2012 classes shipped in ``zoo/data/imagenet_classes.tsv`` (no download).
 """
 
 from __future__ import annotations
 
+import numbers
 import os
 from functools import lru_cache
 
@@ -29,16 +30,31 @@ _CLASSES = os.path.join(os.path.dirname(__file__), "data", "imagenet_classes.tsv
 
 
 def resolve_source(model: str | None = None, source: str | WeightSource | None = None) -> str:
-    """The preprocessing mode (``"caffe"`` or ``"torch"``) for ``model``'s weights from ``source``."""
+    """The preprocessing mode (``"caffe"`` or ``"torch"``) for ``model``'s weights from ``source``
+    (``"imagenet"``/None, a source name, a ``WeightSource`` or a mode). ValueError naming what is
+    accepted; an unknown model raises :class:`zoo.UnknownModelError` with close names."""
     if isinstance(source, WeightSource):
         return source.preprocessing
     if source in PREPROCESSING:
         return source
+    modes = ", ".join(repr(m) for m in PREPROCESSING)
     if model is None:
-        raise ValueError(f"preprocess_input: give a model name or a mode; accepted modes: {', '.join(PREPROCESSING)}")
-    from .weights import pick_source
+        raise ValueError(f"preprocessing: give a model name or a mode; accepted modes: {modes}")
+    from .registry import card
+    from .weights import SOURCES, sources_for
 
-    return pick_source(model, source or "imagenet").preprocessing
+    name = card(model).name
+    sources = sources_for(name)
+    if not sources:
+        raise ValueError(f"preprocessing: {name} has no published weights to take it from; accepted: a mode "
+                         f"({modes}), or a model with weights ({', '.join(SOURCES)})")
+    if source is None or (isinstance(source, str) and source.lower() == "imagenet"):
+        return sources[0].preprocessing
+    for s in sources:
+        if isinstance(source, str) and s.source == source.lower():
+            return s.preprocessing
+    raise ValueError(f"preprocessing: source {source!r} is not one of {name}'s; accepted: 'imagenet', "
+                     + ", ".join(repr(s.source) for s in sources) + f", None or a mode ({modes})")
 
 
 def preprocess_input(x, model: str | None = None, source: str | WeightSource | None = None) -> np.ndarray:
@@ -89,8 +105,9 @@ def decode_predictions(preds, top: int = 5) -> list[list[tuple[str, str, float]]
     if preds.ndim != 2 or preds.shape[1] != NUM_CLASSES:
         raise ValueError(f"decode_predictions expects a batch of ImageNet scores, shape (N, {NUM_CLASSES}); "
                          f"got {preds.shape}")
-    if isinstance(top, bool) or not isinstance(top, int) or not 1 <= top <= NUM_CLASSES:
+    if isinstance(top, bool) or not isinstance(top, numbers.Integral) or not 1 <= top <= NUM_CLASSES:
         raise ValueError(f"decode_predictions: top must be an integer from 1 to {NUM_CLASSES}, got {top!r}")
+    top = int(top)
     ids, names = _classes()
     out = []
     for row in preds:
@@ -100,27 +117,29 @@ def decode_predictions(preds, top: int = 5) -> list[list[tuple[str, str, float]]
 
 
 def load_images(paths, model: str, source: str | WeightSource | None = None, size: int = 224) -> np.ndarray:
-    """Read images into a preprocessed batch (N, size, size, 3) as the source's protocol says:
-    torchvision: shorter side to ``size * 256 / 224`` (bilinear), centre crop ``size``;
-    keras.applications (caffe): resize to ``size`` x ``size`` (keras.applications' examples)."""
+    """Read images (a path or a list of them) into a preprocessed batch (N, size, size, 3) as the
+    single-crop protocol of every source on the cards says: the shorter side to ``size * 256 / 224``
+    (bilinear), the centre ``size`` x ``size`` crop, then the source's preprocessing."""
     from PIL import Image
 
-    mode = resolve_source(model, source)
+    resolve_source(model, source)  # a bad model or source fails before any image is read
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    paths = list(paths)
+    if not paths:
+        raise ValueError("load_images: no image paths given; accepted: a path or a list of paths")
     batch = []
     for path in paths:
         try:
             with Image.open(path) as im:
                 im = im.convert("RGB")
-                if mode == "torch":
-                    short = round(size * 256 / 224)
-                    w, h = im.size
-                    scale = short / min(w, h)
-                    im = im.resize((max(short, round(w * scale)), max(short, round(h * scale))), Image.BILINEAR)
-                    w, h = im.size
-                    left, top = (w - size) // 2, (h - size) // 2
-                    im = im.crop((left, top, left + size, top + size))
-                else:
-                    im = im.resize((size, size), Image.NEAREST)
+                short = round(size * 256 / 224)
+                w, h = im.size
+                scale = short / min(w, h)
+                im = im.resize((max(short, round(w * scale)), max(short, round(h * scale))), Image.BILINEAR)
+                w, h = im.size
+                left, top = (w - size) // 2, (h - size) // 2
+                im = im.crop((left, top, left + size, top + size))
                 batch.append(np.asarray(im, dtype=np.float32))
         except OSError as exc:
             raise ValueError(f"cannot read image {os.fspath(path)!r}: {' '.join(str(exc).split())}") from None

@@ -83,6 +83,7 @@ def builder(name: str) -> Callable:
     return getattr(importlib.import_module(c.module), c.name)
 
 
-def build(name: str, **overrides):
-    """Build a registered model: ``build("resnet56", input_shape=(32, 32, 3), classes=10)``."""
-    return builder(name)(**overrides)
+def build(model: str, /, **overrides):
+    """Build a registered model: ``build("resnet56", input_shape=(32, 32, 3), classes=10)``; every
+    builder keyword passes through, ``name=`` too (the Keras model's name)."""
+    return builder(model)(**overrides)

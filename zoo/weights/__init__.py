@@ -17,7 +17,7 @@ import os
 from .sources import SOURCES, WeightSource, source_names, sources_for
 
 __all__ = ["SOURCES", "WeightSource", "sources_for", "source_names", "pick_source", "check_request",
-           "weights_file", "load", "detect_layout", "NAMED"]
+           "weights_file", "load", "detect_layout", "preprocessing_for", "NAMED"]
 
 #: every accepted ``weights=`` name besides a path
 NAMED = ("imagenet",) + source_names()
@@ -27,11 +27,19 @@ def _with_weights() -> str:
     return ", ".join(SOURCES)
 
 
+def _variants(model: str, layout: str | None = None) -> str:
+    """``"; try resnet50_v15"``: the variants of ``model`` (named ``model_...``) with weights (of
+    ``layout``), as torchvision's ResNet-50 is our resnet50_v15 and its AlexNet our alexnet_owt."""
+    names = [m for m, ss in SOURCES.items() if m.startswith(model + "_")
+             and any(layout is None or s.layout == layout for s in ss)]
+    return f"; try {', '.join(names)}" if names else ""
+
+
 def pick_source(model: str, weights: str) -> WeightSource:
     """The source that ``weights`` (``"imagenet"`` or a source name) means for ``model``."""
     sources = sources_for(model)
     if not sources:
-        raise ValueError(f"{model}: weights={weights!r}: this model has no published weights; "
+        raise ValueError(f"{model}: weights={weights!r}: this model has no published weights{_variants(model)}; "
                          f"models with them: {_with_weights()}")
     if weights.lower() == "imagenet":
         return sources[0]
@@ -46,25 +54,57 @@ def is_named(weights) -> bool:
     return isinstance(weights, str) and weights.lower() in NAMED
 
 
-def check_request(model: str, weights, include_top: bool, classes: int, width: float, channels) -> None:
-    """Before any work: the arguments under which published weights can be loaded at all."""
+#: families whose classifier follows a global average pool, so it takes any input size; the others
+#: flatten a fixed feature map into their first dense layer
+GLOBAL_POOL_FAMILIES = ("resnet",)
+
+
+def check_request(model: str, weights, include_top: bool, classes: int, width: float, input_shape: tuple) -> None:
+    """Before any work (and any download): the arguments under which published weights can be
+    loaded at all. ``input_shape`` is the one the model will be built at."""
     if weights is None:
         return
     if is_named(weights):
         source = pick_source(model, weights)
         what = f"{model}: weights={weights!r} ({source.source})"
-    elif not os.path.isfile(os.fspath(weights)):
-        raise ValueError(f"{model}: weights file {os.fspath(weights)!r} does not exist (accepted: None, "
-                         f"{', '.join(repr(n) for n in NAMED)} or a path to a weights file)")
     else:
+        path = os.path.expanduser(os.fspath(weights))
+        if os.path.isdir(path):
+            raise ValueError(f"{model}: weights {os.fspath(weights)!r} is a directory; accepted: None, "
+                             f"{', '.join(repr(n) for n in NAMED)} or a path to a weights file")
+        if not os.path.isfile(path):
+            raise ValueError(f"{model}: weights file {os.fspath(weights)!r} does not exist (accepted: None, "
+                             f"{', '.join(repr(n) for n in NAMED)} or a path to a weights file)")
         return
     if width != 1.0:
         raise ValueError(f"{what} needs width=1.0 (the published network), got width={width}")
     if include_top and classes != 1000:
         raise ValueError(f"{what} with include_top=True needs classes=1000 (ImageNet), got {classes}; "
                          "use include_top=False for another number of classes")
-    if channels != 3:
-        raise ValueError(f"{what} needs 3 input channels (RGB), got {channels}")
+    if input_shape[-1] != 3:
+        raise ValueError(f"{what} needs 3 input channels (RGB), got {input_shape[-1]}")
+    from ..registry import card
+
+    c = card(model)
+    if include_top and c.family not in GLOBAL_POOL_FAMILIES and tuple(input_shape) != tuple(c.input_shape):
+        shape = "x".join("None" if d is None else str(d) for d in input_shape)
+        raise ValueError(f"{what} with include_top=True needs input_shape {'x'.join(map(str, c.input_shape))} "
+                         f"(its classifier flattens a fixed feature map), got {shape}; use include_top=False "
+                         "for another input size")
+
+
+def preprocessing_for(model: str, weights) -> str | None:
+    """The preprocessing mode (``"caffe"``, ``"torch"``) that ``weights`` (a name or a path) expect in
+    ``model``: a named source's own; for a file, that of ``model``'s source in the file's layout
+    (a torchvision ``.pth`` wants torch's even where the model's default source is keras.applications),
+    else (the zoo's own files) the model's default source's. None for a model without published
+    weights: nothing says. A file that cannot be read raises ValueError."""
+    if is_named(weights):
+        return pick_source(model, weights).preprocessing
+    sources = sources_for(model)
+    layout = detect_layout(os.path.expanduser(os.fspath(weights)))
+    fits = [s for s in sources if s.layout == layout] or sources
+    return fits[0].preprocessing if fits else None
 
 
 def weights_file(model: str, weights: str, include_top: bool = True, cache_dir: str | None = None,
@@ -84,17 +124,26 @@ LAYOUTS = {"keras_h5": "keras.applications (legacy HDF5)", "torch_pth": "torchvi
 
 
 def detect_layout(path: str) -> str:
-    """``"keras_h5"`` (keras.applications), ``"torch_pth"`` (torchvision) or ``"zoo"`` (our own files)."""
+    """``"keras_h5"`` (keras.applications, or any legacy Keras HDF5), ``"torch_pth"`` (torchvision)
+    or ``"zoo"`` (our own files), from the file's content. A file of a known kind that is truncated
+    or corrupt raises ValueError saying so (not that its format is unknown)."""
     from .keras_h5 import is_legacy_h5
 
     if path.endswith(".keras") or path.endswith(".weights.h5"):
         return "zoo"
-    if is_legacy_h5(path):
+    if is_legacy_h5(path):  # raises for an HDF5 file that h5py cannot open
         return "keras_h5"
     from .torch_pth import is_torch_file
 
     if is_torch_file(path):
         return "torch_pth"
+    import zipfile
+
+    with open(path, "rb") as f:
+        zip_head = f.read(4) == b"PK\x03\x04"
+    if zip_head and not zipfile.is_zipfile(path):  # the start of a zip archive without its end
+        raise ValueError(f"weights file {path!r} is a truncated or corrupt zip archive (a torchvision .pth "
+                         "is one): its central directory is missing")
     raise ValueError(f"weights file {path!r} is not a format the zoo reads: a keras.applications legacy "
                      "HDF5 (*.h5), a torchvision state dict (*.pth), or the zoo's own *.weights.h5 / *.keras")
 
@@ -104,7 +153,7 @@ def load(model, card, weights) -> None:
     if is_named(weights):
         _, path = weights_file(card.name, weights, include_top=_has_top(model))
     else:
-        path = os.fspath(weights)
+        path = os.path.expanduser(os.fspath(weights))
     try:
         layout = detect_layout(path)
     except ValueError as exc:
@@ -118,10 +167,13 @@ def load(model, card, weights) -> None:
 
     what = f"weights file {path!r}"
     fits = [s for s in sources_for(card.name) if s.layout == layout]
+    if not fits and layout == "keras_h5" and _own_legacy_h5(model, path):
+        fits = ["the model's own layers"]  # a legacy .h5 that Keras wrote for this model: read by layer name
     if not fits:
         others = ", ".join(m for m, ss in SOURCES.items() if any(s.layout == layout for s in ss))
         raise WeightsMismatch(f"{what} is a {LAYOUTS[layout]} file, and model {card.name!r} has no published "
-                              f"weights in that layout (files of that layout fit: {others})")
+                              f"weights in that layout{_variants(card.name, layout)} (files of that layout fit: "
+                              f"{others})")
     try:
         if layout == "keras_h5":
             from .keras_h5 import read_layers
@@ -136,11 +188,29 @@ def load(model, card, weights) -> None:
     try:
         plan = from_keras_h5(model, content) if layout == "keras_h5" else from_torchvision(model, content, card.family)
     except KeyError as missing:
+        from .convert import HEAD
+
+        name = missing.args[0]
+        if name in HEAD["keras"] or name.split(".", 1)[0] in HEAD["torch"]:
+            raise WeightsMismatch(f"{what} does not fit model {model.name!r}: it has no tensor {name!r} of the "
+                                  "classifier (a no-top file?); build with include_top=False") from None
         raise WeightsMismatch(f"{what} does not fit model {model.name!r}: it has no tensor "
-                              f"{missing.args[0]!r} (is it a file for another model?)") from None
+                              f"{name!r} (is it a file for another model?)") from None
     except WeightsMismatch as exc:
         raise WeightsMismatch(f"{what} does not fit model {model.name!r}: {exc}") from None
     assign(model, plan, what)
+
+
+def _own_legacy_h5(model, path: str) -> bool:
+    """Whether the legacy HDF5 at ``path`` has a layer for each of ``model``'s weighted layers (a
+    file Keras wrote for this model, e.g. with ``model.save("x.h5")``)."""
+    from .keras_h5 import layer_names
+
+    try:
+        names = set(layer_names(path))
+    except ValueError:
+        return False
+    return all(layer.name in names for layer in model.layers if layer.weights)
 
 
 def _has_top(model) -> bool:

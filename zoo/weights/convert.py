@@ -32,12 +32,13 @@ def _kind(layer) -> str:
 
 
 #: classifier layers a file may have that a model built with include_top=False leaves out
-HEAD = {"keras": ("fc1", "fc2", "predictions"), "torch": ("classifier.", "fc.")}
+HEAD = {"keras": ("fc1", "fc2", "predictions"), "torch": ("classifier", "fc")}  # torch: top-level modules
 
 
-def _leftover(names) -> None:
+def _leftover(names: list[str]) -> None:
+    """``names``: the file's tensors (or layers) the model has no place for, in the file's order."""
     if names:
-        raise WeightsMismatch(f"the file has weights the model does not use, first {sorted(names)[0]!r} "
+        raise WeightsMismatch(f"the file has weights the model does not use, first {names[0]!r} "
                               f"({len(names)} in all)")
 
 
@@ -45,7 +46,7 @@ def from_keras_h5(model, layers: dict[str, list[np.ndarray]]) -> dict[str, tuple
     """``{our layer: (file tensor name, arrays)}`` from keras.applications' ``{layer: arrays}``."""
     ours = {ly.name for ly in model.layers}
     top = "predictions" in ours
-    _leftover({n for n in layers if n not in ours and (top or n not in HEAD["keras"])})
+    _leftover([n for n in layers if n not in ours and (top or n not in HEAD["keras"])])
     out = {}
     for layer in model.layers:
         if not layer.weights:
@@ -180,8 +181,8 @@ def from_torchvision(model, state: dict[str, np.ndarray], family: str) -> dict[s
     names = {ly.name for ly in model.layers}
     top = "predictions" in names
     used = {p for n, (p, _) in plan.items() if n in names}
-    spare = {k.rsplit(".", 1)[0] for k in state if not k.endswith("num_batches_tracked")} - used
-    _leftover({p for p in spare if top or not p.startswith(HEAD["torch"])})
+    _leftover([k for k in state if not k.endswith("num_batches_tracked") and k.rsplit(".", 1)[0] not in used
+               and (top or k.split(".", 1)[0] not in HEAD["torch"])])
     out = {}
     flatten = _flatten_shape(model)
     for name, (prefix, kind) in plan.items():

@@ -180,8 +180,15 @@ def fetch(url: str, file_name: str, file_hash: str | None, hash_kind: str = "md5
     """
     expected = _check_hash_args(file_hash, hash_kind)
     target = cache_path(file_name, cache_subdir, cache_dir)
-    if os.path.isfile(target) and (expected is None or _matches(_digest(target, hash_kind), expected, hash_kind)):
-        return target
+    stale = None  # the digest of a cached copy that fails its check
+    if os.path.isfile(target):
+        if expected is None:
+            return target
+        stale = _digest(target, hash_kind)
+        if _matches(stale, expected, hash_kind):
+            return target
+    what = "a sha256 starting with" if hash_kind == "sha256-prefix" else f"{hash_kind}"
+    got = hash_kind.split("-")[0]
 
     import keras
 
@@ -202,15 +209,20 @@ def fetch(url: str, file_name: str, file_hash: str | None, hash_kind: str = "md5
             reason = _network_reason(err)
             if reason is None:
                 raise
-            hint = ("a copy obtained elsewhere can be placed at" if isinstance(err, urllib.error.HTTPError)
-                    else "without network, download it elsewhere and place it at")
+            if stale is not None:  # the copy placed in the cache is not the published file
+                raise DownloadError(f"{target} is in the cache but fails its hash check (expected {what} {expected}, "
+                                    f"got {got} {stale}), and a fresh copy could not be downloaded from {url} "
+                                    f"({reason}); replace it with the published file") from err
+            offline = isinstance(err, urllib.error.URLError) and not isinstance(
+                err, (urllib.error.HTTPError, urllib.error.ContentTooShortError))
+            hint = ("without network, download it elsewhere and place it at" if offline
+                    else "a copy obtained elsewhere can be placed at")
             raise DownloadError(f"could not download {url} ({reason}); {hint} {target}") from err
         if expected is not None:
             actual = _digest(part, hash_kind)
             if not _matches(actual, expected, hash_kind):
-                what = "a sha256 starting with" if hash_kind == "sha256-prefix" else f"{hash_kind}"
                 raise DownloadError(f"{file_name} downloaded from {url} failed its hash check: expected "
-                                    f"{what} {expected}, got {hash_kind.split('-')[0]} {actual}; "
+                                    f"{what} {expected}, got {got} {actual}; "
                                     "the download was removed from the cache")
         os.replace(part, target)
     finally:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["is_legacy_h5", "read_layers"]
+__all__ = ["is_legacy_h5", "layer_names", "read_layers"]
 
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
@@ -34,17 +34,26 @@ def _root(f):
 
 
 def is_legacy_h5(path: str) -> bool:
-    """True if ``path`` is an HDF5 file in the legacy (keras.applications) weights layout."""
+    """True if ``path`` is an HDF5 file in the legacy (keras.applications) weights layout; False if
+    it is not HDF5 or has another layout. An HDF5 file that cannot be opened (truncated, corrupt)
+    raises ValueError naming it."""
     with open(path, "rb") as fh:
         if fh.read(8) != _HDF5_SIGNATURE:
             return False
+    return bool(layer_names(path))
+
+
+def layer_names(path: str) -> list[str]:
+    """The ``layer_names`` of the legacy HDF5 file at ``path`` (empty for another HDF5 layout);
+    ValueError naming the file when HDF5 cannot open it."""
     import h5py
 
     try:
         with h5py.File(path, "r") as f:
-            return bool(_attr_list(_root(f), "layer_names"))
-    except OSError:
-        return False
+            return _attr_list(_root(f), "layer_names")
+    except OSError as exc:
+        raise ValueError(f"weights file {path!r} is a truncated or corrupt HDF5 file (h5py: "
+                         f"{' '.join(str(exc).split())})") from None
 
 
 def read_layers(path: str) -> dict[str, list[np.ndarray]]:

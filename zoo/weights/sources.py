@@ -63,7 +63,8 @@ class WeightSource:
 _KERAS = "https://storage.googleapis.com/tensorflow/keras-applications/"
 _KERAS_REF = ("accuracy: keras.io/api/applications, 'Available models' table; URL and md5: "
               "keras.applications' source (keras 3.15: keras/src/applications/vgg16.py, vgg19.py, resnet.py)")
-_KERAS_PROTOCOL = "ImageNet 2012 val, 224x224 single centre crop (keras.applications' published table)"
+_KERAS_PROTOCOL = ("ImageNet 2012 val, single 224x224 crop (keras.applications' published table, which does not "
+                   "state its resizing)")
 _VGG_LICENCE = "CC BY 4.0 (Simonyan and Zisserman's released models, converted by keras.applications)"
 _RESNET_LICENCE = "MIT (He et al.'s released Caffe models, converted by keras.applications)"
 
