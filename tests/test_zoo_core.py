@@ -37,6 +37,10 @@ def test_list_models_patterns_sort_naturally_and_filter():
     assert zoo.list_models(family="resnet", tag="plain") == ["plain18", "plain34"]
     assert zoo.list_models("nothing*") == []
     assert len(zoo.list_models()) == 45
+    assert zoo.list_models("resnet*", pretrained=True) == ["resnet18", "resnet34", "resnet50", "resnet50_v15",
+                                                           "resnet101", "resnet101_v15", "resnet152", "resnet152_v15"]
+    assert len(zoo.list_models(pretrained=True)) == 17 and zoo.list_models("vgg16*", pretrained=True) == [
+        "vgg16", "vgg16_bn"]  # vgg16_c (the 1x1 variant) has no published weights
     with pytest.raises(ValueError, match="unknown family 'resnets'; accepted: alexnet, alphago, googlenet"):
         zoo.list_models(family="resnets")
     with pytest.raises(ValueError, match="^unknown tag 'residuals'; accepted: batchnorm, ceil-pool, cifar, "):
@@ -379,8 +383,11 @@ def test_cli_list_in_process(capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[0].split()[:3] == ["name", "family", "year"]
     assert [line.split()[0] for line in out[2:6]] == ["vgg11", "vgg13", "vgg16", "vgg19"]
-    assert out[4].split()[4:8] == ["138,357,544", "0", "15,470,264,320", "16"]
+    assert out[4].split()[4:10] == ["138,357,544", "0", "15,470,264,320", "16", "keras,", "torchvision"]
     assert out[-1] == "4 model(s) listed"
+    assert main(["list", "--pretrained", "alexnet*"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in out[2:-2]] == ["alexnet_owt"] and out[2].split()[8] == "torchvision"
     assert main(["list", "resnet*", "--exclude", "resnet1*", "--family", "resnet_cifar"]) == 0
     names = [line.split()[0] for line in capsys.readouterr().out.splitlines()[2:-2]]
     assert names == ["resnet8", "resnet20", "resnet32", "resnet44", "resnet56"]
@@ -395,6 +402,8 @@ def test_cli_show_in_process(capsys):
     assert "          params: 269,722 trainable, 1,376 non-trainable" in out
     assert "source top1_err: He et al. 2015, table 6" in out
     assert out.strip().splitlines()[-1] == "resnet20: 269,434 trainable + 1,376 non-trainable params, depth 20, input 28x28x1"
+    assert ("         weights: none published (random initialisation; models with weights: python -m zoo list "
+            "--pretrained)") in out
     # a shape the model cannot take: the error alone, no card printed before it
     with pytest.raises(ValueError, match=r"^resnet20: input_shape must have 3 dimensions like \(32, 32, 3\), got \(28, 28\)$"):
         main(["show", "resnet20", "--input-shape", "28,28"])

@@ -25,7 +25,10 @@ def _err(c) -> str:
 def cmd_list(args) -> int:
     import zoo
 
-    names = zoo.list_models(args.pattern or "*", exclude=args.exclude, family=args.family, tag=args.tag)
+    from zoo.weights import sources_for
+
+    names = zoo.list_models(args.pattern or "*", exclude=args.exclude, family=args.family, tag=args.tag,
+                            pretrained=args.pretrained)
     if not names:
         raise ValueError(f"no model matches {' '.join(args.pattern or ['*'])!r} with the given filters; accepted: "
                          f"fnmatch patterns such as 'resnet*' ({len(zoo.list_models())} models registered)")
@@ -33,8 +36,9 @@ def cmd_list(args) -> int:
     for n in names:
         c = zoo.card(n)
         rows.append((n, c.family, str(c.year), shape_text(c.input_shape), count(c.params), count(c.non_trainable),
-                     count(c.macs), str(c.depth), _err(c)))
-    head = ("name", "family", "year", "input", "params", "non-trainable", "MACs", "depth", "published error")
+                     count(c.macs), str(c.depth), ", ".join(w.source for w in sources_for(n)) or "-", _err(c)))
+    head = ("name", "family", "year", "input", "params", "non-trainable", "MACs", "depth", "weights",
+            "published error")
     print("\n".join(text_table(head, rows)))
     print(f"# {CONVENTIONS} Figures at the default input; sources: python -m zoo show NAME, docs/reference.md")
     print(f"{len(names)} model(s) listed")
@@ -60,6 +64,9 @@ def _print_card(c) -> None:
         print(f"{'weights':>16}: {w.source}{default}: top-1 {w.top1:g}%, top-5 {w.top5:g}%; {w.protocol}")
         print(f"{'':>16}  {w.url} ({w.hash_kind} {w.file_hash}); preprocessing {w.preprocessing}; "
               f"licence {w.licence}")
+    if not sources_for(c.name):
+        print(f"{'weights':>16}: none published (random initialisation; models with weights: "
+              "python -m zoo list --pretrained)")
 
 
 def cmd_show(args) -> int:
@@ -157,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument("--exclude", action="append", metavar="PATTERN", help="leave out names matching, e.g. '*_bn'")
     ls.add_argument("--family", action="append", help="only this card family, e.g. resnet_cifar")
     ls.add_argument("--tag", action="append", help="only models with this tag, e.g. imagenet, batchnorm, residual")
+    ls.add_argument("--pretrained", action="store_true", help="only models with published ImageNet weights")
     ls.set_defaults(func=cmd_list)
     sh = sub.add_parser("show", parents=[common], help="one card, its figures and their sources")
     sh.add_argument("name", help="a registered model name (python -m zoo list)")

@@ -37,13 +37,15 @@ def _patterns(value: str | Iterable[str] | None) -> list[str]:
 
 
 def list_models(pattern: str | Iterable[str] = "*", exclude: str | Iterable[str] | None = None,
-                family: str | Iterable[str] | None = None, tag: str | Iterable[str] | None = None) -> list[str]:
+                family: str | Iterable[str] | None = None, tag: str | Iterable[str] | None = None,
+                pretrained: bool = False) -> list[str]:
     """Registered model names, sorted naturally (resnet8, resnet14, ..., resnet1202).
 
     ``pattern``: one fnmatch pattern or several (a list, or comma-separated: ``"vgg1?,resnet*"``);
     a name matching any is kept. ``exclude``: patterns to drop (``exclude="*_bn"``).
     ``family``: keep these card families (``"resnet_cifar"``); ``tag``: keep models carrying every
-    given tag (``tag="imagenet"``; see ``card(name).tags``). As timm's ``list_models``.
+    given tag (``tag="imagenet"``; see ``card(name).tags``); ``pretrained``: only models with
+    published weights (``card(name).weights``). As timm's ``list_models``.
     """
     include, drop = _patterns(pattern) or ["*"], _patterns(exclude)
     families, tags = set(_patterns(family)), set(_patterns(tag))
@@ -58,6 +60,7 @@ def list_models(pattern: str | Iterable[str] = "*", exclude: str | Iterable[str]
         and not any(fnmatch.fnmatchcase(n, p) for p in drop)
         and (not families or c.family in families)
         and tags <= set(c.tags)
+        and (not pretrained or c.weights)
     ]
     return sorted(names, key=_natural_key)
 
