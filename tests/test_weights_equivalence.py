@@ -225,6 +225,11 @@ def test_the_variant_with_that_layout_is_named(resnet18_file):
     assert str(err.value).startswith(f"weights file {resnet18_file!r} is a torchvision (PyTorch state dict) file, "
                                      "and model 'resnet50' has no published weights in that layout; try "
                                      "resnet50_v15 (files of that layout fit: vgg16,")
+    with pytest.raises(WeightsMismatch) as err:  # a ResNet file into AlexNet: its first tensor shows what it is
+        zoo.alexnet_owt(weights=resnet18_file)
+    assert str(err.value) == (f"weights file {resnet18_file!r} does not fit model 'alexnet_owt': the file has 0 "
+                              "convolutions and 0 BatchNorms under 'features', the model has 5 and 0 (is it a file "
+                              "for another model? its first tensor is 'conv1.weight')")
     with pytest.raises(ValueError) as err:
         zoo.alexnet(weights="imagenet")
     assert str(err.value).startswith("alexnet: weights='imagenet': this model has no published weights; try "

@@ -137,7 +137,8 @@ def _plan_sequential(model, state, dense_names: tuple[str, ...]) -> dict[str, tu
     t_bns = _torch_prefixes(state, lambda k, v: v.ndim == 1 and k.replace(".weight", ".running_mean") in state)
     if (len(t_convs), len(t_bns)) != (len(convs), len(bns)):
         raise WeightsMismatch(f"the file has {len(t_convs)} convolutions and {len(t_bns)} BatchNorms under "
-                              f"'features', the model has {len(convs)} and {len(bns)}")
+                              f"'features', the model has {len(convs)} and {len(bns)} (is it a file for another "
+                              f"model? its first tensor is {next(iter(state), None)!r})")
     plan = {n: (p, "conv") for n, p in zip(convs, t_convs)}
     plan.update({n: (p, "bn") for n, p in zip(bns, t_bns)})
     linears = sorted({int(m.group(1)) for k in state for m in [re.fullmatch(r"classifier\.(\d+)\.weight", k)] if m})
