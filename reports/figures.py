@@ -76,6 +76,7 @@ def _pretrained(data: ReportData) -> tuple[str, str, str] | None:
 def _pretrained_filters(data: ReportData) -> Figure | None:
     """First-layer filters of a pretrained model the run evaluated (built with the same weights)."""
     import zoo
+    from zoo.weights import NAMED, weights_file
 
     from .filters import plot_filters
 
@@ -83,6 +84,15 @@ def _pretrained_filters(data: ReportData) -> Figure | None:
     if which is None:
         return None
     model, weights, _ = which
+    if weights in NAMED:  # a report never downloads: the file the evaluation cached, or no figure
+        from zoo.weights.download import DownloadError
+
+        try:
+            _, weights = weights_file(model, weights, offline=True)
+        except DownloadError as exc:
+            raise ValueError(f"{exc}; a report does not download") from None
+    elif not os.path.isfile(weights):
+        raise ValueError(f"the weights file {weights} is gone")
     return plot_filters(zoo.build(model, weights=weights))
 
 

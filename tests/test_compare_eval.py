@@ -188,6 +188,32 @@ def test_report_shows_published_beside_measured(tmp_path):
                      "published top-1 (%)": "69.76", "published top-5 (%)": "89.08"}
 
 
+def test_a_report_never_downloads_the_weights_it_shows(tmp_path, monkeypatch):
+    """The pretrained-filters figure of named weights uses the file the evaluation cached; when it is
+    not cached (another machine, a cleared cache) the figure is left out with a note, not downloaded."""
+    import keras
+
+    import zoo.weights.download as download
+    from compare.store import Store
+    from reports.render import build_report
+
+    def no_download(*args, **kwargs):
+        raise AssertionError("the report tried to download")
+
+    monkeypatch.setattr(keras.utils, "get_file", no_download)
+    monkeypatch.setattr(download, "_keras_home", lambda: str(tmp_path / "empty_cache"))
+    cfg = dict(study="eval", model="alexnet_owt", dataset="folder:/data/val", weights="torchvision",
+               preprocessing="torch", input_size=224, limit=None)
+    with Store(tmp_path / "results.sqlite") as store:
+        store.finish(store.begin(cfg), dict(n_images=10, n_classes=2, correct_top1=5, correct_top5=9, top1_acc=0.5,
+                                            top5_acc=0.9, source="torchvision", measured=True))
+    rep = build_report(tmp_path, figures=True, profiles=False)
+    cache = tmp_path / "empty_cache" / "models" / "alexnet-owt-7be5be79.pth"
+    assert rep.notes == [f"figure 'pretrained_filters' left out: ValueError: alexnet-owt-7be5be79.pth is not in the "
+                         f"Keras cache ({cache}); a report does not download"]
+    assert not (tmp_path / "figures" / "pretrained_filters.png").exists()
+
+
 @pytest.mark.parametrize("case", ["missing folder", "unknown wnid", "no published weights", "no such source",
                                   "batch size 0", "not a folder dataset"])
 def test_bad_input_is_one_line_before_any_work(case, val, tmp_path):

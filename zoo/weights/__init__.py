@@ -108,15 +108,17 @@ def preprocessing_for(model: str, weights) -> str | None:
 
 
 def weights_file(model: str, weights: str, include_top: bool = True, cache_dir: str | None = None,
-                 progress: bool = True) -> tuple[WeightSource, str]:
-    """(source, local path) of a named weights file, downloaded into the Keras cache if needed."""
+                 progress: bool = True, offline: bool = False) -> tuple[WeightSource, str]:
+    """(source, local path) of a named weights file, downloaded into the Keras cache if needed
+    (``offline``: never; ``DownloadError`` if it is not cached)."""
     from .download import fetch
 
     source = pick_source(model, weights)
     url, name, digest = source.url, source.file_name, source.file_hash
     if not include_top and source.notop_url:
         url, name, digest = source.notop_url, source.notop_file_name, source.notop_hash
-    path = fetch(url, name, digest, source.hash_kind, cache_subdir="models", cache_dir=cache_dir, progress=progress)
+    path = fetch(url, name, digest, source.hash_kind, cache_subdir="models", cache_dir=cache_dir, progress=progress,
+                 offline=offline)
     return source, path
 
 

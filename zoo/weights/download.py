@@ -160,7 +160,8 @@ def _keras_output(keras, progress: bool):
 
 
 def fetch(url: str, file_name: str, file_hash: str | None, hash_kind: str = "md5", *,
-          cache_subdir: str = "models", cache_dir: str | None = None, progress: bool = True) -> str:
+          cache_subdir: str = "models", cache_dir: str | None = None, progress: bool = True,
+          offline: bool = False) -> str:
     """The path of ``file_name`` in the Keras cache (``cache_path``), downloaded from ``url`` unless
     a cached copy passes the hash check.
 
@@ -176,7 +177,8 @@ def fetch(url: str, file_name: str, file_hash: str | None, hash_kind: str = "md5
     connection lost or transfer cut short: the message names the URL and the path where a copy
     obtained elsewhere can be placed) or the download fails its hash check (the message names the
     file and both hashes; the download is removed). After a failure nothing of the download is left
-    in the cache.
+    in the cache. ``offline=True``: only a verified cached copy, never a download (DownloadError
+    saying the file is not cached, or fails its check).
     """
     expected = _check_hash_args(file_hash, hash_kind)
     target = cache_path(file_name, cache_subdir, cache_dir)
@@ -189,6 +191,9 @@ def fetch(url: str, file_name: str, file_hash: str | None, hash_kind: str = "md5
             return target
     what = "a sha256 starting with" if hash_kind == "sha256-prefix" else f"{hash_kind}"
     got = hash_kind.split("-")[0]
+    if offline:  # a caller that must not reach the network (a report)
+        raise DownloadError(f"{file_name} is not in the Keras cache ({target})" if stale is None else
+                            f"{target} fails its hash check (expected {what} {expected}, got {got} {stale})")
 
     import keras
 
