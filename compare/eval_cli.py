@@ -95,8 +95,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
                          "comma-separated")
     batch_size = parse_count(args.batch_size, "--batch-size") or DEFAULT_BATCH_SIZE
     limit = parse_count(args.limit, "--limit")
-    configs = plan_eval(models, args.weights, args.dataset.strip(), preprocessing=args.preprocessing, limit=limit)
     folder = scan_folder(_folder(args.dataset), limit)
+    # folder.limit: None when the limit keeps every image (the same row as a run without --limit)
+    configs = plan_eval(models, args.weights, args.dataset.strip(), preprocessing=args.preprocessing,
+                        limit=folder.limit)
     out = args.out or DEFAULT_OUT
     check_out(out)
     print(f"{len(configs)} model(s) on {len(folder.files):,} images of {len(folder.classes)} class(es) -> {out}",

@@ -35,6 +35,7 @@ class ImageFolder:
     files: tuple[str, ...]
     labels: tuple[int, ...]
     classes: tuple[str, ...]  # the WordNet ids of the sub-folders that hold images, sorted
+    limit: int | None = None  # the subset's size; None when every image is kept (also for a limit >= their number)
 
 
 def scan_folder(path: str | os.PathLike, limit: int | None = None) -> ImageFolder:
@@ -72,9 +73,22 @@ def scan_folder(path: str | os.PathLike, limit: int | None = None) -> ImageFolde
 
         keep = stratified_subset(np.searchsorted(sorted(set(labels)), labels), limit)
         files, labels = [files[i] for i in keep], [labels[i] for i in keep]
+    else:
+        limit = None
     ids = wnids()
     classes = tuple(sorted({ids[lab] for lab in set(labels)}))
-    return ImageFolder(root, tuple(files), tuple(labels), classes)
+    return ImageFolder(root, tuple(files), tuple(labels), classes, limit)
+
+
+def file_sha256(path: str) -> str:
+    """The sha256 of the file at ``path``, in hex (about 1 s for VGG's 528 MB)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def plan_eval(models: list[str], weights: str, dataset: str, *, preprocessing: str | None = None,
@@ -83,7 +97,9 @@ def plan_eval(models: list[str], weights: str, dataset: str, *, preprocessing: s
     ``"torchvision"``) or a path to a weights file, the same for every model. Checked here, before
     any work: every model is an ImageNet model with that source (or, for a file, a preprocessing:
     ``preprocessing`` or what the file's layout expects). A config names the source, not ``"imagenet"``, so
-    ``--weights imagenet`` and ``--weights torchvision`` resume the same row for resnet18."""
+    ``--weights imagenet`` and ``--weights torchvision`` resume the same row for resnet18; a file's
+    config holds its sha256 and a folder's its absolute path, so a row resumes only for the same
+    weights on the same folder. ``limit``: None for every image (pass None, not the folder's size)."""
     import zoo
     from zoo.weights import NAMED, SOURCES, pick_source, preprocessing_for
 
@@ -98,6 +114,10 @@ def plan_eval(models: list[str], weights: str, dataset: str, *, preprocessing: s
     if named and preprocessing is not None:
         raise ValueError(f"--preprocessing is for a weights file; --weights {weights} uses each source's own "
                          "preprocessing")
+    prefix, _, path = dataset.partition(":")
+    if prefix.lower() == "folder" and path:  # one key per folder however it is typed (relative, ~, a final /)
+        dataset = f"folder:{os.path.abspath(os.path.expanduser(path))}"
+    stamp = None if named else file_sha256(weights)  # a file overwritten with other weights is evaluated again
     configs, seen = [], set()
     for name in models:
         c = zoo.card(name)  # unknown model -> UnknownModelError with suggestions
@@ -115,7 +135,7 @@ def plan_eval(models: list[str], weights: str, dataset: str, *, preprocessing: s
                 raise ValueError(f"--preprocessing is needed with {os.path.basename(weights)} for {c.name} "
                                  f"(nothing says what the file expects); accepted: {', '.join(PREPROCESSING_MODES)}")
             cfg = dict(study=STUDY, model=c.name, dataset=dataset, weights=os.path.abspath(weights),
-                       preprocessing=mode, input_size=c.input_shape[0], limit=limit)
+                       weights_sha256=stamp, preprocessing=mode, input_size=c.input_shape[0], limit=limit)
         if c.name not in seen:
             seen.add(c.name)
             configs.append(cfg)

@@ -129,7 +129,8 @@ CANONICAL_COLUMNS: tuple[Column, ...] = (
 EVAL_COLUMNS: tuple[Column, ...] = (
     ("model", "model", "text", 0), ("source", "source", "text", 0), ("n_images", "images", "int", 0),
     ("n_classes", "classes", "int", 0), ("top1_acc", "measured top-1 (%)", "pct", 2),
-    ("top5_acc", "measured top-5 (%)", "pct", 2), ("published_top1_acc", "published top-1 (%)", "pct", 2),
+    ("top1_acc_lo", "top-1 95% CI (%)", "ci", 2), ("top5_acc", "measured top-5 (%)", "pct", 2),
+    ("top5_acc_lo", "top-5 95% CI (%)", "ci", 2), ("published_top1_acc", "published top-1 (%)", "pct", 2),
     ("published_top5_acc", "published top-5 (%)", "pct", 2),
 )
 
@@ -156,8 +157,8 @@ def display(df: pd.DataFrame, columns: Sequence[Column], title: str, note: str =
                 row.append("" if missing(v) else f"{int(v)}" + ("=" if shared else ""))
             elif kind == "split":
                 row.append(" / ".join(fmt_int(r.get(c)) or "?" for c in ("n_train", "n_val", "n_test")))
-            elif kind in ("ci", "seedci"):
-                hi = r.get("top1_err_hi" if kind == "ci" else "top1_err_seed_hi")
+            elif kind in ("ci", "seedci"):  # the low bound's column; the high one is named ..._hi
+                hi = r.get(col[: -len("_lo")] + "_hi")
                 row.append("" if missing(v) or missing(hi) else f"{float(v) * 100:.{digits}f}–{float(hi) * 100:.{digits}f}")
             elif kind == "p":
                 row.append("" if missing(v) else ("< 0.001" if float(v) < 0.001 else f"{float(v):.{digits}f}"))

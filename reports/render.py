@@ -160,9 +160,12 @@ def _evaluations(data: ReportData) -> list[Block]:
     ev = data.evaluations
     if ev.empty:
         return []
-    note = (CONVENTIONS + " Measured: one view per image, resized (and centre-cropped) as each weight source's "
-            "protocol says, on the images of the folder (labels from the sub-folders' WordNet ids); published: the "
-            "source's own figures on the full ImageNet 2012 validation set (50,000 images); none for a weights file.")
+    note = (CONVENTIONS + " Measured: one view per image (the shorter side resized to 256, the centre 224x224 "
+            "crop, the weight source's preprocessing), on the images of the folder (labels from the sub-folders' "
+            "WordNet ids); 95% CI: Wilson interval over those images. Published: the source's own figures on the "
+            "full ImageNet 2012 validation set (50,000 images); none for a weights file. A published figure outside "
+            "the interval differs from the measured one beyond image sampling (another protocol, other images, a "
+            "wrong file); one inside it is consistent with it, not proven equal.")
     return [("h2", "Pretrained weights measured on your ImageNet folder")] + [
         ("table", display(group, EVAL_COLUMNS, f"{dataset}: measured on your ImageNet folder", note))
         for (dataset,), group in split_by(ev, ["dataset"])]
@@ -176,8 +179,9 @@ def _failures(data: ReportData) -> list[Block]:
     return blocks + [("table", display(f, FAILURE_COLUMNS, f"Trials that did not finish: {len(f)}"))]
 
 
-def _files(written: list[str]) -> list[Block]:
-    rows = [[c, u] for c, u in COLUMN_UNITS.items()]
+def _files(written: list[str], columns) -> list[Block]:
+    """The files beside the report, and the meaning of each column results.csv has."""
+    rows = [[c, COLUMN_UNITS.get(c, "")] for c in columns]
     links = ", ".join(f"[{name}]({name})" for name in written)
     return [("h2", "Files"),
             ("p", f"Written beside this report: {links}; the figures are PNG and SVG files in {FIGURE_DIR}/. "
@@ -281,7 +285,7 @@ def build_report(run_dir: str | Path, *, figures: bool = True, profiles: bool = 
         except Exception as exc:
             rep.notes.append(f"per-layer profiles left out: {_first_line(exc)}")
     md_path, html_path = run / "report.md", run / "report.html"
-    blocks += _files([p.name for p in (md_path, html_path, csv_path, json_path)] + [STORE_NAME])
+    blocks += _files([p.name for p in (md_path, html_path, csv_path, json_path)] + [STORE_NAME], results.columns)
     if rep.notes:
         blocks += [("h2", "Notes"), ("list", list(rep.notes))]
     md_path.write_text(to_markdown(blocks))

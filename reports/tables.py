@@ -242,10 +242,18 @@ EVAL_STUDY = "eval"  # `python -m compare eval`: pretrained weights measured on 
 def evaluations(results: pd.DataFrame) -> pd.DataFrame:
     """Finished ``study="eval"`` rows: model, source, dataset, images, measured and published accuracy
     (fractions), one row per (model, weights source), in trial order."""
+    from compare.stats import wilson
+
     cols = ["model", "source", "dataset", "n_images", "n_classes", "correct_top1", "correct_top5",
             "top1_acc", "top5_acc", "published_top1_acc", "published_top5_acc"]
     done = results[(results["study"] == EVAL_STUDY) & (results["status"] == "done")]
-    return done.reindex(columns=cols).reset_index(drop=True)
+    out = done.reindex(columns=cols).reset_index(drop=True)
+    for k in ("top1", "top5"):  # 95% Wilson intervals of the measured accuracies, over the folder's images
+        bounds = [wilson(int(c), int(n)) if not (missing(c) or missing(n)) else (np.nan, np.nan)
+                  for c, n in zip(out[f"correct_{k}"], out["n_images"])]
+        out[f"{k}_acc_lo"] = [b[0] for b in bounds]
+        out[f"{k}_acc_hi"] = [b[1] for b in bounds]
+    return out
 
 
 def failures(results: pd.DataFrame) -> pd.DataFrame:

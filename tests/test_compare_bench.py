@@ -101,6 +101,10 @@ def test_bench_rows_resume_and_report(tmp_path):
     assert "100 - the card's published top-1 error for lenet5" in md
     assert "error_vs_macs" not in md and "## Comparison" not in md  # the training sections do not apply
     assert (out / "report.html").is_file()
+    from reports.reference import COLUMN_UNITS  # every column of results.csv is explained
+
+    columns = open(out / "results.csv").readline().strip().split(",")
+    assert {"gflops", "pct_peak", "mode", "dtype"} <= set(columns) and set(columns) <= set(COLUMN_UNITS)
 
     # resume: a second run measures nothing and changes no row
     before = sqlite3.connect(out / STORE_NAME).execute("SELECT id, metrics, finished_at FROM trials").fetchall()

@@ -4,6 +4,7 @@ the results store, the report, resuming, and bad input rejected in one line befo
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -13,7 +14,10 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
+
+from compare.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -117,6 +121,7 @@ def test_eval_measures_the_known_accuracy_and_resumes(val, known_weights, tmp_pa
     (row,) = _rows(store)
     assert (row["model"], row["dataset"], row["status"]) == ("resnet18", f"folder:{val}", "done")
     assert row["config"] == dict(study="eval", model="resnet18", dataset=f"folder:{val}", weights=known_weights,
+                                 weights_sha256=hashlib.sha256(Path(known_weights).read_bytes()).hexdigest(),
                                  preprocessing="torch", input_size=224, limit=None)
     m = row["metrics"]
     assert (m["n_images"], m["n_classes"], m["correct_top1"], m["correct_top5"]) == (N, 3, TOP1, TOP5)
@@ -127,9 +132,16 @@ def test_eval_measures_the_known_accuracy_and_resumes(val, known_weights, tmp_pa
 
     md = (out / "report.md").read_text()
     (shown,) = _md_table(md, f"folder:{val}: measured on your ImageNet folder")
+    # Wilson intervals by hand: 3/9 -> 0.3832 +- 0.2626, 7/9 -> 0.6947 +- 0.2421
     assert shown == {"model": "resnet18", "source": "known.weights.h5", "images": "9", "classes": "3",
-                     "measured top-1 (%)": "33.33", "measured top-5 (%)": "77.78"}
+                     "measured top-1 (%)": "33.33", "top-1 95% CI (%)": "12.06–64.58",
+                     "measured top-5 (%)": "77.78", "top-5 95% CI (%)": "45.26–93.68"}
     assert "## Comparison" not in md  # no trained model in this run
+    from reports.reference import COLUMN_UNITS
+
+    columns = list(pd.read_csv(out / "results.csv").columns)
+    assert [c for c in columns if c not in COLUMN_UNITS] == []
+    assert [row["column"] for row in _md_table(md, "Columns of results.csv / results.json")] == columns
     # the pretrained model's first-layer filters: resnet18's conv1, 64 filters of 7x7x3, with the evaluated weights
     assert (out / "figures" / "pretrained_filters.png").is_file()
     assert "First-layer filters of resnet18 with the weights file known.weights.h5, as evaluated above." in md
@@ -155,6 +167,28 @@ def test_ctrl_c_as_a_model_begins_stores_it_interrupted(val, known_weights, ctrl
     with sqlite3.connect(tmp_path / "results.sqlite") as conn:
         assert conn.execute("SELECT reason FROM trials").fetchall() == [
             ("interrupted by the user (Ctrl-C); it runs again on resume",)]
+
+
+def test_a_row_resumes_for_the_same_folder_and_weights_only(val, known_weights, tmp_path, monkeypatch):
+    """The folder however it is typed (a final /, relative, ~) is one row; a weights file overwritten
+    with other weights, or a --limit that keeps every image, is judged by what it is, not its text."""
+    import shutil
+
+    from compare.imagenet_eval import plan_eval, scan_folder
+
+    monkeypatch.chdir(val.parent)
+    monkeypatch.setenv("HOME", str(val.parent))
+    keys = {Store.key(c) for d in (f"folder:{val}", f"folder:{val}/", "folder:val", "folder:~/val")
+            for c in plan_eval(["resnet18"], known_weights, d)}
+    assert len(keys) == 1
+    copy = tmp_path / "w.weights.h5"
+    shutil.copy(known_weights, copy)
+    (before,) = plan_eval(["resnet18"], str(copy), f"folder:{val}")
+    with open(copy, "ab") as f:
+        f.write(b"\0")
+    (after,) = plan_eval(["resnet18"], str(copy), f"folder:{val}")
+    assert before["weights_sha256"] != after["weights_sha256"] and Store.key(before) != Store.key(after)
+    assert [scan_folder(val, n).limit for n in (8, 9, 10, None)] == [8, None, None, None]
 
 
 def test_limit_keeps_the_folders_class_mix(val):
@@ -184,7 +218,8 @@ def test_report_shows_published_beside_measured(tmp_path):
     build_report(tmp_path, figures=False, profiles=False)
     (shown,) = _md_table((tmp_path / "report.md").read_text(), "folder:/data/val: measured on your ImageNet folder")
     assert shown == {"model": "resnet18", "source": "torchvision", "images": "50,000", "classes": "1,000",
-                     "measured top-1 (%)": "69.76", "measured top-5 (%)": "89.08",
+                     "measured top-1 (%)": "69.76", "top-1 95% CI (%)": "69.35–70.16",
+                     "measured top-5 (%)": "89.08", "top-5 95% CI (%)": "88.80–89.35",
                      "published top-1 (%)": "69.76", "published top-5 (%)": "89.08"}
 
 
