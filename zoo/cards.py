@@ -268,24 +268,30 @@ IMAGENET_BLOCKS: dict[int, tuple[str, tuple[int, int, int, int]]] = {
     101: ("bottleneck", (3, 4, 23, 3)),
     152: ("bottleneck", (3, 8, 36, 3)),
 }
-#: name: (depth, plain, params, non_trainable, MACs, top-1 10-crop %)
+#: name: (depth, plain, params, non_trainable, MACs, top-1 and top-5 error %, 10-crop, and their source).
+#: Table 3 holds the option-B networks (projection shortcuts where the shape changes), as built here;
+#: ResNet-18 is only in table 2, with option A (zero-padding shortcuts, no extra parameters).
+_T2 = "He et al. 2015, table 2 (10-crop)"
+_T2_A = ("He et al. 2015, table 2 (10-crop), a ResNet-18 with option-A shortcuts (zero-padding); this model has "
+         "option-B projections (as torchvision's), which the paper reports for ResNet-34 only: 24.52 against A's 25.03")
+_T3 = "He et al. 2015, table 3 (10-crop; option B)"
 _IMAGENET_FACTS = {
-    "resnet18": (18, False, 11_689_512, 9_600, 1_814_073_344, 27.88),
-    "resnet34": (34, False, 21_797_672, 17_024, 3_663_761_408, 25.03),
-    "resnet50": (50, False, 25_557_032, 53_120, 3_857_973_248, None),
-    "resnet101": (101, False, 44_549_160, 105_344, 7_570_194_432, None),
-    "resnet152": (152, False, 60_192_808, 151_424, 11_282_415_616, None),
-    "plain18": (18, True, 11_515_688, 7_808, 1_794_805_760, 27.94),
-    "plain34": (34, True, 21_623_848, 15_232, 3_644_493_824, 28.54),
+    "resnet18": (18, False, 11_689_512, 9_600, 1_814_073_344, 27.88, None, _T2_A),
+    "resnet34": (34, False, 21_797_672, 17_024, 3_663_761_408, 24.52, 7.46, _T3),
+    "resnet50": (50, False, 25_557_032, 53_120, 3_857_973_248, 22.85, 6.71, _T3),
+    "resnet101": (101, False, 44_549_160, 105_344, 7_570_194_432, 21.75, 6.05, _T3),
+    "resnet152": (152, False, 60_192_808, 151_424, 11_282_415_616, 21.43, 5.71, _T3),
+    "plain18": (18, True, 11_515_688, 7_808, 1_794_805_760, 27.94, None, _T2),
+    "plain34": (34, True, 21_623_848, 15_232, 3_644_493_824, 28.54, 10.02, "He et al. 2015, tables 2 and 3 (10-crop)"),
 }
-for _name, (_depth, _plain, _p, _nt, _macs, _top1) in _IMAGENET_FACTS.items():
+for _name, (_depth, _plain, _p, _nt, _macs, _top1, _top5, _err_source) in _IMAGENET_FACTS.items():
     _kind, _blocks = IMAGENET_BLOCKS[_depth]
     _what = "plain net (the ResNet without shortcuts)" if _plain else "ResNet"
     _add(Card(
         name=_name, family="resnet", variant=f"{_depth}-layer {_what}, {_kind} blocks {list(_blocks)}, v1",
         paper=_RESNET, year=2015, input_shape=(224, 224, 3), min_size=1,
-        params=_p, non_trainable=_nt, macs=_macs, depth=_depth, top1_err=_top1,
-        err_dataset="ImageNet val (10-crop)" if _top1 is not None else None,
+        params=_p, non_trainable=_nt, macs=_macs, depth=_depth, top1_err=_top1, top5_err=_top5,
+        err_dataset="ImageNet val, 10-crop",
         description=(f"{_depth}-layer {_what} for ImageNet: conv 7x7/2 64 - max-pool 3x3/2 - {_kind} blocks "
                      f"{list(_blocks)} at widths 64-128-256-512" + (" (x4 out)" if _kind == "bottleneck" else "")
                      + ("" if _plain else ", projection shortcuts where the shape changes")
@@ -296,8 +302,7 @@ for _name, (_depth, _plain, _p, _nt, _macs, _top1) in _IMAGENET_FACTS.items():
             params=_TV_NUM_PARAMS if _name.startswith("resnet") else COUNTED,
             macs="He et al. 2015, table 1 (1.8, 3.6, 3.8, 7.6, 11.3 G, rounded); exact count on the graph",
             depth="He et al. 2015, table 1",
-            **({"top1_err": "He et al. 2015, table 3 (10-crop)" if not _plain else "He et al. 2015, table 2"}
-               if _top1 is not None else {})),
+            top1_err=_err_source, **({"top5_err": _err_source} if _top5 is not None else {})),
     ))
 
 # -- ResNet v1.5 (torchvision's ResNet-50/101/152) -------------------------------------------------------
