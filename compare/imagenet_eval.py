@@ -101,7 +101,7 @@ def plan_eval(models: list[str], weights: str, dataset: str, *, preprocessing: s
     config holds its sha256 and a folder's its absolute path, so a row resumes only for the same
     weights on the same folder. ``limit``: None for every image (pass None, not the folder's size)."""
     import zoo
-    from zoo.weights import NAMED, SOURCES, pick_source, preprocessing_for
+    from zoo.weights import NAMED, SOURCES, check_file_layout, pick_source, preprocessing_for
 
     if not models:
         raise ValueError("no models given; accepted: names from python -m zoo list, comma-separated")
@@ -130,6 +130,7 @@ def plan_eval(models: list[str], weights: str, dataset: str, *, preprocessing: s
                 raise ValueError(f"{c.name} is not an ImageNet model ({c.classes} classes, input "
                                  f"{'x'.join(map(str, c.input_shape))}); accepted: 1,000 classes, RGB input, e.g. "
                                  f"{', '.join(SOURCES)}")
+            check_file_layout(c.name, weights)  # a torchvision file for resnet50: refused now, not at run time
             mode = preprocessing or preprocessing_for(c.name, weights)  # the file's own layout's
             if mode is None:
                 raise ValueError(f"--preprocessing is needed with {os.path.basename(weights)} for {c.name} "

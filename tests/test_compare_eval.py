@@ -270,7 +270,7 @@ def test_bad_input_is_one_line_before_any_work(case, val, tmp_path):
         "no published weights": "plain18: weights='imagenet': this model has no published weights; models with them: "
                                 + WITH_WEIGHTS,
         "no such source": "resnet18: weights='keras': no such source for this model; accepted: 'imagenet', "
-                          "'torchvision', None or a path to a weights file",
+                          "'torchvision' or a path to a weights file",
         "batch size 0": "--batch-size must be an integer >= 1, got '0'",
         "not a folder dataset": "--dataset 'mnist' is not an image folder; " + ACCEPTED_FOLDER,
     }[case]

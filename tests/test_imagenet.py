@@ -156,7 +156,8 @@ def test_predict_prints_the_known_top_classes(tabby_weights, tmp_path):
     (["--model", "plain18", "--weights", "keras"], "error: plain18: weights='keras': this model has no "
                                                    "published weights; models with them: vgg16,"),
     (["--model", "resnet50", "--weights", "torchvision"], "error: resnet50: weights='torchvision': no such "
-                                                          "source for this model; accepted: 'imagenet', 'keras'"),
+                                                          "source for this model; try resnet50_v15; accepted: "
+                                                          "'imagenet', 'keras' or a path to a weights file\n"),
     (["--model", "vgg16", "--weights", "/no/such.pth"], "error: --weights '/no/such.pth' is neither a file nor "
                                                         "a source; accepted: imagenet, keras, torchvision or a path"),
     (["--model", "vgg16", "--top", "0"], "error: --top must be an integer from 1 to 1000, got 0"),

@@ -178,6 +178,10 @@ def test_a_files_preprocessing_follows_its_format(resnet18_file, tmp_path):
     assert preprocessing_for("plain18", str(own)) is None
     (config,) = plan_eval(["vgg16"], resnet18_file, f"folder:{tmp_path}")
     assert config["preprocessing"] == "torch"
+    with pytest.raises(ValueError) as err:  # refused before any work, not when resnet50 is built
+        plan_eval(["vgg16", "resnet50"], resnet18_file, f"folder:{tmp_path}")
+    assert str(err.value) == ("resnet50: resnet18-f37072fd.pth is a torchvision (PyTorch state dict) file, and "
+                              "resnet50 has no published weights in that layout; try resnet50_v15")
     with pytest.raises(ValueError) as err:
         plan_eval(["plain18"], str(own), f"folder:{tmp_path}")
     assert str(err.value) == ("--preprocessing is needed with mine.weights.h5 for plain18 (nothing says what the "
@@ -284,8 +288,8 @@ def test_named_weights_need_the_published_network(monkeypatch):
     with pytest.raises(ValueError, match=r"^resnet18: weights='imagenet' \(torchvision\) with include_top=True "
                                          r"needs classes=1000 \(ImageNet\), got 10; use include_top=False"):
         zoo.resnet18(weights="imagenet", classes=10)
-    with pytest.raises(ValueError, match=r"^resnet50: weights='torchvision': no such source for this model; "
-                                         r"accepted: 'imagenet', 'keras', None or a path to a weights file$"):
+    with pytest.raises(ValueError, match=r"^resnet50: weights='torchvision': no such source for this model; try "
+                                         r"resnet50_v15; accepted: 'imagenet', 'keras' or a path to a weights file$"):
         zoo.resnet50(weights="torchvision")
 
 

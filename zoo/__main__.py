@@ -109,7 +109,7 @@ def cmd_predict(args) -> int:
     import os
 
     import zoo
-    from zoo.weights import NAMED, SOURCES, pick_source, preprocessing_for
+    from zoo.weights import NAMED, SOURCES, check_file_layout, pick_source, preprocessing_for
 
     c = zoo.card(args.model)
     if c.classes != 1000 or len(c.input_shape) != 3 or c.input_shape[-1] != 3:
@@ -128,6 +128,7 @@ def cmd_predict(args) -> int:
                          f"{', '.join(NAMED)} or a path to a weights file")
     else:
         source = None
+        check_file_layout(c.name, weights)  # a torchvision file for resnet50: refused before any build
         if args.preprocessing is None:
             # what the file's own layout expects (a torchvision .pth: torch's, whatever the model's default)
             args.preprocessing = preprocessing_for(c.name, weights)

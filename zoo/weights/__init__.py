@@ -17,7 +17,7 @@ import os
 from .sources import SOURCES, WeightSource, source_names, sources_for
 
 __all__ = ["SOURCES", "WeightSource", "sources_for", "source_names", "pick_source", "check_request",
-           "weights_file", "load", "detect_layout", "preprocessing_for", "NAMED"]
+           "weights_file", "load", "detect_layout", "preprocessing_for", "check_file_layout", "NAMED"]
 
 #: every accepted ``weights=`` name besides a path
 NAMED = ("imagenet",) + source_names()
@@ -27,11 +27,12 @@ def _with_weights() -> str:
     return ", ".join(SOURCES)
 
 
-def _variants(model: str, layout: str | None = None) -> str:
+def _variants(model: str, kind: str | None = None) -> str:
     """``"; try resnet50_v15"``: the variants of ``model`` (named ``model_...``) with weights (of
-    ``layout``), as torchvision's ResNet-50 is our resnet50_v15 and its AlexNet our alexnet_owt."""
+    ``kind``, a layout or a source name), as torchvision's ResNet-50 is our resnet50_v15 and its
+    AlexNet our alexnet_owt."""
     names = [m for m, ss in SOURCES.items() if m.startswith(model + "_")
-             and any(layout is None or s.layout == layout for s in ss)]
+             and any(kind is None or kind in (s.layout, s.source) for s in ss)]
     return f"; try {', '.join(names)}" if names else ""
 
 
@@ -46,8 +47,8 @@ def pick_source(model: str, weights: str) -> WeightSource:
     for s in sources:
         if s.source == weights.lower():
             return s
-    raise ValueError(f"{model}: weights={weights!r}: no such source for this model; accepted: 'imagenet', "
-                     + ", ".join(repr(s.source) for s in sources) + ", None or a path to a weights file")
+    raise ValueError(f"{model}: weights={weights!r}: no such source for this model{_variants(model, weights.lower())}; "
+                     "accepted: 'imagenet', " + ", ".join(repr(s.source) for s in sources) + " or a path to a weights file")
 
 
 def is_named(weights) -> bool:
@@ -91,6 +92,16 @@ def check_request(model: str, weights, include_top: bool, classes: int, width: f
         raise ValueError(f"{what} with include_top=True needs input_shape {'x'.join(map(str, c.input_shape))} "
                          f"(its classifier flattens a fixed feature map), got {shape}; use include_top=False "
                          "for another input size")
+
+
+def check_file_layout(model: str, path: str) -> None:
+    """Cheap (the file's head only): a torchvision file for a model without torchvision weights is
+    refused before any model is built. (A legacy Keras HDF5 may be the model's own save: loading
+    tells.)"""
+    layout = detect_layout(os.path.expanduser(path))
+    if layout == "torch_pth" and not any(s.layout == layout for s in sources_for(model)):
+        raise ValueError(f"{model}: {os.path.basename(path)} is a {LAYOUTS[layout]} file, and {model} has no "
+                         f"published weights in that layout{_variants(model, layout)}")
 
 
 def preprocessing_for(model: str, weights) -> str | None:
