@@ -77,8 +77,10 @@ def printer():
                     end="" if tty else "\n")
         elif event == "done":
             m = info["metrics"]
+            left_out = (f" ({m['unreadable']:,} unreadable left out, the first {m['first_unreadable']})"
+                        if m.get("unreadable") else "")
             say(f"{tag}: top-1 {m['top1_acc'] * 100:.2f}%, top-5 {m['top5_acc'] * 100:.2f}% on {m['n_images']:,} "
-                f"images, {info['seconds']:.0f} s")
+                f"images{left_out}, {info['seconds']:.0f} s")
         elif event == "failed":
             say(f"{tag}: FAILED: {info['reason']}")
     return progress

@@ -160,6 +160,9 @@ def evaluate(config: dict, folder: ImageFolder, *, batch_size: int = DEFAULT_BAT
 
     ``progress(done, total)`` is called after each batch. Returns the metrics the store records:
     counts, accuracies (fractions), errors, the source and its published figures, ``measured=True``.
+    An image that cannot be read (not an image, truncated) is left out of the counts and counted as
+    ``unreadable`` (the first named), so one bad file does not cost the whole folder; ValueError if
+    no image can be read.
     """
     import numpy as np
 
@@ -168,25 +171,47 @@ def evaluate(config: dict, folder: ImageFolder, *, batch_size: int = DEFAULT_BAT
 
     from .train import versions
 
+    def load(paths):
+        return load_images(paths, config["model"], config["preprocessing"], size=config["input_size"])
+
     model = zoo.build(config["model"], weights=config["weights"])
-    n = len(folder.files)
+    total = len(folder.files)
     labels = np.asarray(folder.labels, dtype=np.int64)
-    correct1 = correct5 = 0
+    correct1 = correct5 = n = 0
+    unreadable: list[str] = []
     t0 = time.perf_counter()
-    for start in range(0, n, batch_size):
-        x = load_images(folder.files[start:start + batch_size], config["model"], config["preprocessing"],
-                        size=config["input_size"])
+    for start in range(0, total, batch_size):
+        paths = folder.files[start:start + batch_size]
+        y = labels[start:start + batch_size]
+        try:
+            x = load(paths)
+        except ValueError:  # an image that cannot be read: left out (and counted), the others evaluated
+            keep, arrays = [], []
+            for i, path in enumerate(paths):
+                try:
+                    arrays.append(load([path]))
+                    keep.append(i)
+                except ValueError:
+                    unreadable.append(path)
+            if not keep:
+                if progress is not None:
+                    progress(min(start + batch_size, total), total)
+                continue
+            x, y = np.concatenate(arrays), y[keep]
         probs = np.asarray(model.predict_on_batch(x))
         top5 = np.argsort(-probs, axis=1, kind="stable")[:, :5]  # ties: the lower class index first
-        y = labels[start:start + batch_size]
+        n += len(y)
         correct1 += int((top5[:, 0] == y).sum())
         correct5 += int((top5 == y[:, None]).any(axis=1).sum())
         if progress is not None:
-            progress(min(start + batch_size, n), n)
+            progress(min(start + batch_size, total), total)
+    if n == 0:
+        raise ValueError(f"none of the {total:,} images could be read; the first: {unreadable[0]!r}")
     seconds = time.perf_counter() - t0
     source, pub1, pub5, protocol = published(config)
     return dict(n_images=n, n_classes=len(folder.classes), correct_top1=correct1, correct_top5=correct5,
                 top1_acc=correct1 / n, top5_acc=correct5 / n, top1_err=1 - correct1 / n, top5_err=1 - correct5 / n,
+                unreadable=len(unreadable), first_unreadable=unreadable[0] if unreadable else None,
                 source=source, published_top1_acc=pub1, published_top5_acc=pub5, protocol=protocol,
                 measured=True, eval_s=round(seconds, 3), img_per_s=round(n / seconds, 2) if seconds > 0 else None,
                 versions=versions())

@@ -128,7 +128,8 @@ CANONICAL_COLUMNS: tuple[Column, ...] = (
 
 EVAL_COLUMNS: tuple[Column, ...] = (
     ("model", "model", "text", 0), ("source", "source", "text", 0), ("n_images", "images", "int", 0),
-    ("n_classes", "classes", "int", 0), ("top1_acc", "measured top-1 (%)", "pct", 2),
+    ("unreadable", "unreadable (left out)", "int", 0), ("n_classes", "classes", "int", 0),
+    ("top1_acc", "measured top-1 (%)", "pct", 2),
     ("top1_acc_lo", "top-1 95% CI (%)", "ci", 2), ("top5_acc", "measured top-5 (%)", "pct", 2),
     ("top5_acc_lo", "top-5 95% CI (%)", "ci", 2), ("published_top1_acc", "published top-1 (%)", "pct", 2),
     ("published_top5_acc", "published top-5 (%)", "pct", 2),

@@ -122,6 +122,8 @@ COLUMN_UNITS: dict[str, str] = {
     "weights_path": "trained model (.keras), relative to the run directory",
     "n_images": "eval: images evaluated (count)",
     "n_classes": "eval: classes among the evaluated images (count)",
+    "unreadable": "eval: images of the folder that could not be read, left out of n_images (count)",
+    "first_unreadable": "eval: the first of them (path)",
     "correct_top1": "eval: images whose label is the top-1 class (count)",
     "correct_top5": "eval: images whose label is among the top 5 classes (count)",
     "published_top1_acc": "eval: the weight source's published top-1 accuracy (fraction 0-1)",

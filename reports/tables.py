@@ -244,10 +244,12 @@ def evaluations(results: pd.DataFrame) -> pd.DataFrame:
     (fractions), one row per (model, weights source), in trial order."""
     from compare.stats import wilson
 
-    cols = ["model", "source", "dataset", "n_images", "n_classes", "correct_top1", "correct_top5",
+    cols = ["model", "source", "dataset", "n_images", "unreadable", "n_classes", "correct_top1", "correct_top5",
             "top1_acc", "top5_acc", "published_top1_acc", "published_top5_acc"]
     done = results[(results["study"] == EVAL_STUDY) & (results["status"] == "done")]
     out = done.reindex(columns=cols).reset_index(drop=True)
+    bad = pd.to_numeric(out["unreadable"], errors="coerce").fillna(0)
+    out["unreadable"] = bad if (bad > 0).any() else np.nan  # a column only when some image was left out
     for k in ("top1", "top5"):  # 95% Wilson intervals of the measured accuracies, over the folder's images
         bounds = [wilson(int(c), int(n)) if not (missing(c) or missing(n)) else (np.nan, np.nan)
                   for c, n in zip(out[f"correct_{k}"], out["n_images"])]

@@ -191,6 +191,33 @@ def test_a_row_resumes_for_the_same_folder_and_weights_only(val, known_weights, 
     assert [scan_folder(val, n).limit for n in (8, 9, 10, None)] == [8, None, None, None]
 
 
+def test_an_unreadable_image_is_left_out_and_counted(val, known_weights, tmp_path):
+    """A text file named .jpg among the images: the other 9 are evaluated (the known counts), the bad
+    one is counted and named; the report shows the column. A folder of only such files fails."""
+    import shutil
+
+    from compare.imagenet_eval import evaluate, plan_eval, scan_folder
+    from reports.render import build_report
+
+    folder = tmp_path / "val"
+    shutil.copytree(val, folder)
+    (folder / "n02123045" / "broken.jpg").write_text("not an image")
+    (config,) = plan_eval(["resnet18"], known_weights, f"folder:{folder}")
+    m = evaluate(config, scan_folder(folder), batch_size=4)
+    assert (m["n_images"], m["correct_top1"], m["correct_top5"], m["unreadable"]) == (N, TOP1, TOP5, 1)
+    assert m["first_unreadable"] == str(folder / "n02123045" / "broken.jpg")
+    with Store(tmp_path / "results.sqlite") as store:
+        store.finish(store.begin(config), m)
+    build_report(tmp_path, figures=False, profiles=False)
+    (shown,) = _md_table((tmp_path / "report.md").read_text(), f"folder:{folder}: measured on your ImageNet folder")
+    assert (shown["images"], shown["unreadable (left out)"], shown["measured top-1 (%)"]) == ("9", "1", "33.33")
+    bad = tmp_path / "bad" / "n01440764"
+    bad.mkdir(parents=True)
+    (bad / "a.jpg").write_text("x")
+    with pytest.raises(ValueError, match=r"^none of the 1 images could be read; the first: '.*/a\.jpg'$"):
+        evaluate(plan_eval(["resnet18"], known_weights, f"folder:{bad.parent}")[0], scan_folder(bad.parent))
+
+
 def test_limit_keeps_the_folders_class_mix(val):
     """--limit 3 of 2 + 3 + 4 images: one per class (quotas 0.67, 1, 1.33, the leftover to the largest
     fraction), the same images on every run."""
