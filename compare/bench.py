@@ -58,7 +58,7 @@ from .bench_process import Worker, WorkerError
 from .runner import INTERRUPTED, RunSummary
 from .store import STORE_NAME, Store
 
-__all__ = ["STUDY", "DEFAULT_MODELS", "DEFAULT_BATCH_SIZES", "DEFAULT_REPEATS", "MIN_REPEATS", "METHOD",
+__all__ = ["STUDY", "DEFAULT_MODELS", "DEFAULT_BATCH_SIZES", "DEFAULT_REPEATS", "MIN_REPEATS", "METHOD", "TRAIN_METHOD",
            "parse_models", "parse_batch_sizes", "parse_repeats", "plan", "run", "BenchSummary", "PEAK_KEY"]
 
 STUDY = "bench"
@@ -85,6 +85,9 @@ METHOD = ("forward pass model(x, training=False) in tf.function, random weights,
           "size's calls, reset before each batch size (TensorFlow runtime + weights + activations); "
           f"pct_peak = gflops / a {PEAK_N}x{PEAK_N} float32 tf.matmul's rate (median of {PEAK_REPEATS}) "
           "measured once per run")
+TRAIN_METHOD = ("each timed call is one train_on_batch step (SGD, learning rate 0.01, momentum 0.9, sparse "
+                "categorical cross-entropy on random labels), in place of the forward pass; its GFLOP/s count "
+                f"{TRAIN_FLOPS_FACTOR} forward passes' worth (forward + backward)")
 
 
 def parse_models(text: str | None) -> list[str]:

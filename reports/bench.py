@@ -89,9 +89,21 @@ def _done(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _drawn(df: pd.DataFrame) -> pd.DataFrame:
-    """The rows the per-batch figures draw: the inference rows (the training rows when there are none)."""
-    inference = df[df["mode"] == "inference"]  # float32 (a bfloat16 row's mode reads "inference, bfloat16")
-    return inference if not _done(inference).empty else df
+    """The rows the per-batch figures draw, all of one mode so that no line joins two: the float32
+    inference rows, else the training-step rows, else the first other mode measured (a bfloat16
+    row's mode reads "inference, bfloat16")."""
+    modes = list(dict.fromkeys(_done(df)["mode"]))
+    for mode in ("inference", "train", *sorted(modes)):
+        if mode in modes:
+            return df[df["mode"] == mode]
+    return df
+
+
+def _mode_title(df: pd.DataFrame) -> str:
+    """"Inference", "Training-step" or "Inference (bfloat16)": what the drawn rows time."""
+    mode = str(_done(df)["mode"].iloc[0]) if not _done(df).empty else "inference"
+    kind, _, dtype = mode.partition(", ")
+    return ("Training-step" if kind == "train" else "Inference") + (f" ({dtype})" if dtype else "")
 
 
 def _label(r) -> str:
@@ -178,13 +190,15 @@ def _per_batch(df: pd.DataFrame, col: str, ylabel: str, title: str, logy: bool) 
 
 
 def plot_throughput(df: pd.DataFrame) -> Figure:
-    """Images per second vs batch size, log-log, one line per model."""
-    return _per_batch(df, "img_per_s", "images per second (log scale)", "Inference throughput vs batch size", True)
+    """Images per second vs batch size, log-log, one line per model (``df``: rows of one mode)."""
+    return _per_batch(df, "img_per_s", "images per second (log scale)", f"{_mode_title(df)} throughput vs batch size",
+                      True)
 
 
 def plot_memory(df: pd.DataFrame) -> Figure:
-    """Peak resident memory (MB) vs batch size (log x), one line per model."""
-    return _per_batch(df, "peak_mem_mb", "peak resident memory (MB)", "Peak memory vs batch size", False)
+    """Peak resident memory (MB) vs batch size (log x), one line per model (``df``: rows of one mode)."""
+    return _per_batch(df, "peak_mem_mb", "peak resident memory (MB)", f"{_mode_title(df)}: peak memory vs batch size",
+                      False)
 
 
 def plot_pct_peak(df: pd.DataFrame) -> Figure:
@@ -209,7 +223,7 @@ def plot_pct_peak(df: pd.DataFrame) -> Figure:
     ax.set_ylabel("% of fp32 matmul peak")
     ax.grid(True, axis="y", alpha=0.3)
     ax.legend(fontsize=8)
-    ax.set_title("Share of the machine's fp32 matmul peak", fontsize=10)
+    ax.set_title(f"{_mode_title(df)}: share of the machine's fp32 matmul peak", fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -267,6 +281,16 @@ def _make(kind: str) -> Callable[[Any], Figure | None]:
     return make
 
 
+def _drawn_text(data) -> str:
+    """The caption's clause on which rows the per-batch figures draw (one mode of those measured)."""
+    df = _bench(data)
+    modes = list(dict.fromkeys(_done(df)["mode"])) if not df.empty else []
+    if len(modes) <= 1:
+        return f"; {modes[0] if modes else 'inference'} rows"
+    drawn = str(_done(_drawn(df))["mode"].iloc[0])
+    return f"; {drawn} rows only (the run also measured {', '.join(m for m in modes if m != drawn)}: see the table)"
+
+
 #: (name, caption(data), make(data)) of the bench figures; reports/figures.py wraps them as FigureSpecs.
 FIGURES: list[tuple[str, Callable, Callable]] = [
     ("bench_accuracy_vs_macs", _acc_caption(
@@ -274,16 +298,15 @@ FIGURES: list[tuple[str, Callable, Callable]] = [
         "trainable params."), _make("acc_macs")),
     ("bench_accuracy_per_param", _acc_caption(
         "Published top-1 accuracy (%) per million trainable parameters (log scale)."), _make("acc_param")),
-    ("bench_throughput", lambda d: "Inference throughput (images per second) vs batch size, log-log, one line per "
-     "model; forward pass at the paper input, median of the timed runs (the training-step rows instead when the "
-     "run has no inference row)." + _peak_text(_bench(d)),
+    ("bench_throughput", lambda d: "Throughput (images per second) vs batch size, log-log, one line per model, at "
+     "the paper input, median of the timed runs" + _drawn_text(d) + "." + _peak_text(_bench(d)),
      _make("throughput")),
     ("bench_memory", lambda d: "Peak resident memory (MB) of the measuring process vs batch size (a fresh process "
      "per model; the peak is reset before each batch size, so it holds the TensorFlow runtime, the weights and "
-     "that batch's activations).", _make("memory")),
-    ("bench_pct_peak", lambda d: "Achieved GFLOP/s (2 x MACs x batch / time) as a share of this machine's float32 "
-     "matrix-multiply peak, per model and batch size; the dashed line is 100%." + _peak_text(_bench(d)),
-     _make("pct_peak")),
+     "that batch's activations)" + _drawn_text(d) + ".", _make("memory")),
+    ("bench_pct_peak", lambda d: "Achieved GFLOP/s (2 x MACs x batch / time, x 3 for a training step) as a share of "
+     "this machine's float32 matrix-multiply peak, per model and batch size; the dashed line is 100%"
+     + _drawn_text(d) + "." + _peak_text(_bench(d)), _make("pct_peak")),
 ]
 
 
@@ -315,7 +338,7 @@ def _loads(trials: pd.DataFrame) -> str:
 
 def section(data) -> list[tuple]:
     """Report blocks of the bench (``[]`` when the run has no bench row)."""
-    from compare.bench import METHOD
+    from compare.bench import METHOD, TRAIN_METHOD
 
     df = _bench(data)
     if df.empty:
@@ -326,12 +349,17 @@ def section(data) -> list[tuple]:
                    _f(r["time_ms"], 1)] for _, r in done.iterrows()]
     cols = ["model", "mode", "input", "batch", "img/s", "latency (ms/img)", "peak mem (MB)", "GFLOP/s", "% of peak",
             "time (ms/batch)"]
+    trains = bool((df["mode"].str.startswith("train")).any())
+    inference = bool((~df["mode"].str.startswith("train")).any())
+    what = "Inference" if not trains else "Training-step" if not inference else "Inference and training-step"
     blocks: list[tuple] = [
-        ("h2", "Inference benchmark: the real networks at paper size"),
+        ("h2", f"{what} benchmark: the real networks at paper size"),
         ("p", f"{len(done)} of {len(df)} rows measured ({counted(df['model'].nunique(), 'model')}, batch sizes "
               f"{', '.join(str(int(b)) for b in sorted(df['batch_size'].unique()))}). Method: {METHOD}."
+              + (f" Training-step rows: {TRAIN_METHOD}." if trains else "")
               + _peak_text(df) + " " + _machine(data.bench) + _loads(data.bench)),
-        ("table", Table("Inference, one row per model and batch size", cols, table_rows,
+        ("table", Table(f"{what}, one row per model{', mode' if trains and inference else ''} and batch size",
+                        cols, table_rows,
                         "img/s = batch / median time; latency = median time / batch; GFLOP/s = 2 x card MACs x "
                         "batch / median time (conv and dense only; x 3 for a training step: forward + backward); % of peak = GFLOP/s / the fp32 matmul peak; "
                         "peak mem = peak resident set size of the measuring process during that batch size.",
@@ -358,6 +386,6 @@ def section(data) -> list[tuple]:
     bad = df[df["status"] != "done"]
     if not bad.empty:
         blocks.append(("p", "Rows not measured:"))
-        blocks.append(("list", [f"{r['model']} at batch {int(r['batch_size'])}: {r['reason'] or r['status']}"
-                                for _, r in bad.iterrows()]))
+        blocks.append(("list", [f"{r['model']} ({r['mode']}) at batch {int(r['batch_size'])}: "
+                                f"{r['reason'] or r['status']}" for _, r in bad.iterrows()]))
     return blocks

@@ -137,6 +137,7 @@ EVAL_COLUMNS: tuple[Column, ...] = (
 
 FAILURE_COLUMNS: tuple[Column, ...] = (
     ("id", "trial", "text", 0), ("model", "model", "text", 0), ("dataset", "dataset", "text", 0),
+    ("mode", "mode", "text", 0), ("dtype", "dtype", "text", 0), ("batch_size", "batch", "int", 0),
     ("seed", "seed", "text", 0), ("status", "status", "text", 0), ("reason", "reason", "text", 0),
 )
 

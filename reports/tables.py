@@ -261,7 +261,7 @@ def evaluations(results: pd.DataFrame) -> pd.DataFrame:
 def failures(results: pd.DataFrame) -> pd.DataFrame:
     """Trials that did not finish: failed ones with their reason, and ones still marked 'running'."""
     bad = results[results["status"] != "done"]
-    cols = ["id", "study", "dataset", "model", "seed", "status", "reason"]
+    cols = ["id", "study", "dataset", "model", "mode", "dtype", "batch_size", "seed", "status", "reason"]
     out = bad.reindex(columns=cols).copy()
     running = out["status"] == "running"
     out.loc[running & out["reason"].isna(), "reason"] = "still marked running (in progress, or interrupted)"

@@ -312,3 +312,48 @@ def test_ctrl_c_as_a_row_begins_stores_it_interrupted(tmp_path, monkeypatch, ctr
     got = [(r.model, r.config["batch_size"], r.status, r.reason) for r in trials.itertuples()]
     assert got == [("lenet5", 1, "done", None),
                    ("lenet5", 2, "failed", "interrupted by the user (Ctrl-C); it runs again on resume")]
+
+
+def test_a_report_keeps_each_mode_apart(tmp_path):
+    """Inference, bfloat16 and training-step rows in one run: the section and its table say so, the
+    per-batch figures draw the float32 inference rows alone (a line never joins two modes), and a
+    row not measured names its mode."""
+    from compare.store import Store
+    from reports.render import build_report
+
+    def row(store, batch, mode="inference", dtype="float32", img_per_s=100.0, failed=None):
+        cfg = dict(study="bench", model="lenet5", batch_size=batch, width=1.0, input_shape=[32, 32, 1], classes=10,
+                   mode=mode, dtype=dtype)
+        trial = store.begin(cfg)
+        if failed:
+            store.fail(trial, failed)
+        else:
+            store.finish(trial, dict(time_ms=batch * 1000 / img_per_s, img_per_s=img_per_s, latency_ms=1000 / img_per_s,
+                                     peak_mem_mb=800.0, gflops=1.0, pct_peak=0.5, peak_gflops=200.0))
+
+    with Store(tmp_path / "results.sqlite") as store:
+        row(store, 1, img_per_s=1000.0)
+        row(store, 2, img_per_s=2000.0)
+        row(store, 2, dtype="bfloat16", img_per_s=1989.0)
+        row(store, 2, mode="train", img_per_s=821.0)
+        row(store, 64, mode="train", failed="estimated 2,466.5 MB exceeds the limit")
+    rep = build_report(tmp_path, profiles=False)
+    md = (tmp_path / "report.md").read_text()
+    assert "## Inference and training-step benchmark: the real networks at paper size" in md
+    assert "### Inference and training-step, one row per model, mode and batch size" in md
+    assert "Training-step rows: each timed call is one train_on_batch step" in md
+    assert "- lenet5 (train) at batch 64: estimated 2,466.5 MB exceeds the limit" in md
+    failed = md.split("### Trials that did not finish: 1", 1)[1].split("\n\n", 2)[1].splitlines()
+    assert [c.strip() for c in failed[0].split("|")[1:-1]] == ["trial", "model", "mode", "dtype", "batch", "status",
+                                                                "reason"]
+    assert [c.strip() for c in failed[2].split("|")[1:-1]] == ["5", "lenet5", "train", "float32", "64", "failed",
+                                                                "estimated 2,466.5 MB exceeds the limit"]
+    assert "; inference rows only (the run also measured inference, bfloat16, train: see the table)." in md
+    from reports import bench as bench_report
+    from reports.tables import load_trials
+
+    assert rep.notes == []
+    fig = bench_report.plot_throughput(bench_report._drawn(bench_report.rows(load_trials(tmp_path))))
+    (line,) = fig.axes[0].get_lines()
+    assert list(line.get_xdata()) == [1, 2] and list(line.get_ydata()) == [1000.0, 2000.0]
+    assert fig.axes[0].get_title() == "Inference throughput vs batch size"
