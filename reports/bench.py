@@ -66,15 +66,28 @@ def rows(trials: pd.DataFrame) -> pd.DataFrame:
     return df.sort_values(["mode", "macs", "model", "batch_size"]).reset_index(drop=True)
 
 
-def accuracy(models: list[str]) -> pd.DataFrame:
-    """Published top-1 accuracy (%) of each model with one: model, top1, source (text), dataset,
-    params, macs (the card's, paper size). Models with neither weights nor a top-1 error are left out."""
+MEASURED = "measured"
+
+
+def accuracy(models: list[str], evaluations: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Top-1 accuracy (%) of each model with one: model, top1, source (text), dataset, params, macs
+    (the card's, paper size). Measured where ``evaluations`` (:func:`reports.tables.evaluations`)
+    has the model's published weights evaluated on the user's folder (the row with the most images;
+    source ``"measured"``), else published: the card's first weight source's top-1, else 100 - its
+    paper top-1 error. Models with none of these are left out."""
     import zoo
 
     out = []
+    ev = evaluations if evaluations is not None else pd.DataFrame(columns=["model"])
     for name in dict.fromkeys(models):
         card = zoo.card(name)
-        if card.weights:
+        mine = ev[(ev["model"] == name) & ev["source"].isin([w.source for w in card.weights])] if len(ev) else ev
+        if len(mine):
+            r = mine.sort_values("n_images", kind="stable").iloc[-1]
+            out.append(dict(model=name, top1=100.0 * float(r["top1_acc"]), source=MEASURED,
+                            dataset=f"{int(r['n_images']):,} images of {r['dataset']} ({r['source']} weights)",
+                            params=card.params, macs=card.macs))
+        elif card.weights:
             w = card.weights[0]
             out.append(dict(model=name, top1=float(w.top1), source=f"{w.source} weights", dataset="ImageNet val",
                             params=card.params, macs=card.macs))
@@ -107,13 +120,16 @@ def _mode_title(df: pd.DataFrame) -> str:
 
 
 def _label(r) -> str:
+    if r["source"] == MEASURED:
+        return f"{r['model']} (measured)"
     return r["model"] if r["dataset"] == "ImageNet val" else f"{r['model']} ({r['dataset']})"
 
 
 # -- figures ----------------------------------------------------------------------------------------
 
 def plot_accuracy_vs_macs(acc: pd.DataFrame, colors: dict | None = None) -> Figure:
-    """Published top-1 accuracy vs MACs per image (log x); bubble area proportional to params."""
+    """Top-1 accuracy (published, or measured where :func:`accuracy` says so) vs MACs per image (log x);
+    bubble area proportional to params; measured points labelled "(measured)"."""
     from common.text import human_count
 
     from .plots import label_points
@@ -131,7 +147,8 @@ def plot_accuracy_vs_macs(acc: pd.DataFrame, colors: dict | None = None) -> Figu
                edgecolors="k", linewidths=0.6, zorder=3)
     ax.set_xscale("log")
     ax.set_xlabel("MACs per image (paper input, log scale)")
-    ax.set_ylabel("published top-1 accuracy (%)")
+    ax.set_ylabel("top-1 accuracy (%)" + (", measured where marked" if (acc["source"] == MEASURED).any()
+                                          else ", published"))
     lo, hi = float(acc["top1"].min()), float(acc["top1"].max())
     ax.set_ylim(lo - 0.2 * max(hi - lo, 2) - 1, hi + 0.2 * max(hi - lo, 2) + 1)
     ax.set_xlim(float(acc["macs"].min()) / 3, float(acc["macs"].max()) * 3)
@@ -148,7 +165,7 @@ def plot_accuracy_vs_macs(acc: pd.DataFrame, colors: dict | None = None) -> Figu
 
 
 def plot_accuracy_per_param(acc: pd.DataFrame, colors: dict | None = None) -> Figure:
-    """Published top-1 accuracy (%) per million trainable parameters, one bar per model (log y)."""
+    """Top-1 accuracy (%) per million trainable parameters, one bar per model (log y)."""
     df = acc.assign(per_m=acc["top1"] / (acc["params"] / 1e6)).sort_values("per_m", ascending=False)
     fig, axes = new_figure(8, 4.6)
     ax = axes[0][0]
@@ -233,7 +250,8 @@ def _bench(data) -> pd.DataFrame:
 
 
 def _acc(data) -> pd.DataFrame | None:
-    acc = accuracy(list(_bench(data)["model"]))
+    evaluations = getattr(data, "evaluations", None)
+    acc = accuracy(list(_bench(data)["model"]), evaluations if isinstance(evaluations, pd.DataFrame) else None)
     return None if acc.empty else acc
 
 
@@ -251,7 +269,11 @@ def _acc_caption(prefix: str) -> Callable[[Any], str]:
         by = {s: [m for m, src in zip(acc["model"], acc["source"]) if src == s] for s in dict.fromkeys(acc["source"])}
         parts = []
         for s, ms in by.items():
-            if s == "100 - paper top-1 error":
+            if s == MEASURED:
+                ds = "; ".join(f"{m}: {d}" for m, d in zip(acc["model"], acc["dataset"]) if m in ms)
+                parts.append(f"measured by python -m compare eval for {', '.join(ms)} ({ds}; their 95% intervals "
+                             "are in the evaluation table), marked (measured)")
+            elif s == "100 - paper top-1 error":
                 ds = ", ".join(f"{m}: {d}" for m, d in zip(acc["model"], acc["dataset"]) if m in ms)
                 parts.append(f"100 - the card's published top-1 error for {', '.join(ms)} (no published weights; "
                              f"dataset {ds})")
@@ -294,10 +316,10 @@ def _drawn_text(data) -> str:
 #: (name, caption(data), make(data)) of the bench figures; reports/figures.py wraps them as FigureSpecs.
 FIGURES: list[tuple[str, Callable, Callable]] = [
     ("bench_accuracy_vs_macs", _acc_caption(
-        "Published top-1 accuracy vs multiply-accumulates per image (log scale); bubble area proportional to "
+        "Top-1 accuracy vs multiply-accumulates per image (log scale); bubble area proportional to "
         "trainable params."), _make("acc_macs")),
     ("bench_accuracy_per_param", _acc_caption(
-        "Published top-1 accuracy (%) per million trainable parameters (log scale)."), _make("acc_param")),
+        "Top-1 accuracy (%) per million trainable parameters (log scale)."), _make("acc_param")),
     ("bench_throughput", lambda d: "Throughput (images per second) vs batch size, log-log, one line per model, at "
      "the paper input, median of the timed runs" + _drawn_text(d) + "." + _peak_text(_bench(d)),
      _make("throughput")),

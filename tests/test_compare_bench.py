@@ -357,3 +357,34 @@ def test_a_report_keeps_each_mode_apart(tmp_path):
     (line,) = fig.axes[0].get_lines()
     assert list(line.get_xdata()) == [1, 2] and list(line.get_ydata()) == [1000.0, 2000.0]
     assert fig.axes[0].get_title() == "Inference throughput vs batch size"
+
+
+def test_accuracy_figures_use_a_measured_evaluation_marked_as_such(tmp_path):
+    """Where the run also evaluated a model's published weights (python -m compare eval), its bench
+    point is that measured top-1, labelled (measured); the others keep their card's published top-1."""
+    from compare.store import Store
+    from reports import bench as bench_report
+    from reports.render import build_report
+    from reports.tables import evaluations, load_trials
+
+    with Store(tmp_path / "results.sqlite") as store:
+        for model, shape in (("resnet18", [224, 224, 3]), ("alexnet_owt", [224, 224, 3])):
+            cfg = dict(study="bench", model=model, batch_size=1, width=1.0, input_shape=shape, classes=1000,
+                       mode="inference", dtype="float32")
+            store.finish(store.begin(cfg), dict(time_ms=10.0, img_per_s=100.0, latency_ms=10.0, peak_mem_mb=900.0,
+                                                gflops=1.0, pct_peak=0.5, peak_gflops=200.0))
+        ev = dict(study="eval", model="resnet18", dataset="folder:/data/val", weights="torchvision",
+                  preprocessing="torch", input_size=224, limit=None)
+        store.finish(store.begin(ev), dict(n_images=500, n_classes=10, correct_top1=350, correct_top5=450,
+                                           top1_acc=0.7, top5_acc=0.9, source="torchvision", measured=True))
+    build_report(tmp_path, profiles=False)
+    md = (tmp_path / "report.md").read_text()
+    assert ("measured by python -m compare eval for resnet18 (resnet18: 500 images of folder:/data/val "
+            "(torchvision weights); their 95% intervals are in the evaluation table), marked (measured)") in md
+    assert "the card's first published weight source's top-1 (card.weights[0].top1, torchvision weights" in md
+    trials = load_trials(tmp_path)
+    acc = bench_report.accuracy(["resnet18", "alexnet_owt"], evaluations(trials)).set_index("model")
+    assert acc.loc["resnet18", "top1"] == pytest.approx(70.0) and acc.loc["resnet18", "source"] == "measured"
+    assert acc.loc["alexnet_owt", "top1"] == 56.522  # torchvision's published acc@1
+    fig = bench_report.plot_accuracy_vs_macs(acc.reset_index())
+    assert {t.get_text() for t in fig.axes[0].texts} == {"resnet18 (measured)", "alexnet_owt"}
