@@ -231,14 +231,16 @@ def totals(df: pd.DataFrame) -> pd.Series:
     return pd.Series(out, name="total", dtype="int64")
 
 
-def summary(df: pd.DataFrame, name: str | None = None) -> str:
-    """One line: "resnet20: 269,722 params, 40.6 M MACs, 20 weighted layers in all". Every conv and
-    dense layer counts, so resnet50's 4 projection shortcuts give 54 (its depth, the longest path, is 50)."""
+def summary(df: pd.DataFrame, name: str | None = None, depth: int | None = None) -> str:
+    """One line: "resnet20: 269,722 params (1,376 non-trainable), 40.6 M MACs, 20 weighted layers in all,
+    depth 20 on the longest path". Every
+    conv and dense layer counts in all, so resnet50's 4 projection shortcuts give 54; ``depth`` (given
+    by the caller, ``zoo.graph.depth``) is the longest path's, 50."""
     t = totals(df)
-    text = (f"{name or df.attrs.get('model', 'model')}: {t['trainable']:,} params, {human_count(t['macs'])} MACs, "
-            f"{t['weighted']} weighted layers in all")
-    if t["non_trainable"]:
-        text += f" ({t['non_trainable']:,} non-trainable params)"
+    fixed = f" ({t['non_trainable']:,} non-trainable)" if t["non_trainable"] else ""
+    text = (f"{name or df.attrs.get('model', 'model')}: {t['trainable']:,} params{fixed}, "
+            f"{human_count(t['macs'])} MACs, {t['weighted']} weighted layers in all"
+            + (f", depth {depth} on the longest path" if depth else ""))
     if t["uncounted"]:
         kinds = sorted(set(df.loc[df["uncounted"], "type"]))
         text += f"; {t['uncounted']} uncounted layer(s): {', '.join(kinds)}"

@@ -148,7 +148,9 @@ def cmd_profile(args: argparse.Namespace) -> int:
     df = prof.profile(model, input_shape=shape)
     title = args.model if not args.model.endswith(".keras") else model.name
     sys.stdout.write(render(df, args.format, title))
-    line = prof.summary(df, title)
+    from zoo.graph import depth
+
+    line = prof.summary(df, title, depth=depth(model))
     print(line, file=sys.stderr if args.format in ("csv", "json") else sys.stdout)
     return 0
 

@@ -80,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: no trial in {args.run_dir} finished ({rep.failed} failed, {rep.running} still running or "
               f"interrupted); the reasons are listed in {md}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    notes = f", {len(rep.notes)} notes" if rep.notes else ""
+    notes = f", {counted(len(rep.notes), 'note')}" if rep.notes else ""
     if args.export:
         files, figures = export(args.run_dir, args.export)
         notes += f"; exported {files} files and {figures} figure files to {args.export}"

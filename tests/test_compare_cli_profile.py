@@ -41,13 +41,14 @@ def test_profile_table_states_conventions_and_ends_with_a_summary(capsys):
         assert phrase in conventions
     total = next(line for line in lines if line.startswith("total"))
     assert "61,706" in total and "416,520" in total and "833,040" in total
-    assert lines[-1] == "lenet5: 61,706 params, 417 K MACs, 5 weighted layers in all"
+    assert lines[-1] == "lenet5: 61,706 params, 417 K MACs, 5 weighted layers in all, depth 5 on the longest path"
 
 
 def test_profile_summary_for_resnet20(capsys):
     rc, out, _ = _run(capsys, "profile", "resnet20", "--format", "markdown")
     assert rc == 0
-    assert out.splitlines()[-1].startswith("resnet20: 269,722 params, 40.6 M MACs, 20 weighted layers in all")
+    assert out.splitlines()[-1] == ("resnet20: 269,722 params (1,376 non-trainable), 40.6 M MACs, 20 weighted "
+                                    "layers in all, depth 20 on the longest path")
     assert "| **total** |" in out and "**40,551,040**" in out
 
 
