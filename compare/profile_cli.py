@@ -156,9 +156,25 @@ def cmd_profile(args: argparse.Namespace) -> int:
 
 
 # -- arith -------------------------------------------------------------------------------------
+def _check_arith(args: argparse.Namespace) -> None:
+    """Every arith option, named as on the command line, before anything is computed."""
+    for option, value, minimum in (("--input", args.input, 1), ("--filter", args.filter, 1),
+                                   ("--stride", args.stride, 1), ("--pad", args.pad, 0),
+                                   ("--dilation", args.dilation, 1), ("--channels", args.channels, 1),
+                                   ("--filters", args.filters, 1), ("--groups", args.groups, 1)):
+        if value is not None and value < minimum:
+            raise ValueError(f"{option} must be an integer >= {minimum}, got {value}")
+    if (args.channels is None) != (args.filters is None):
+        given, missing = ("--channels", "--filters") if args.filters is None else ("--filters", "--channels")
+        raise ValueError(f"{given} needs {missing} too (params and MACs need both); accepted: both or neither")
+    if args.channels is not None and (args.channels % args.groups or args.filters % args.groups):
+        raise ValueError(f"--groups {args.groups} must divide --channels {args.channels} and --filters {args.filters}")
+
+
 def cmd_arith(args: argparse.Namespace) -> int:
     from .arithmetic import explain
 
+    _check_arith(args)
     fits, lines = explain(args.input, args.filter, args.stride, args.pad, args.rounding, args.dilation,
                           args.channels, args.filters, args.groups)
     print("\n".join(lines))

@@ -85,6 +85,25 @@ def test_arith_without_tensorflow():
     assert "(7 - 3 + 0)/3 + 1 = 2.33 is not an integer" in out
 
 
+@pytest.mark.parametrize("argv, message", [
+    (["--input", "0", "--filter", "3"], "--input must be an integer >= 1, got 0"),
+    (["--input", "32", "--filter", "3", "--pad", "-1"], "--pad must be an integer >= 0, got -1"),
+    (["--input", "32", "--filter", "3", "--filters", "0", "--channels", "3"], "--filters must be an integer >= 1, got 0"),
+    (["--input", "32", "--filter", "3", "--channels", "3"],
+     "--channels needs --filters too (params and MACs need both); accepted: both or neither"),
+    (["--input", "32", "--filter", "3", "--channels", "3", "--filters", "8", "--groups", "2"],
+     "--groups 2 must divide --channels 3 and --filters 8"),
+])
+def test_arith_options_are_checked_by_their_names(argv, message, capsys):
+    """Not "input must be ..." (the library's argument name), and no option silently ignored."""
+    from compare.__main__ import main
+
+    with pytest.raises(ValueError) as err:
+        main(["arith", *argv])
+    assert str(err.value) == message
+    assert capsys.readouterr().out == ""
+
+
 # -- argument checks: one exact line, exit code 2, no TensorFlow ----------------------------------
 
 @pytest.mark.parametrize("argv, message", [
