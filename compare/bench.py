@@ -85,9 +85,19 @@ METHOD = ("forward pass model(x, training=False) in tf.function, random weights,
           "size's calls, reset before each batch size (TensorFlow runtime + weights + activations); "
           f"pct_peak = gflops / a {PEAK_N}x{PEAK_N} float32 tf.matmul's rate (median of {PEAK_REPEATS}) "
           "measured once per run")
+BF16_METHOD = ("bfloat16: the model built under Keras' mixed_bfloat16 policy without its softmax, with the weights "
+               "of a float32 twin, timed beside the twin on the same batch (fp32_time_ms)")
 TRAIN_METHOD = ("each timed call is one train_on_batch step (SGD, learning rate 0.01, momentum 0.9, sparse "
                 "categorical cross-entropy on random labels), in place of the forward pass; its GFLOP/s count "
                 f"{TRAIN_FLOPS_FACTOR} forward passes' worth (forward + backward)")
+
+
+def method(cfg: dict) -> str:
+    """How a row of ``cfg``'s mode and dtype is measured (stored with it as ``method``)."""
+    extra = {"train": TRAIN_METHOD}.get(cfg.get("mode", "inference"), "")
+    if cfg.get("dtype", "float32") == "bfloat16":
+        extra = BF16_METHOD
+    return METHOD + (f"; {extra}" if extra else "")
 
 
 def parse_models(text: str | None) -> list[str]:
@@ -397,7 +407,7 @@ def _derive(raw: dict, cfg: dict, macs: int, peak: dict) -> dict:
         "base_mem_mb": raw["base_mem_mb"], "est_mem_mb": raw["est_mem_mb"], "macs": macs,
         "params": raw["params"], "build_s": raw["build_s"], "peak_gflops": peak_gflops,
         "peak_numpy_gflops": peak.get("numpy_gflops"), "flops_factor": factor,
-        "load_avg": raw.get("load_avg"), "method": METHOD, "versions": raw["versions"],
+        "load_avg": raw.get("load_avg"), "method": method(cfg), "versions": raw["versions"],
         **{k: raw[k] for k in ("fp32_time_ms", "fp32_timings_ms", "speedup_vs_fp32", "max_logit_change",
                                "max_abs_logit_fp32") if k in raw},
     }

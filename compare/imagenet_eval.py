@@ -25,6 +25,9 @@ from .runner import INTERRUPTED, RunSummary, record_failure
 STUDY = "eval"
 DEFAULT_BATCH_SIZE = 32
 PREPROCESSING_MODES = ("caffe", "torch")
+#: the image protocol of every row (zoo.imagenet.load_images), in its config: rows measured before it
+#: (keras.applications' sources were resized to 224x224 without a crop) are measured again, not resumed
+CROP = "shorter side 256, centre 224"
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,8 @@ def plan_eval(models: list[str], weights: str, dataset: str, *, preprocessing: s
     if not models:
         raise ValueError("no models given; accepted: names from python -m zoo list, comma-separated")
     named = weights.lower() in NAMED
+    if not named:
+        weights = os.path.expanduser(weights)
     if not named and not os.path.isfile(weights):
         raise ValueError(f"--weights {weights!r} is neither a file nor a source; accepted: "
                          f"{', '.join(NAMED)} or a path to a weights file")
@@ -124,7 +129,7 @@ def plan_eval(models: list[str], weights: str, dataset: str, *, preprocessing: s
         if named:  # a model without published weights, or without that source -> one line naming it
             src = pick_source(c.name, weights)
             cfg = dict(study=STUDY, model=c.name, dataset=dataset, weights=src.source, preprocessing=src.preprocessing,
-                       input_size=c.input_shape[0], limit=limit)
+                       input_size=c.input_shape[0], crop=CROP, limit=limit)
         else:
             if c.classes != 1000 or len(c.input_shape) != 3 or c.input_shape[-1] != 3:
                 raise ValueError(f"{c.name} is not an ImageNet model ({c.classes} classes, input "
@@ -136,7 +141,7 @@ def plan_eval(models: list[str], weights: str, dataset: str, *, preprocessing: s
                 raise ValueError(f"--preprocessing is needed with {os.path.basename(weights)} for {c.name} "
                                  f"(nothing says what the file expects); accepted: {', '.join(PREPROCESSING_MODES)}")
             cfg = dict(study=STUDY, model=c.name, dataset=dataset, weights=os.path.abspath(weights),
-                       weights_sha256=stamp, preprocessing=mode, input_size=c.input_shape[0], limit=limit)
+                       weights_sha256=stamp, preprocessing=mode, input_size=c.input_shape[0], crop=CROP, limit=limit)
         if c.name not in seen:
             seen.add(c.name)
             configs.append(cfg)
@@ -281,4 +286,5 @@ def run_eval(configs: list[dict], folder: ImageFolder, out_dir: str | os.PathLik
     return summary
 
 
-__all__ = ["STUDY", "ImageFolder", "scan_folder", "plan_eval", "published", "evaluate", "EvalSummary", "run_eval"]
+__all__ = ["STUDY", "ImageFolder", "scan_folder", "plan_eval", "published", "evaluate", "EvalSummary", "run_eval",
+           "file_sha256", "CROP"]

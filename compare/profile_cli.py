@@ -167,6 +167,8 @@ def _check_arith(args: argparse.Namespace) -> None:
     if (args.channels is None) != (args.filters is None):
         given, missing = ("--channels", "--filters") if args.filters is None else ("--filters", "--channels")
         raise ValueError(f"{given} needs {missing} too (params and MACs need both); accepted: both or neither")
+    if args.groups != 1 and args.channels is None:
+        raise ValueError(f"--groups {args.groups} needs --channels and --filters (it changes only params and MACs)")
     if args.channels is not None and (args.channels % args.groups or args.filters % args.groups):
         raise ValueError(f"--groups {args.groups} must divide --channels {args.channels} and --filters {args.filters}")
 

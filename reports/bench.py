@@ -371,8 +371,8 @@ def section(data) -> list[tuple]:
                    _f(r["time_ms"], 1)] for _, r in done.iterrows()]
     cols = ["model", "mode", "input", "batch", "img/s", "latency (ms/img)", "peak mem (MB)", "GFLOP/s", "% of peak",
             "time (ms/batch)"]
-    trains = bool((df["mode"].str.startswith("train")).any())
-    inference = bool((~df["mode"].str.startswith("train")).any())
+    trains = bool((done["mode"].str.startswith("train")).any())  # the modes measured (a failed row's is not)
+    inference = bool((~done["mode"].str.startswith("train")).any()) or not trains
     what = "Inference" if not trains else "Training-step" if not inference else "Inference and training-step"
     blocks: list[tuple] = [
         ("h2", f"{what} benchmark: the real networks at paper size"),

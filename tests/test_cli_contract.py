@@ -93,6 +93,8 @@ def test_arith_without_tensorflow():
      "--channels needs --filters too (params and MACs need both); accepted: both or neither"),
     (["--input", "32", "--filter", "3", "--channels", "3", "--filters", "8", "--groups", "2"],
      "--groups 2 must divide --channels 3 and --filters 8"),
+    (["--input", "32", "--filter", "3", "--groups", "4"],
+     "--groups 4 needs --channels and --filters (it changes only params and MACs)"),
 ])
 def test_arith_options_are_checked_by_their_names(argv, message, capsys):
     """Not "input must be ..." (the library's argument name), and no option silently ignored."""

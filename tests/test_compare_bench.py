@@ -196,6 +196,9 @@ def test_train_rows_count_three_forward_passes(tmp_path):
     (row,) = list(trials.itertuples())
     m = row.metrics
     assert (row.status, row.config["mode"], m["flops_factor"]) == ("done", "train", 3)
+    from compare.bench import METHOD, TRAIN_METHOD
+
+    assert m["method"] == f"{METHOD}; {TRAIN_METHOD}"  # results.csv says how a training-step row was timed
     seconds = m["time_ms"] / 1000
     assert m["gflops"] == pytest.approx(2 * 3 * zoo.card("lenet5").macs * 4 / seconds / 1e9, rel=1e-12)
     assert m["pct_peak"] == pytest.approx(100 * m["gflops"] / peak["gflops"], rel=1e-12)

@@ -98,7 +98,7 @@ def test_arith_explains_one_layer(capsys):
                       "--filters", "10")
     assert rc == 0 and "32x32x3 -> 32x32x10, params = 10*(5*5*3+1) = 760" in out
     rc, _, err = _run(capsys, "arith", "--input", "7", "--filter", "3", "--stride", "0")
-    assert rc == 2 and err == "error: stride must be an integer >= 1, got 0\n"
+    assert rc == 2 and err == "error: --stride must be an integer >= 1, got 0\n"
 
 
 def test_unknown_model_subprocess_has_no_traceback_and_no_tensorflow_noise():

@@ -122,7 +122,8 @@ def test_eval_measures_the_known_accuracy_and_resumes(val, known_weights, tmp_pa
     assert (row["model"], row["dataset"], row["status"]) == ("resnet18", f"folder:{val}", "done")
     assert row["config"] == dict(study="eval", model="resnet18", dataset=f"folder:{val}", weights=known_weights,
                                  weights_sha256=hashlib.sha256(Path(known_weights).read_bytes()).hexdigest(),
-                                 preprocessing="torch", input_size=224, limit=None)
+                                 preprocessing="torch", input_size=224, crop="shorter side 256, centre 224",
+                                 limit=None)
     m = row["metrics"]
     assert (m["n_images"], m["n_classes"], m["correct_top1"], m["correct_top5"]) == (N, 3, TOP1, TOP5)
     assert m["top1_acc"] == pytest.approx(TOP1 / N, abs=1e-12) and m["top5_acc"] == pytest.approx(TOP5 / N, abs=1e-12)

@@ -55,6 +55,10 @@ def test_preprocessing_errors():
                               "'torchvision', None or a mode ('caffe', 'torch')")
     with pytest.raises(zoo.UnknownModelError, match="unknown model 'VGG16'"):
         preprocess_input(x, "VGG16")
+    with pytest.raises(ValueError, match=r"^preprocessing: source must be a string, a WeightSource or None, got "
+                                         r"\['keras'\]$"):
+        preprocess_input(x, "vgg16", ["keras"])
+    np.testing.assert_array_equal(preprocess_input(x, source="CAFFE"), preprocess_input(x, source="caffe"))
 
 
 def test_the_shipped_class_names():

@@ -87,6 +87,17 @@ def test_keras_notop_weights_give_the_peers_features(tmp_path):
         zoo.resnet50(weights=str(path))
     assert str(err.value) == (f"weights file {str(path)!r} does not fit model 'resnet50': it has no tensor "
                               "'predictions' of the classifier (a no-top file?); build with include_top=False")
+    # resnet50_v15 has these very layer names and shapes (only a stride moves), but v1 weights are not
+    # its weights: refused as a keras.applications file, not read as the model's own save
+    with pytest.raises(WeightsMismatch, match=r"is a keras\.applications \(legacy HDF5\) file, and model "
+                                              r"'resnet50_v15' has no published weights in that layout \("):
+        zoo.resnet50_v15(weights=str(path), include_top=False)
+    from zoo.weights import check_file_layout
+
+    with pytest.raises(ValueError) as err:  # zoo predict and compare eval: before any model is built
+        check_file_layout("resnet50_v15", str(path))
+    assert str(err.value) == (f"resnet50_v15: {path.name} is a keras.applications (legacy HDF5) file, and "
+                              "resnet50_v15 has no published weights in that layout")
 
 
 # -- torchvision --------------------------------------------------------------------------------
@@ -279,9 +290,10 @@ def test_named_weights_need_the_published_network(monkeypatch):
     monkeypatch.setattr(download, "fetch", no_fetch)  # each error comes before any download
     with pytest.raises(ValueError) as err:
         zoo.vgg16(weights="keras", input_shape=(256, 256, 3))
-    assert str(err.value) == ("vgg16: weights='keras' (keras) with include_top=True needs input_shape 224x224x3 (its "
-                              "classifier flattens a fixed feature map), got 256x256x3; use include_top=False for "
-                              "another input size")
+    assert str(err.value) == ("vgg16: weights='keras' with include_top=True needs the published classifier, which "
+                              "input 256x256x3 does not give (169,814,824 trainable params, published 138,357,544: "
+                              "the classifier flattens the last feature map); use include_top=False, or an input "
+                              "of 224x224x3")  # 8x8x512 feature map: fc1 has 32,768 inputs, not 25,088
     with pytest.raises(ValueError, match=r"^vgg16: weights='keras' \(keras\) needs width=1.0 \(the published "
                                          r"network\), got width=0.5$"):
         zoo.vgg16(weights="keras", width=0.5)

@@ -201,6 +201,16 @@ def test_own_files_load_by_layer_name_into_a_model_without_its_top(tmp_path, mon
         zoo.resnet20(width=0.5, weights=str(keras_path))
     assert str(err.value) == (f"weights file '{keras_path}' does not fit model 'resnet20': tensor 'conv1_conv' has "
                               "shapes 3x3x3x4, layer 'conv1_conv' needs 3x3x3x8")
+    # a head of other names (AlexNet's fc6, fc7, predictions) is left out as well: the layers after the
+    # last one the model uses; a bigger model's file is not cut to fit
+    small = dict(width=0.125, input_shape=(67, 67, 3))
+    zoo.alexnet(**small).save(tmp_path / "a.keras")
+    assert [ly.name for ly in zoo.alexnet(**small, include_top=False, weights=str(tmp_path / "a.keras")).layers
+            if ly.weights][-1] == "conv5"
+    zoo.resnet32(width=0.25).save(tmp_path / "r32.keras")
+    with pytest.raises(ValueError, match=r"does not fit model 'resnet20': the file has weights the model does not "
+                                         r"use, first 'conv2_block4_1_conv' \(16 in all\)$"):  # stages 2-3's extra blocks
+        zoo.resnet20(width=0.25, include_top=False, weights=str(tmp_path / "r32.keras"))
     with pytest.raises(ValueError) as err:
         zoo.resnet20(weights=str(tmp_path))
     assert str(err.value) == (f"resnet20: weights '{tmp_path}' is a directory; accepted: None, 'imagenet', "

@@ -117,7 +117,7 @@ def cmd_predict(args) -> int:
                          f"{c.classes} classes); models with published weights: {', '.join(SOURCES)}")
     if args.top < 1 or args.top > 1000:
         raise ValueError(f"--top must be an integer from 1 to 1000, got {args.top}")
-    weights = args.weights
+    weights = args.weights if args.weights.lower() in NAMED else os.path.expanduser(args.weights)
     if weights.lower() in NAMED:
         if args.preprocessing is not None:
             raise ValueError(f"--preprocessing is for a weights file; --weights {weights} uses its source's own "

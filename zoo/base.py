@@ -158,10 +158,10 @@ def _load(model: keras.Model, path: str) -> None:
         try:
             plan = from_keras_h5(model, {ly.name: ly.get_weights() for ly in saved.layers if ly.weights})
         except KeyError as missing:
-            raise WeightsMismatch(f"{what} does not match model {model.name!r}: it has no layer "
+            raise WeightsMismatch(f"{what} does not fit model {model.name!r}: it has no layer "
                                   f"{missing.args[0]!r}") from None
         except WeightsMismatch as exc:
-            raise WeightsMismatch(f"{what} does not match model {model.name!r}: {exc}") from None
+            raise WeightsMismatch(f"{what} does not fit model {model.name!r}: {exc}") from None
         assign(model, plan, what)
     else:
         model.load_weights(path)

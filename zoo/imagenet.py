@@ -35,8 +35,10 @@ def resolve_source(model: str | None = None, source: str | WeightSource | None =
     accepted; an unknown model raises :class:`zoo.UnknownModelError` with close names."""
     if isinstance(source, WeightSource):
         return source.preprocessing
-    if source in PREPROCESSING:
-        return source
+    if source is not None and not isinstance(source, str):
+        raise ValueError(f"preprocessing: source must be a string, a WeightSource or None, got {source!r}")
+    if source is not None and source.lower() in PREPROCESSING:
+        return source.lower()
     modes = ", ".join(repr(m) for m in PREPROCESSING)
     if model is None:
         raise ValueError(f"preprocessing: give a model name or a mode; accepted modes: {modes}")

@@ -55,14 +55,10 @@ def is_named(weights) -> bool:
     return isinstance(weights, str) and weights.lower() in NAMED
 
 
-#: families whose classifier follows a global average pool, so it takes any input size; the others
-#: flatten a fixed feature map into their first dense layer
-GLOBAL_POOL_FAMILIES = ("resnet",)
-
-
 def check_request(model: str, weights, include_top: bool, classes: int, width: float, input_shape: tuple) -> None:
     """Before any work (and any download): the arguments under which published weights can be
-    loaded at all. ``input_shape`` is the one the model will be built at."""
+    loaded at all. ``input_shape`` is the one the model will be built at (its size is checked
+    once the model is built, still before the download: :func:`_check_classifier`)."""
     if weights is None:
         return
     if is_named(weights):
@@ -84,24 +80,20 @@ def check_request(model: str, weights, include_top: bool, classes: int, width: f
                          "use include_top=False for another number of classes")
     if input_shape[-1] != 3:
         raise ValueError(f"{what} needs 3 input channels (RGB), got {input_shape[-1]}")
-    from ..registry import card
-
-    c = card(model)
-    if include_top and c.family not in GLOBAL_POOL_FAMILIES and tuple(input_shape) != tuple(c.input_shape):
-        shape = "x".join("None" if d is None else str(d) for d in input_shape)
-        raise ValueError(f"{what} with include_top=True needs input_shape {'x'.join(map(str, c.input_shape))} "
-                         f"(its classifier flattens a fixed feature map), got {shape}; use include_top=False "
-                         "for another input size")
 
 
 def check_file_layout(model: str, path: str) -> None:
-    """Cheap (the file's head only): a torchvision file for a model without torchvision weights is
-    refused before any model is built. (A legacy Keras HDF5 may be the model's own save: loading
-    tells.)"""
-    layout = detect_layout(os.path.expanduser(path))
-    if layout == "torch_pth" and not any(s.layout == layout for s in sources_for(model)):
-        raise ValueError(f"{model}: {os.path.basename(path)} is a {LAYOUTS[layout]} file, and {model} has no "
-                         f"published weights in that layout{_variants(model, layout)}")
+    """Cheap (the file's head only): a published-layout file for a model without weights in that
+    layout is refused before any model is built (a torchvision file for resnet50, keras.applications'
+    ResNet-50 for resnet50_v15); a legacy Keras HDF5 that is the model's own save passes."""
+    path = os.path.expanduser(path)
+    layout = detect_layout(path)
+    if layout == "zoo" or any(s.layout == layout for s in sources_for(model)):
+        return
+    if layout == "keras_h5" and _own_legacy_h5(model, path):
+        return
+    raise ValueError(f"{model}: {os.path.basename(path)} is a {LAYOUTS[layout]} file, and {model} has no "
+                     f"published weights in that layout{_variants(model, layout)}")
 
 
 def preprocessing_for(model: str, weights) -> str | None:
@@ -164,6 +156,7 @@ def detect_layout(path: str) -> str:
 def load(model, card, weights) -> None:
     """Load ``weights`` (a name or a path, see the module doc) into ``model`` built from ``card``."""
     if is_named(weights):
+        _check_classifier(model, card, weights)
         _, path = weights_file(card.name, weights, include_top=_has_top(model))
     else:
         path = os.path.expanduser(os.fspath(weights))
@@ -180,7 +173,8 @@ def load(model, card, weights) -> None:
 
     what = f"weights file {path!r}"
     fits = [s for s in sources_for(card.name) if s.layout == layout]
-    if not fits and layout == "keras_h5" and _own_legacy_h5(model, path):
+    own = layout == "keras_h5" and (_own_legacy_h5(model.name, path) or _own_legacy_h5(card.name, path))
+    if not fits and own:
         fits = ["the model's own layers"]  # a legacy .h5 that Keras wrote for this model: read by layer name
     if not fits:
         others = ", ".join(m for m, ss in SOURCES.items() if any(s.layout == layout for s in ss))
@@ -199,7 +193,8 @@ def load(model, card, weights) -> None:
     except ValueError as exc:  # a truncated or corrupt file: the reader names it and the reason
         raise ValueError(f"{exc} (loading into model {model.name!r})") from None
     try:
-        plan = from_keras_h5(model, content) if layout == "keras_h5" else from_torchvision(model, content, card.family)
+        plan = (from_keras_h5(model, content) if layout == "keras_h5"
+                else from_torchvision(model, content, card.family))
     except KeyError as missing:
         from .convert import HEAD
 
@@ -214,16 +209,30 @@ def load(model, card, weights) -> None:
     assign(model, plan, what)
 
 
-def _own_legacy_h5(model, path: str) -> bool:
-    """Whether the legacy HDF5 at ``path`` has a layer for each of ``model``'s weighted layers (a
-    file Keras wrote for this model, e.g. with ``model.save("x.h5")``)."""
-    from .keras_h5 import layer_names
+def _check_classifier(model, card, weights) -> None:
+    """Before a download: a model with its classifier takes the published one only if its input
+    gives the published feature map. VGG's and AlexNet's first dense layer flattens it, so another
+    map means other parameter counts (a ResNet pools globally and keeps them at any input)."""
+    if not _has_top(model):
+        return
+    import math
 
-    try:
-        names = set(layer_names(path))
-    except ValueError:
-        return False
-    return all(layer.name in names for layer in model.layers if layer.weights)
+    params = sum(math.prod(w.shape) for w in model.trainable_weights)
+    if params != card.params:
+        shape = "x".join(str(d) for d in model.input_shape[1:])
+        raise ValueError(f"{card.name}: weights={weights!r} with include_top=True needs the published classifier, "
+                         f"which input {shape} does not give ({params:,} trainable params, published {card.params:,}: "
+                         f"the classifier flattens the last feature map); use include_top=False, or an input of "
+                         f"{'x'.join(map(str, card.input_shape))}")
+
+
+def _own_legacy_h5(model_name: str, path: str) -> bool:
+    """Whether the legacy HDF5 at ``path`` is a whole model Keras saved under ``model_name``
+    (``zoo.resnet20().save("x.h5")``), not a weights-only file such as keras.applications' (whose
+    ResNet-50 has resnet50_v15's very layer names and shapes)."""
+    from .keras_h5 import saved_model_name
+
+    return saved_model_name(path) == model_name
 
 
 def _has_top(model) -> bool:

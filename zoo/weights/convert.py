@@ -42,11 +42,20 @@ def _leftover(names: list[str]) -> None:
                               f"({len(names)} in all)")
 
 
+def _tail(names: list[str], used: set[str]) -> set[str]:
+    """The names after the last used one, in the file's order: the classifier a model built with
+    include_top=False leaves out (fc1, fc2, predictions; AlexNet's fc6 ...; LeNet's c5 ...)."""
+    last = max((i for i, n in enumerate(names) if n in used), default=-1)
+    return set(names[last + 1:])
+
+
 def from_keras_h5(model, layers: dict[str, list[np.ndarray]]) -> dict[str, tuple[str, list[np.ndarray]]]:
-    """``{our layer: (file tensor name, arrays)}`` from keras.applications' ``{layer: arrays}``."""
+    """``{our layer: (file tensor name, arrays)}`` from a Keras file's ``{layer: arrays}`` (in the
+    file's order): keras.applications' legacy HDF5, or a zoo model's own save."""
     ours = {ly.name for ly in model.layers}
     top = "predictions" in ours
-    _leftover([n for n in layers if n not in ours and (top or n not in HEAD["keras"])])
+    head = set() if top else set(HEAD["keras"]) | _tail(list(layers), ours)
+    _leftover([n for n in layers if n not in ours and n not in head])
     out = {}
     for layer in model.layers:
         if not layer.weights:

@@ -218,9 +218,9 @@ def fetch(url: str, file_name: str, file_hash: str | None, hash_kind: str = "md5
                 raise DownloadError(f"{target} is in the cache but fails its hash check (expected {what} {expected}, "
                                     f"got {got} {stale}), and a fresh copy could not be downloaded from {url} "
                                     f"({reason}); replace it with the published file") from err
-            offline = isinstance(err, urllib.error.URLError) and not isinstance(
+            unreachable = isinstance(err, urllib.error.URLError) and not isinstance(
                 err, (urllib.error.HTTPError, urllib.error.ContentTooShortError))
-            hint = ("without network, download it elsewhere and place it at" if offline
+            hint = ("without network, download it elsewhere and place it at" if unreachable
                     else "a copy obtained elsewhere can be placed at")
             raise DownloadError(f"could not download {url} ({reason}); {hint} {target}") from err
         if expected is not None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["is_legacy_h5", "layer_names", "read_layers"]
+__all__ = ["is_legacy_h5", "layer_names", "read_layers", "saved_model_name"]
 
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
@@ -54,6 +54,22 @@ def layer_names(path: str) -> list[str]:
     except OSError as exc:
         raise ValueError(f"weights file {path!r} is a truncated or corrupt HDF5 file (h5py: "
                          f"{' '.join(str(exc).split())})") from None
+
+
+def saved_model_name(path: str) -> str | None:
+    """The model name in a whole-model legacy HDF5 (``model.save("x.h5")``: its ``model_config``),
+    None for a weights-only file such as keras.applications' or one that cannot be read."""
+    import json
+
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            config = f.attrs.get("model_config")
+        config = json.loads(config.decode("utf8") if isinstance(config, bytes) else config) if config else None
+        return str(config["config"]["name"]) if isinstance(config, dict) else None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def read_layers(path: str) -> dict[str, list[np.ndarray]]:
