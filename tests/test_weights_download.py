@@ -209,6 +209,21 @@ def test_dns_failure(tmp_path, monkeypatch):
     assert listing(tmp_path) == []
 
 
+def test_a_refused_certificate_is_not_called_no_network(tmp_path, monkeypatch):
+    import ssl
+
+    def bad_certificate(*args, **kwargs):
+        raise ssl.SSLCertVerificationError(1, "certificate verify failed: self-signed certificate")
+
+    monkeypatch.setattr(socket, "create_connection", bad_certificate)
+    url = "http://weights.example.invalid/resnet50.h5"
+    with pytest.raises(DownloadError) as e:
+        fetch(url, "resnet50.h5", MD5, cache_dir=tmp_path, progress=False)
+    assert str(e.value) == (f"could not download {url} (certificate verify failed: self-signed certificate); a copy "
+                            f"obtained elsewhere can be placed at {tmp_path / 'models' / 'resnet50.h5'}")
+    assert listing(tmp_path) == []
+
+
 @pytest.mark.parametrize("code, reason", [(404, "Not Found"), (500, "Internal Server Error")])
 def test_http_error_names_the_url_and_the_status(server, tmp_path, code, reason):
     server.routes["/w.h5"] = ("status", code, reason)

@@ -218,8 +218,13 @@ def fetch(url: str, file_name: str, file_hash: str | None, hash_kind: str = "md5
                 raise DownloadError(f"{target} is in the cache but fails its hash check (expected {what} {expected}, "
                                     f"got {got} {stale}), and a fresh copy could not be downloaded from {url} "
                                     f"({reason}); replace it with the published file") from err
-            unreachable = isinstance(err, urllib.error.URLError) and not isinstance(
-                err, (urllib.error.HTTPError, urllib.error.ContentTooShortError))
+            import ssl
+
+            # no route to the server (no network, DNS, refused, timed out); not a server's answer, a
+            # transfer cut short or a certificate (TLS) refused
+            unreachable = (isinstance(err, urllib.error.URLError)
+                           and not isinstance(err, (urllib.error.HTTPError, urllib.error.ContentTooShortError))
+                           and not isinstance(getattr(err, "reason", None), ssl.SSLError))
             hint = ("without network, download it elsewhere and place it at" if unreachable
                     else "a copy obtained elsewhere can be placed at")
             raise DownloadError(f"could not download {url} ({reason}); {hint} {target}") from err
