@@ -231,7 +231,7 @@ class EvalSummary(RunSummary):
     def line(self, where: str | None = None) -> str:
         """The one-line summary the CLI ends with."""
         state = "interrupted: " if self.interrupted else ""
-        return (f"{state}{self.done} evaluated ({self.images:,} images), {self.skipped} already done, "
+        return (f"{state}{self.done} evaluated ({self.images:,} images in all), {self.skipped} already done, "
                 f"{self.failed} failed of {self.total} model(s) in {self.wall_s:.0f} s; "
                 f"results {where or 'in ' + self.store_path}")
 

@@ -109,7 +109,7 @@ def test_eval_measures_the_known_accuracy_and_resumes(val, known_weights, tmp_pa
     assert proc.returncode == 0, proc.stderr[-2000:]
     store = out / "results.sqlite"
     last = proc.stdout.strip().splitlines()[-1]
-    assert re.fullmatch(rf"1 evaluated \(9 images\), 0 already done, 0 failed of 1 model\(s\) in \d+ s; results in "
+    assert re.fullmatch(rf"1 evaluated \(9 images in all\), 0 already done, 0 failed of 1 model\(s\) in \d+ s; results in "
                         rf"{re.escape(str(store))}; report {re.escape(str(out / 'report.md'))} \(\d+ s\)", last), last
     said = proc.stdout.splitlines()  # progress and summary on stdout; stderr for errors alone
     assert said[0] == f"1 model(s) on 9 images of 3 class(es) -> {out}"
@@ -152,7 +152,7 @@ def test_eval_measures_the_known_accuracy_and_resumes(val, known_weights, tmp_pa
     assert again.returncode == 0, again.stderr[-2000:]
     assert again.stdout.splitlines()[-2:] == [
         "[1/1] resnet18 (known.weights.h5): already done, skipped",
-        f"0 evaluated (0 images), 1 already done, 0 failed of 1 model(s) in 0 s; results in {store}"]
+        f"0 evaluated (0 images in all), 1 already done, 0 failed of 1 model(s) in 0 s; results in {store}"]
     assert _rows(store) == [row]
 
 
