@@ -89,7 +89,7 @@ def main() -> int:
 
     from zoo.imagenet import preprocess_input
     from zoo.weights import SOURCES
-    from zoo.weights.download import _digest
+    from zoo.weights.download import digest
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--models", help="comma-separated (default: every model with published weights)")
@@ -114,7 +114,7 @@ def main() -> int:
                     torch_worker.save(model, path, x_path, y_path)
                 theirs = np.load(y_path)
                 t0 = time.perf_counter()
-                _digest(str(path), "md5" if src.hash_kind == "md5" else "sha256")
+                digest(str(path), "md5" if src.hash_kind == "md5" else "sha256")
                 hash_s = time.perf_counter() - t0
                 random_runs, loaded_runs, rel = [], [], None
                 for _ in range(args.repeats):

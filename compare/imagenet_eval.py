@@ -83,17 +83,6 @@ def scan_folder(path: str | os.PathLike, limit: int | None = None) -> ImageFolde
     return ImageFolder(root, tuple(files), tuple(labels), classes, limit)
 
 
-def file_sha256(path: str) -> str:
-    """The sha256 of the file at ``path``, in hex (about 1 s for VGG's 528 MB)."""
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def plan_eval(models: list[str], weights: str, dataset: str, *, preprocessing: str | None = None,
               limit: int | None = None) -> list[dict]:
     """One config per model: ``weights`` is ``"imagenet"``, a source name (``"keras"``,
@@ -105,6 +94,7 @@ def plan_eval(models: list[str], weights: str, dataset: str, *, preprocessing: s
     weights on the same folder. ``limit``: None for every image (pass None, not the folder's size)."""
     import zoo
     from zoo.weights import NAMED, SOURCES, check_file_layout, pick_source, preprocessing_for
+    from zoo.weights.download import digest
 
     if not models:
         raise ValueError("no models given; accepted: names from python -m zoo list, comma-separated")
@@ -122,7 +112,7 @@ def plan_eval(models: list[str], weights: str, dataset: str, *, preprocessing: s
     prefix, _, path = dataset.partition(":")
     if prefix.lower() == "folder" and path:  # one key per folder however it is typed (relative, ~, a final /)
         dataset = f"folder:{os.path.abspath(os.path.expanduser(path))}"
-    stamp = None if named else file_sha256(weights)  # a file overwritten with other weights is evaluated again
+    stamp = None if named else digest(weights, "sha256")  # about 1 s for VGG's 528 MB  # a file overwritten with other weights is evaluated again
     configs, seen = [], set()
     for name in models:
         c = zoo.card(name)  # unknown model -> UnknownModelError with suggestions
@@ -287,4 +277,4 @@ def run_eval(configs: list[dict], folder: ImageFolder, out_dir: str | os.PathLik
 
 
 __all__ = ["STUDY", "ImageFolder", "scan_folder", "plan_eval", "published", "evaluate", "EvalSummary", "run_eval",
-           "file_sha256", "CROP"]
+           "CROP"]

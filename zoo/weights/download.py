@@ -116,7 +116,8 @@ def _check_hash_args(file_hash: str | None, hash_kind: str) -> str | None:
     return file_hash.lower()
 
 
-def _digest(path: str, hash_kind: str) -> str:
+def digest(path: str, hash_kind: str = "sha256") -> str:
+    """The hex digest of the file at ``path``: md5 for ``"md5"``, else sha256 (read in 1 MB chunks)."""
     h = hashlib.md5() if hash_kind == "md5" else hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -186,7 +187,7 @@ def fetch(url: str, file_name: str, file_hash: str | None, hash_kind: str = "md5
     if os.path.isfile(target):
         if expected is None:
             return target
-        stale = _digest(target, hash_kind)
+        stale = digest(target, hash_kind)
         if _matches(stale, expected, hash_kind):
             return target
     what = "a sha256 starting with" if hash_kind == "sha256-prefix" else f"{hash_kind}"
@@ -229,7 +230,7 @@ def fetch(url: str, file_name: str, file_hash: str | None, hash_kind: str = "md5
                     else "a copy obtained elsewhere can be placed at")
             raise DownloadError(f"could not download {url} ({reason}); {hint} {target}") from err
         if expected is not None:
-            actual = _digest(part, hash_kind)
+            actual = digest(part, hash_kind)
             if not _matches(actual, expected, hash_kind):
                 raise DownloadError(f"{file_name} downloaded from {url} failed its hash check: expected "
                                     f"{what} {expected}, got {got} {actual}; "
