@@ -68,7 +68,8 @@ def _overview(data: ReportData, rep: Report) -> list[Block]:
         ("h1", f"Report: {data.run_dir.name or data.run_dir}"),
         ("p", f"{counted(total, 'trial')}{of_them}: {rep.done} done, {rep.failed} failed"
               + (f", {rep.running} still marked running (in progress, or interrupted)" if rep.running else "")
-              + f". {counted(rep.models, 'model')}; datasets: {datasets or '-'}; seeds: {seeds or '-'}. "
+              + f". {counted(rep.models, 'model')}; datasets: {datasets or '-'}" + (f"; seeds: {seeds}" if seeds else "")
+              + ". "
               f"Generated {_dt.datetime.now().isoformat(timespec='seconds')} from {STORE_NAME}."),
     ]
     if rep.done == 0:
@@ -279,7 +280,7 @@ def build_report(run_dir: str | Path, *, figures: bool = True, profiles: bool = 
     except Exception as exc:
         rep.notes.append(f"bench section left out: {_first_line(exc)}")
     blocks += ([] if bench_only else _canonical(data)) + _failures(data)
-    if profiles and rep.done and not bench_only:
+    if profiles and rep.done and not bench_only and not data.main.empty:  # trained models (not evaluations only)
         try:
             blocks += _appendix(data)
         except Exception as exc:

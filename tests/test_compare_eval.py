@@ -138,6 +138,8 @@ def test_eval_measures_the_known_accuracy_and_resumes(val, known_weights, tmp_pa
                      "measured top-1 (%)": "33.33", "top-1 95% CI (%)": "12.06–64.58",
                      "measured top-5 (%)": "77.78", "top-5 95% CI (%)": "45.26–93.68"}
     assert "## Comparison" not in md  # no trained model in this run
+    assert "1 trial: 1 done, 0 failed. 1 model; datasets: folder:" in md and "seeds" not in md.split("\n")[2]
+    assert "Appendix: per-layer profiles" not in md  # nothing trained to profile
     from reports.reference import COLUMN_UNITS
 
     columns = list(pd.read_csv(out / "results.csv").columns)
