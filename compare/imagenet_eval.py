@@ -153,7 +153,8 @@ def evaluate(config: dict, folder: ImageFolder, *, batch_size: int = DEFAULT_BAT
              progress: Callable[[int, int], None] | None = None) -> dict:
     """Top-1 / top-5 accuracy of ``config``'s model and weights on ``folder``'s images, in batches.
 
-    ``progress(done, total)`` is called after each batch. Returns the metrics the store records:
+    ``progress(done, total)`` is called once the model is built (``done`` 0) and after each batch.
+    Returns the metrics the store records:
     counts, accuracies (fractions), errors, the source and its published figures, ``measured=True``.
     An image that cannot be read (not an image, truncated) is left out of the counts and counted as
     ``unreadable`` (the first named), so one bad file does not cost the whole folder; ValueError if
@@ -171,6 +172,8 @@ def evaluate(config: dict, folder: ImageFolder, *, batch_size: int = DEFAULT_BAT
 
     model = zoo.build(config["model"], weights=config["weights"])
     total = len(folder.files)
+    if progress is not None:
+        progress(0, total)  # built: the time left is measured from here
     labels = np.asarray(folder.labels, dtype=np.int64)
     correct1 = correct5 = n = 0
     unreadable: list[str] = []
@@ -251,9 +254,13 @@ def run_eval(configs: list[dict], folder: ImageFolder, out_dir: str | os.PathLik
                 notify("start", i, len(configs), cfg, images=len(folder.files))
                 trial_id = store.begin(cfg)
                 t0 = time.perf_counter()
+                ready = [t0]  # when the model was built: the images' rate is timed from there
 
-                def batch(done: int, n: int, i=i, cfg=cfg, t0=t0) -> None:
-                    elapsed = time.perf_counter() - t0
+                def batch(done: int, n: int, i=i, cfg=cfg, ready=ready) -> None:
+                    if done == 0:
+                        ready[0] = time.perf_counter()
+                        return
+                    elapsed = time.perf_counter() - ready[0]
                     notify("batch", i, len(configs), cfg, done=done, images=n, eta_s=elapsed / done * (n - done))
 
                 try:

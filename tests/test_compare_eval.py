@@ -221,6 +221,39 @@ def test_an_unreadable_image_is_left_out_and_counted(val, known_weights, tmp_pat
         evaluate(plan_eval(["resnet18"], known_weights, f"folder:{bad.parent}")[0], scan_folder(bad.parent))
 
 
+def test_time_left_is_timed_from_the_built_model(val, known_weights, tmp_path, monkeypatch):
+    """The first estimate used to include the model's build (resnet18: seconds; VGG: longer): on a
+    clock where the build takes 1,000 ticks and every clock read 1, the time left at the first batch
+    (4 of 9 images) is a few ticks, not 1,250."""
+    import types
+
+    import zoo
+    from compare import imagenet_eval
+
+    clock = [0.0]
+
+    def tick() -> float:
+        clock[0] += 1.0
+        return clock[0]
+
+    real_build = zoo.build
+
+    def slow_build(*args, **kwargs):
+        model = real_build(*args, **kwargs)
+        clock[0] += 1000.0
+        return model
+
+    monkeypatch.setattr(imagenet_eval, "time", types.SimpleNamespace(perf_counter=tick))
+    monkeypatch.setattr(zoo, "build", slow_build)
+    events = []
+    imagenet_eval.run_eval(imagenet_eval.plan_eval(["resnet18"], known_weights, f"folder:{val}"),
+                           imagenet_eval.scan_folder(val), tmp_path, batch_size=4,
+                           progress=lambda event, *a, **info: events.append((event, info)))
+    batches = [info for event, info in events if event == "batch"]
+    assert [b["done"] for b in batches] == [4, 8, 9]
+    assert batches[0]["eta_s"] < 10 and batches[-1]["eta_s"] == 0
+
+
 def test_limit_keeps_the_folders_class_mix(val):
     """--limit 3 of 2 + 3 + 4 images: one per class (quotas 0.67, 1, 1.33, the leftover to the largest
     fraction), the same images on every run."""
