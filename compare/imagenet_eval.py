@@ -112,7 +112,8 @@ def plan_eval(models: list[str], weights: str, dataset: str, *, preprocessing: s
     prefix, _, path = dataset.partition(":")
     if prefix.lower() == "folder" and path:  # one key per folder however it is typed (relative, ~, a final /)
         dataset = f"folder:{os.path.abspath(os.path.expanduser(path))}"
-    stamp = None if named else digest(weights, "sha256")  # about 1 s for VGG's 528 MB  # a file overwritten with other weights is evaluated again
+    # a file overwritten with other weights is evaluated again (the hash: about 1 s for VGG's 528 MB)
+    stamp = None if named else digest(weights, "sha256")
     configs, seen = [], set()
     for name in models:
         c = zoo.card(name)  # unknown model -> UnknownModelError with suggestions
@@ -191,16 +192,13 @@ def evaluate(config: dict, folder: ImageFolder, *, batch_size: int = DEFAULT_BAT
                     keep.append(i)
                 except ValueError:
                     unreadable.append(path)
-            if not keep:
-                if progress is not None:
-                    progress(min(start + batch_size, total), total)
-                continue
-            x, y = np.concatenate(arrays), y[keep]
-        probs = np.asarray(model.predict_on_batch(x))
-        top5 = np.argsort(-probs, axis=1, kind="stable")[:, :5]  # ties: the lower class index first
-        n += len(y)
-        correct1 += int((top5[:, 0] == y).sum())
-        correct5 += int((top5 == y[:, None]).any(axis=1).sum())
+            x, y = (np.concatenate(arrays) if arrays else None), y[keep]
+        if len(y):
+            probs = np.asarray(model.predict_on_batch(x))
+            top5 = np.argsort(-probs, axis=1, kind="stable")[:, :5]  # ties: the lower class index first
+            n += len(y)
+            correct1 += int((top5[:, 0] == y).sum())
+            correct5 += int((top5 == y[:, None]).any(axis=1).sum())
         if progress is not None:
             progress(min(start + batch_size, total), total)
     if n == 0:
