@@ -50,10 +50,10 @@ def resolve_source(model: str | None = None, source: str | WeightSource | None =
     if not sources:
         raise ValueError(f"preprocessing: {name} has no published weights to take it from; accepted: a mode "
                          f"({modes}), or a model with weights ({', '.join(SOURCES)})")
-    if source is None or (isinstance(source, str) and source.lower() == "imagenet"):
+    if source is None or source.lower() == "imagenet":  # a string or None here (checked above)
         return sources[0].preprocessing
     for s in sources:
-        if isinstance(source, str) and s.source == source.lower():
+        if s.source == source.lower():
             return s.preprocessing
     raise ValueError(f"preprocessing: source {source!r} is not one of {name}'s; accepted: 'imagenet', "
                      + ", ".join(repr(s.source) for s in sources) + f", None or a mode ({modes})")
