@@ -368,3 +368,21 @@ def test_without_network_the_error_names_the_url_and_the_cache_file(local_source
     assert str(err.value) == (f"could not download {src.url} ([Errno 111] Connection refused); without network, "
                               f"download it elsewhere and place it at {cache}")
     assert not cache.parent.exists() or os.listdir(cache.parent) == []
+
+
+def test_predict_keeps_the_download_off_stdout(local_source, tmp_path, monkeypatch, capsys):
+    """`zoo predict ... > answers.txt`: Keras' "Downloading data from" and its progress bar go to stderr."""
+    import zoo.__main__ as cli
+    from PIL import Image
+
+    src, *_ = local_source
+    image = tmp_path / "grey.png"
+    Image.new("RGB", (40, 30), (128, 128, 128)).save(image)
+    monkeypatch.setattr(cli, "quiet_tensorflow", lambda verbose: None)  # TensorFlow is loaded already
+    assert cli.main(["predict", str(image), "--model", "resnet18", "--top", "1"]) == 0
+    out, err = capsys.readouterr()
+    lines = out.splitlines()
+    assert (len(lines), lines[0]) == (3, str(image))
+    assert lines[1].startswith("  1. ")
+    assert lines[2] == "1 image(s) classified by resnet18 (torchvision weights, torch preprocessing)"
+    assert f"Downloading data from {src.url}" in err

@@ -9,6 +9,7 @@ the command line, and the pretrained models on your images.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from typing import Sequence
 
@@ -144,7 +145,8 @@ def cmd_predict(args) -> int:
 
     mode = args.preprocessing or source.preprocessing
     x = load_images(args.images, c.name, mode, size=c.input_shape[0])
-    model = zoo.build(c.name, weights=weights)
+    with contextlib.redirect_stdout(sys.stderr):  # Keras' download messages and progress bar: stdout is the answer
+        model = zoo.build(c.name, weights=weights)
     probs = model.predict(x, verbose=0)
     for path, best in zip(args.images, decode_predictions(probs, top=args.top)):
         print(path)
