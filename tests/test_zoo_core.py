@@ -207,6 +207,15 @@ def test_own_files_load_by_layer_name_into_a_model_without_its_top(tmp_path, mon
     zoo.alexnet(**small).save(tmp_path / "a.keras")
     assert [ly.name for ly in zoo.alexnet(**small, include_top=False, weights=str(tmp_path / "a.keras")).layers
             if ly.weights][-1] == "conv5"
+    zoo.alexnet(**small, include_top=False).save(tmp_path / "a_notop.keras")
+    with pytest.raises(ValueError) as err:  # a no-top file into the full model: its first missing layer is fc6
+        zoo.alexnet(**small, weights=str(tmp_path / "a_notop.keras"))
+    assert str(err.value) == (f"weights file '{tmp_path / 'a_notop.keras'}' does not fit model 'alexnet': it has no "
+                              "layer 'fc6' of the classifier (a no-top file?); build with include_top=False")
+    with pytest.raises(ValueError) as err:  # a smaller model's file: later layers are in it, so no such hint
+        zoo.resnet32(width=0.25, weights=str(keras_path))
+    assert str(err.value) == (f"weights file '{keras_path}' does not fit model 'resnet32': it has no layer "
+                              "'conv2_block4_1_conv'")
     zoo.resnet32(width=0.25).save(tmp_path / "r32.keras")
     with pytest.raises(ValueError, match=r"does not fit model 'resnet20': the file has weights the model does not "
                                          r"use, first 'conv2_block4_1_conv' \(16 in all\)$"):  # stages 2-3's extra blocks

@@ -155,11 +155,16 @@ def _load(model: keras.Model, path: str) -> None:
 
         saved = keras.saving.load_model(path, compile=False)
         what = f"weights file {path!r}"
+        layers = {ly.name: ly.get_weights() for ly in saved.layers if ly.weights}
         try:
-            plan = from_keras_h5(model, {ly.name: ly.get_weights() for ly in saved.layers if ly.weights})
+            plan = from_keras_h5(model, layers)
         except KeyError as missing:
-            raise WeightsMismatch(f"{what} does not fit model {model.name!r}: it has no layer "
-                                  f"{missing.args[0]!r}") from None
+            name = missing.args[0]
+            ours = [ly.name for ly in model.layers if ly.weights]
+            # the model's layers before this one are in the file (the first missing is raised), none after it
+            no_top = name in ours and not any(n in layers for n in ours[ours.index(name):])
+            hint = " of the classifier (a no-top file?); build with include_top=False" if no_top else ""
+            raise WeightsMismatch(f"{what} does not fit model {model.name!r}: it has no layer {name!r}{hint}") from None
         except WeightsMismatch as exc:
             raise WeightsMismatch(f"{what} does not fit model {model.name!r}: {exc}") from None
         assign(model, plan, what)
