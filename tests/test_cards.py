@@ -1,7 +1,8 @@
 """Every card's figures against the graph zoo builds: trainable and non-trainable parameters, MACs
 (counted by compare.profile, cross-checked elsewhere against hand arithmetic and TensorFlow's
 profiler) and depth, at the default input. resnet1202's card is checked in a fresh process by
-tests/test_backends.py."""
+tests/test_backends.py. The cards' figures themselves are recomputed from the papers' layer tables,
+apart from zoo's code, in tests/test_paper_tables.py."""
 
 from __future__ import annotations
 

@@ -82,9 +82,15 @@ def test_bench_rows_resume_and_report(tmp_path):
         # least the resident size before the batch ran
         assert 100 < m["base_mem_mb"] <= m["peak_mem_mb"] < 20_000
         assert {"python", "tensorflow", "keras", "cpus", "machine"} <= set(m["versions"])
-    # alexnet's forward pass costs ~1,700x lenet5's MACs: its batch takes longer
+    # the memory estimate, by hand: float32 weights + every layer's output for one image x (batch + 1)
     t = {(r.model, r.config["batch_size"]): r.metrics for r in trials.itertuples()}
-    assert t[("alexnet", 1)]["time_ms"] > t[("lenet5", 1)]["time_ms"]
+    lenet_outputs = 32 * 32 + 28 * 28 * 6 + 14 * 14 * 6 + 10 * 10 * 16 + 5 * 5 * 16 + 400 + 120 + 84 + 10
+    alexnet_outputs = (227 * 227 * 3 + 2 * 55 * 55 * 96 + 27 * 27 * 96 + 2 * 27 * 27 * 256 + 13 * 13 * 256  # to pool2
+                       + 2 * 13 * 13 * 384 + 13 * 13 * 256 + 3 * 6 * 6 * 256 + 3 * 4096 + 1000)  # pool5, flatten, drop6
+    for (model, b), params, outputs in [(("lenet5", 1), 61_706, lenet_outputs), (("lenet5", 2), 61_706, lenet_outputs),
+                                        (("alexnet", 1), 60_965_224, alexnet_outputs),
+                                        (("alexnet", 2), 60_965_224, alexnet_outputs)]:
+        assert t[(model, b)]["est_mem_mb"] == round(4 * (params + (b + 1) * outputs) / 2 ** 20, 1), (model, b)
     assert t[("alexnet", 1)]["peak_mem_mb"] > t[("lenet5", 1)]["peak_mem_mb"] + 150  # 233 MB of float32 weights
     assert peak["n"] == 2048 and len(peak["timings_ms"]) == 7 and peak["gflops"] == pytest.approx(
         2 * 2048 ** 3 / (statistics.median(peak["timings_ms"]) / 1000) / 1e9, rel=1e-12)

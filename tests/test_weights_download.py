@@ -9,7 +9,6 @@ import os
 import socket
 import struct
 import threading
-import time
 import urllib.error
 import urllib.request
 
@@ -28,7 +27,7 @@ class Server:
     """A one-thread HTTP/1.0 server on 127.0.0.1 whose answer per path is set by the test:
     ``("ok", body)``, ``("status", code, reason)``, ``("short", body, announced_length)`` (sends the
     body, then closes cleanly) or ``("drop", first_bytes, announced_length)`` (sends the first bytes,
-    then resets the connection). It records the path of every request."""
+    then resets the connection once the client has the headers). It records the path of every request."""
 
     def __init__(self) -> None:
         self.routes: dict[str, tuple] = {}
@@ -40,6 +39,7 @@ class Server:
         self._sock.settimeout(0.05)
         self.port = self._sock.getsockname()[1]
         self._stop = threading.Event()
+        self.headers_read = threading.Event()  # set by the client (the `server` fixture) once it has the headers
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
 
@@ -82,7 +82,9 @@ class Server:
         conn.sendall(f"HTTP/1.0 200 OK\r\nContent-Type: application/octet-stream\r\n"
                      f"Content-Length: {length}\r\n\r\n".encode() + body)
         if kind == "drop":
-            time.sleep(0.2)  # the client has the headers and waits for the rest of the body
+            # reset once the client has the headers and waits for the rest of the body
+            assert self.headers_read.wait(10), "the client never read the response's headers"
+            self.headers_read.clear()
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close = RST
         else:
             conn.shutdown(socket.SHUT_WR)
@@ -103,8 +105,17 @@ def local_only(monkeypatch):
 
 
 @pytest.fixture()
-def server():
+def server(monkeypatch):
+    import http.client
+
     s = Server()
+    begin = http.client.HTTPResponse.begin
+
+    def begin_then_tell(response):  # the client has parsed the status line and headers
+        begin(response)
+        s.headers_read.set()
+
+    monkeypatch.setattr(http.client.HTTPResponse, "begin", begin_then_tell)
     yield s
     s.stop()
 
@@ -350,10 +361,8 @@ def test_cache_path_is_where_keras_get_file_looks(tmp_path, closed_port_url, sub
 
 
 def test_cache_path_defaults_to_keras_home():
-    import keras
     from keras.src.backend import config
 
-    assert keras.__version__
     home = os.path.expanduser(config.keras_home())
     assert cache_path("x.h5") == os.path.join(home, "models", "x.h5")
     assert cache_path("x.h5", cache_subdir="datasets") == os.path.join(home, "datasets", "x.h5")

@@ -301,15 +301,24 @@ def test_perceptron_rule_never_learns_xor_and_fit_says_why():
 
 
 def test_no_single_perceptron_computes_xor():
-    """Exhaustive over a grid: many (w1, w2, beta) compute AND, none computes XOR."""
-    grid = np.arange(-2, 2.01, 0.25)
-    x = BINARY_INPUTS
-    found = {"and": 0, "xor": 0}
+    """Exhaustive over a grid of the zoo perceptron's weights (w1, w2, bias -beta: it fires when
+    w1*x1 + w2*x2 > beta): exactly the points the inequalities allow compute AND, none XOR."""
+    import keras
+
+    p = zoo.perceptron()
+    grid = np.arange(-2, 2.01, 0.5, dtype="float32")
+    found = {"and": [], "xor": []}
     for w1, w2, beta in itertools.product(grid, grid, grid):
-        out = ((x @ np.array([w1, w2])) > beta).astype(int).tolist()
-        found["and"] += out == TRUTH_AND
-        found["xor"] += out == TRUTH_XOR
-    assert found["and"] > 0 and found["xor"] == 0
+        p.set_weights([np.array([[w1], [w2]], dtype="float32"), np.array([-beta], dtype="float32")])
+        out = keras.ops.convert_to_numpy(p(BINARY_INPUTS)).ravel().astype(int).tolist()
+        for name, truth in (("and", TRUTH_AND), ("xor", TRUTH_XOR)):
+            if out == truth:
+                found[name].append((float(w1), float(w2), float(beta)))
+    # by hand, AND is 0 > beta false, w1 > beta false, w2 > beta false, w1 + w2 > beta true; XOR would need
+    # w1 > beta >= 0 and w2 > beta but w1 + w2 <= beta, which cannot be
+    g = [float(v) for v in grid]
+    assert found["and"] == [(w1, w2, b) for w1 in g for w2 in g for b in g if 0 <= b and w1 <= b and w2 <= b < w1 + w2]
+    assert (1.0, 1.0, 1.5) in found["and"] and (0.5, 0.5, 0.5) in found["and"] and found["xor"] == []
 
 
 def test_mlp_xor_hand_weights_give_exactly_0110():

@@ -127,7 +127,10 @@ _add(Card(
     tags=("mnist", "tanh", "rbf"),
     sources=_counted(params="LeCun et al. 1998, section II.B: 156+12+1,516+32+48,120+10,164 = 60,000",
                      non_trainable="LeCun et al. 1998, section II.B: 84 x 10 fixed RBF parameters",
-                     depth="LeCun et al. 1998, section II.B", top1_err=_MNIST_ERR),
+                     depth="LeCun et al. 1998, section II.B", top1_err=_MNIST_ERR,
+                     macs="counted on the built graph: C1, C3, C5, F6 325,680 + one multiply per S2/S4 output "
+                          "(1,576: the trainable subsampling coefficient) + the RBF's 84 x 10 squared differences "
+                          "(840)"),
     **_LENET_COMMON,
 ))
 
@@ -369,7 +372,8 @@ def cifar_card(depth: int, plain: bool, figures: tuple | None = None) -> Card:
         err_dataset="CIFAR-10 test" if err is not None else None,
         description=(f"{depth}-layer CIFAR-10 {kind}: conv 3x3 16, three stages of {n} basic blocks at 16-32-64 "
                      "filters (maps 32-16-8)" + ("" if plain else ", parameter-free option-A shortcuts")
-                     + ", global avg-pool, fc. BN after every conv."),
+                     + ", global avg-pool, fc. BN after every conv; the convs have no bias (the paper does "
+                     "not say; its ImageNet nets have none, and table 6's rounded counts fit either)."),
         tags=("cifar", "batchnorm") + (("plain",) if plain else ("residual",)),
         sources=_counted(depth="He et al. 2015, section 4.2 (6n+2 layers)",
                          **({"params": "He et al. 2015, table 6 (rounded to 0.01 M); exact count on the graph",
