@@ -403,6 +403,17 @@ def test_check_dataset_hint_and_download(tmp_path, monkeypatch):
     with pytest.raises(DatasetUnavailableError) as err:
         check_dataset("MNIST", hint="rerun with --download")
     assert "/ or rerun with --download; " in str(err.value)
+    import urllib.request
+
+    import keras
+    import numpy as np
+    import PIL.Image
+
+    def no_read(*args, **kwargs):
+        raise AssertionError("check_dataset read or fetched data")
+
+    for where, name in ((np, "load"), (PIL.Image, "open"), (keras.utils, "get_file"), (urllib.request, "urlopen")):
+        monkeypatch.setattr(where, name, no_read)
     check_dataset("mnist", download=True)  # allowed: nothing is checked or fetched here
     for name in ("mnist5k", "Digits", "shapes", f"npz:{__file__}", f"folder:{tmp_path}"):
         check_dataset(name)  # embedded, or an existing path: passes without reading anything

@@ -267,6 +267,19 @@ def test_limit_keeps_the_folders_class_mix(val):
     assert set(part.files) <= set(full.files)
 
 
+def test_named_weights_carry_their_sources_published_accuracy():
+    """What an eval row of named weights stores beside its measurement: torchvision's ResNet18_Weights
+    acc@1 / acc@5 (tests/test_weights_sources.py reads them from torchvision itself) and keras.io's table."""
+    from compare.imagenet_eval import published
+
+    torch_protocol = ("ImageNet 2012 val, resize the shorter side to 256 (bilinear), centre crop 224x224, single "
+                      "crop (torchvision's ImageClassification transform)")
+    assert published(dict(model="resnet18", weights="imagenet")) == ("torchvision", 0.69758, 0.89078, torch_protocol)
+    assert published(dict(model="vgg16", weights="torchvision")) == ("torchvision", 0.71592, 0.90382, torch_protocol)
+    assert published(dict(model="vgg16", weights="imagenet"))[:3] == ("keras", 0.713, 0.901)
+    assert published(dict(model="resnet18", weights="/w/mine.weights.h5")) == ("mine.weights.h5", None, None, None)
+
+
 def test_report_shows_published_beside_measured(tmp_path):
     """An eval row of named weights: the report puts the source's published figures beside the measured ones."""
     from compare.store import Store

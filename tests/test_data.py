@@ -4,6 +4,8 @@ model-input preparation and the tf.data pipeline. Datasets read from files (the 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -116,6 +118,25 @@ def test_shapes_deterministic_and_seeded():
     assert small.x_train.shape == (80, 32, 32, 3) and small.x_test.shape == (80, 32, 32, 3)
     assert np.array_equal(small.x_train, load_dataset("shapes", seed=3, limit=80).x_train)
     assert np.bincount(small.y_train).tolist() == [10] * 8
+
+
+@pytest.mark.parametrize("cname, area", [
+    ("circle", lambda r, t: math.pi * r * r), ("square", lambda r, t: (1.6 * r) ** 2),
+    ("diamond", lambda r, t: 2 * r * r), ("triangle", lambda r, t: 0.5 * (2 * 0.6 * 1.8 * r) * (1.8 * r)),
+    ("cross", lambda r, t: 2 * (2 * t) * (2 * r) - (2 * t) ** 2), ("bar", lambda r, t: (2 * t) * (2 * r)),
+    ("ring", lambda r, t: math.pi * (r * r - (r - 1.6 * t) ** 2)),
+    ("frame", lambda r, t: (1.7 * r) ** 2 - (1.7 * r - 2.8 * t) ** 2)])
+def test_each_shape_covers_its_geometric_area(cname, area):
+    """The masks the shapes images are drawn with, against each figure's area by geometry (radius r,
+    stroke half-width t, as compare.data documents them), on a fine grid: within 1%."""
+    from compare.data import _shape_mask
+
+    r, t = 100.0, 28.0
+    grid = np.arange(-128, 128, dtype=np.float32) + np.float32(0.5)
+    dx, dy = grid[None, None, :], grid[None, :, None]
+    for vertical in (False, True):
+        mask = _shape_mask(cname, dx, dy, np.float32(r), np.float32(t), np.array(vertical)[None, None, None])
+        assert int(mask.sum()) == pytest.approx(area(r, t), rel=0.01), (cname, vertical)
 
 
 # --------------------------------------------------------------------------- names

@@ -58,6 +58,11 @@ def test_run_stores_one_row_per_trial(tiny_run):
     # --limit 96 of each split; 10% of the 96 training images (round(9.6) = 10, stratified over the
     # 8 classes) are held out for validation
     assert (lenet["n_train"], lenet["n_val"], lenet["n_test"]) == (86, 10, 96)
+    # resnet8 at width 0.25 (4, 8, 16 filters; bias-free convs, BN after each; option-A shortcuts) on
+    # 32x32x3, 8 classes: convs 108 + 2*144 + 288 + 576 + 1,152 + 2,304, BN 2*60, fc 16*8 + 8 params;
+    # MACs 108*32*32 + 2*144*32*32 + (288 + 576)*16*16 + (1,152 + 2,304)*8*8 + 128
+    resnet = df.iloc[1]
+    assert (resnet["params"], resnet["non_trainable"], resnet["macs"]) == (4_972, 120, 848_000)
     assert lenet["config"]["val_fraction"] == 0.1
     # the budget is in every row: the default recipe's Adam, cosine schedule, batch 32, lr 1e-3
     assert (lenet["optimizer"], lenet["schedule"], lenet["batch_size"], lenet["lr"], lenet["epochs_run"]) == (
