@@ -359,12 +359,15 @@ def test_alphago_policy_is_fully_convolutional():
 
 # -- 1x1 convolutions and FC ------------------------------------------------------------------
 
-@pytest.mark.parametrize("name, shape, big, kw", [
-    ("lenet5", (32, 32, 1), (64, 48, 1), {}),
-    ("vgg11", (32, 32, 3), (64, 96, 3), {"width": 0.125}),
-    ("alexnet", (67, 67, 3), (99, 99, 3), {"width": 0.0625}),
+@pytest.mark.parametrize("name, shape, big, kw, grid", [
+    # by hand: lenet5 64x48 -> c1 60x44, s2 30x22, c3 26x18, s4 13x9, c5 (5x5) 9x5
+    ("lenet5", (32, 32, 1), (64, 48, 1), {}, (9, 5)),
+    # five 2x2 pools: 64x96 -> 2x3; the head reads the 1x1 map of a 32x32 input
+    ("vgg11", (32, 32, 3), (64, 96, 3), {"width": 0.125}, (2, 3)),
+    # 99 -> conv1 (11/4) 23, pool 11, pool 5, pool 2; at 67 the head reads pool5's 1x1
+    ("alexnet", (67, 67, 3), (99, 99, 3), {"width": 0.0625}, (2, 2)),
 ])
-def test_to_fully_convolutional_is_equivalent(name, shape, big, kw):
+def test_to_fully_convolutional_is_equivalent(name, shape, big, kw, grid):
     model = zoo.build(name, input_shape=shape, classes=10, **kw)
     fcn = zoo.to_fully_convolutional(model)
     x = np.random.default_rng(0).random((3, *shape)).astype("float32")
@@ -374,8 +377,7 @@ def test_to_fully_convolutional_is_equivalent(name, shape, big, kw):
     np.testing.assert_allclose(out.reshape(3, 10), ref, atol=1e-5)
     assert n_params(fcn.trainable_weights) == n_params(model.trainable_weights)
     scores = fcn.predict(np.random.default_rng(1).random((1, *big)).astype("float32"), verbose=0)
-    assert scores.ndim == 4 and scores.shape[0] == 1 and scores.shape[-1] == 10
-    assert scores.shape[1] > 1 and scores.shape[2] > 1
+    assert scores.shape == (1, *grid, 10)
 
 
 def test_to_fully_convolutional_at_a_fixed_input_shape():
