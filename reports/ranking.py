@@ -34,7 +34,8 @@ def rank(summary: pd.DataFrame, results: pd.DataFrame, predictions: dict) -> pd.
     The row with the lowest mean top-1 error is the best. Every other row is compared with it by
     McNemar's test (:func:`compare.stats.mcnemar`) on the stored test predictions of the seeds
     both ran (same test images, same labels); with several common seeds the largest p-value is
-    kept (a difference counts only if it is significant at every seed). The group's p-values are
+    kept (a difference counts only if it is significant at every seed, in the best's favour: a seed
+    where the row has fewer mistakes than the best on their discordant images gives p = 1). The group's p-values are
     then Holm-adjusted (:func:`compare.stats.holm`): with k rows compared with the best, the chance
     that any of them is called different by luck stays at most 0.05. Added columns:
     ``p_vs_best_raw`` (NaN for the best, and where no paired predictions exist), ``p_vs_best`` (the
@@ -71,7 +72,9 @@ def rank(summary: pd.DataFrame, results: pd.DataFrame, predictions: dict) -> pd.
                 mine = best_runs.get(seed_of.get(t))
                 if other is None or mine is None or len(other[1]) != len(mine[1]) or (other[1] != mine[1]).any():
                     continue  # not the same test images: no paired test
-                ps.append(mcnemar(*discordant(mine[0] == mine[1], other[0] == other[1])).p_value)
+                b, c = discordant(mine[0] == mine[1], other[0] == other[1])
+                # two-sided test; a seed where this row beat the best counts against any difference
+                ps.append(mcnemar(b, c).p_value if b > c else 1.0)
             if ps:
                 raw[i] = max(ps)
         ties = 0

@@ -806,8 +806,37 @@ def test_export_copies_the_whole_report(run, tmp_path):
         ["figures", "report.md", "report.html", "results.csv", "results.json", "results.sqlite"])
     assert sorted(p.name for p in (dest / "figures").iterdir()) == sorted(
         f"{n}.{ext}" for n in FIGURE_NAMES for ext in ("png", "svg"))  # the stale figure is gone
-    assert (dest / "results.sqlite").read_bytes() == (run["dir"] / "results.sqlite").read_bytes()
+    from compare.store import Store
+
+    with Store(dest / "results.sqlite") as copy, Store(run["dir"] / "results.sqlite") as orig:
+        assert copy.trials(status=None).equals(orig.trials(status=None))  # every trial, as the run has it
+        assert copy.get_meta("exported_from") == str(run["dir"].resolve()) and orig.get_meta("exported_from") is None
     check_report_links(dest)
+    code, out, _ = _cli([str(run["dir"]), "--no-figures", "--no-profiles", "--export", str(dest)])
+    assert code == 0 and "exported 5 files" in out  # an earlier export is replaced
+
+
+def test_export_never_replaces_a_runs_own_store(run, tmp_path):
+    """Into the run directory itself, or into another run's directory: one error line before any
+    work (the report is not rebuilt), and the other run's store is left as it was."""
+    import shutil
+
+    src, other = tmp_path / "run", tmp_path / "other"
+    shutil.copytree(run["dir"], src)
+    shutil.copytree(run["dir"], other)
+    from compare.store import Store
+
+    with Store(other / "results.sqlite") as store:  # another run: its store differs from src's
+        store.set_meta("note", "the other run")
+    before = {p: p.stat().st_mtime_ns for p in (src / "report.md", other / "results.sqlite")}
+    for dest, said in ((src, f"--export {str(src) + '/'!r} is the run directory itself, where the report is written "
+                             "anyway; accepted: another directory"),
+                       (other, f"--export {str(other)!r} holds a run's own results store ({other / 'results.sqlite'}), "
+                               "which the export would replace; accepted: a new directory or an earlier export")):
+        arg = str(dest) + "/" if dest == src else str(dest)
+        code, out, err = _cli([str(src), "--no-profiles", "--export", arg])
+        assert (code, out, err) == (2, "", f"error: {said}\n")
+    assert {p: p.stat().st_mtime_ns for p in before} == before
 
 
 def test_export_leaves_out_figures_the_report_does_not_show(run, tmp_path):
@@ -860,6 +889,32 @@ def test_rank_pairs_seeds_and_keeps_the_largest_p():
     from compare.stats import wilson
 
     assert tuple(one.loc[one["model"] == "b", ["top1_err_lo", "top1_err_hi"]].iloc[0]) == pytest.approx(wilson(12, 100))
+
+
+def test_rank_a_difference_must_go_the_same_way_at_every_seed():
+    """Seeds that disagree: a beats b significantly at seed 0 and b beats a significantly at seed 1
+    (a has the lower mean error). Each seed alone is significant (p = 2/2**12 and 2/2**10 two-sided),
+    but not in the same direction: no difference is claimed."""
+    from reports.ranking import rank
+    from reports.tables import summarize, tidy
+
+    label = np.arange(100) % 10
+
+    def wrong(idx):
+        p = label.copy()
+        p[idx] = (p[idx] + 1) % 10
+        return p
+    runs = {(1, "a", 0): [], (2, "a", 1): list(range(10)), (3, "b", 0): list(range(12)), (4, "b", 1): []}
+    rows = [dict(id=tid, study="main", dataset="d", model=m, seed=seed, status="done", top1_err=len(idx) / 100,
+                 n_test=100, epochs=5, config={}, metrics={}, history={}) for (tid, m, seed), idx in runs.items()]
+    preds = {tid: (wrong(idx), label) for (tid, _, _), idx in runs.items()}
+    results = tidy(pd.DataFrame(rows))
+    out = rank(summarize(results), results, preds).set_index("model")
+    assert out.loc["b", "p_vs_best_raw"] == 1.0 and bool(out.loc["b", "tied_with_best"])
+    assert (out.loc["a", "rank"], out.loc["b", "rank"]) == (1, 1)
+    one = results[results["seed"] == 1]  # seed 1 alone: b is the best, and a is significantly worse
+    out1 = rank(summarize(one), one, preds).set_index("model")
+    assert out1.loc["a", "p_vs_best_raw"] == pytest.approx(2 / 2 ** 10, abs=1e-15) and out1.loc["a", "rank"] == 2
 
 
 def test_rank_equal_errors_share_their_rank_below_the_best():
