@@ -238,7 +238,8 @@ def printer(quiet: bool):
             ci = (f" (95% CI {(1 - m['top1_err_hi']) * 100:.1f}-{(1 - m['top1_err_lo']) * 100:.1f}%)"
                   if m.get("top1_err_lo") is not None and m.get("top1_err_hi") is not None else "")
             val = f", validation {m['val_acc'] * 100:.2f}%" if m.get("val_acc") is not None else ""
-            print(f"{tag}: top-1 {m['top1_acc'] * 100:.2f}%{ci}{val}, {m['params']:,} params, "
+            # accuracy, named as such: the reports show the error
+            print(f"{tag}: test top-1 accuracy {m['top1_acc'] * 100:.2f}%{ci}{val}, {m['params']:,} params, "
                   f"{human_count(m['macs'])} MACs, {info['seconds']:.0f} s", flush=True)
         elif event == "failed":
             print(f"{tag}: FAILED: {info['reason']}", flush=True)

@@ -287,11 +287,11 @@ def run_trial(config: dict, *, verbose: int = 0, save_path: str | None = None,
                                                                            "val_loss": None}
     probs = predict_probs(net, x_test)  # the test split, once, after training
     metrics.update(evaluate_test(probs, y_test))
-    steady = timer.times[1:] or timer.times  # the first epoch includes tracing and compilation
+    steady = timer.times[1:]  # the first epoch includes tracing and compilation: one epoch gives no throughput
     metrics.update({
         "train_loss": history["loss"][-1], "train_acc": history["accuracy"][-1],
         "train_s": round(train_s, 3), "epoch_s": [round(t, 3) for t in timer.times],
-        "train_img_per_s": round(len(x_train) / float(np.mean(steady)), 1),
+        "train_img_per_s": round(len(x_train) / float(np.mean(steady)), 1) if steady else None,
         "infer_ms_b1": round(_latency_ms(net, x_test, 1), 4), "infer_ms_b32": round(_latency_ms(net, x_test, 32), 4),
         "peak_mem_mb": _peak_mb(), "input_shape": list(shape), "classes": ds.num_classes,
         "data_channels": int(ds.x_train.shape[-1]),  # 1: grey images, copied to a 3-channel model's inputs

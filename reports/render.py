@@ -121,14 +121,14 @@ def _comparison(data: ReportData) -> list[Block]:
          "training. 95% CI: Wilson score interval of the test error on the test images (with several seeds, at the "
          "mean error); 95% CI over seeds: mean ± t·sd/sqrt(seeds). McNemar p vs best (Holm): exact McNemar test of "
          "the row against the lowest-error row on the same test images (paired predictions; with several seeds the "
-         "largest p), Holm-adjusted for the number of rows compared with the best. Rank: rows not distinguishable "
+         "largest p, and 1 where the row beat the best at some seed), Holm-adjusted for the number of rows compared with the best. Rank: rows not distinguishable "
          "from the best (adjusted p >= 0.05) share rank 1, marked '1='; the rows below are ordered by test error "
          "only (they are not tested against each other), and rows with the same error share their rank, marked "
          "'='. Top-5 error is shown only with more than 10 classes. Budget: epochs, batch size, lr (initial), "
          "optimizer and schedule, augmentation, recipe, input and width are those each row was trained with. "
          "Times: train (s) = wall time of training; train (img/s) = training images per second over the epochs "
-         "after the first (which compiles), validation pass included; infer = forward-pass latency in milliseconds "
-         "per image, at batch 1 and at batch 32.")
+         "after the first (which compiles; none for one epoch), validation pass included; infer = forward-pass "
+         "latency in milliseconds per image, at batch 1 and at batch 32.")
     if "n_val" not in data.summary.columns or data.summary["n_val"].isna().any():
         note += (" Rows with '?' validation images were trained before this toolkit kept a validation split: "
                  "their per-epoch validation curves and schedules watched the test images, and without stored "

@@ -342,9 +342,9 @@ def test_trial_line_prints_macs_in_a_unit_that_fits(capsys):
     printer(False)("done", 1, 1, cfg, metrics=dict(top1_acc=0.97, top1_err_lo=0.021094, top1_err_hi=0.042503,
                                                    val_acc=0.9825, params=61_706, macs=416_520), seconds=65)
     assert capsys.readouterr().out == (
-        "[1/2] lenet5 (width 1, seed 0): top-1 97.50%, 61,706 params, 44.0 K MACs, 3 s\n"
-        "[2/2] lenet5 (width 1, seed 0): top-1 50.00%, 1 params, 1.58 G MACs, 10 s\n"
-        "[1/1] lenet5 (width 1, seed 0): top-1 97.00% (95% CI 95.7-97.9%), validation 98.25%, 61,706 params, "
+        "[1/2] lenet5 (width 1, seed 0): test top-1 accuracy 97.50%, 61,706 params, 44.0 K MACs, 3 s\n"
+        "[2/2] lenet5 (width 1, seed 0): test top-1 accuracy 50.00%, 1 params, 1.58 G MACs, 10 s\n"
+        "[1/1] lenet5 (width 1, seed 0): test top-1 accuracy 97.00% (95% CI 95.7-97.9%), validation 98.25%, 61,706 params, "
         "417 K MACs, 65 s\n")
 
 

@@ -85,11 +85,13 @@ def test_two_workers_train_one_trial_into_the_chiefs_store(tmp_path):
     assert row["num_replicas_in_sync"] == 2
     assert row["params"] == LENET5_PARAMS
     assert tuple(row["input_shape"]) == (32, 32, 1)
+    # training throughput from the second epoch (the first compiles): all training images per epoch
+    assert row["train_img_per_s"] == pytest.approx(row["n_train"] / row["epoch_s"][1], rel=2e-3)
     loss = row["history"]["loss"]
     assert len(loss) == 2 and loss[-1] < loss[0], loss
     assert row["top1_acc"] >= MIN_TOP1, row["top1_acc"]
     # both workers evaluated the same model: the worker's printed top-1 is the chief's
-    line = f"top-1 {row['top1_acc'] * 100:.2f}%"
+    line = f"test top-1 accuracy {row['top1_acc'] * 100:.2f}%"
     assert line in chief_out and line in worker_out
     # the saved model, loaded without a strategy: the same size and the same test mistakes
     import keras

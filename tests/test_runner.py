@@ -72,6 +72,8 @@ def test_run_stores_one_row_per_trial(tiny_run):
         assert key in df.columns, key
     # FLOPs = 2 x the hand-counted 62,998 MACs above; depth: c1, c3, c5, f6, output
     assert lenet["flops"] == 125_996 and lenet["depth"] == 5
+    # one epoch: its time includes tracing and compilation, so no training throughput is claimed
+    assert df["train_img_per_s"].isna().all() and len(lenet["epoch_s"]) == 1
     assert df["num_replicas_in_sync"].tolist() == [1, 1]  # no strategy: one replica
     assert len(lenet["history"]["loss"]) == 1 and len(lenet["history"]["val_accuracy"]) == 1
     assert (out / lenet["weights_path"]).is_file()
