@@ -38,7 +38,12 @@ def add_depth_parser(sub, parents: list[argparse.ArgumentParser]) -> None:
     add_training_options(p, out_default=DEFAULT_OUT)
     budget_help = {"width": f"channel multiplier (default {DEFAULT_BUDGET['width']:g}: 8-16-32 filters)",
                    "epochs": f"epochs per trial (default {DEFAULT_BUDGET['epochs']})",
-                   "limit": f"cap train/test images per split (default {DEFAULT_BUDGET['limit']}; 'all' = no cap)"}
+                   "limit": f"cap train/test images per split (default {DEFAULT_BUDGET['limit']}; 'all' = no cap)",
+                   # run's help names its main preset, which the depth study does not have
+                   "input_size": "square input side for every net (default: the dataset's image size, 28 on mnist5k)",
+                   "batch_size": "batch size (default: the recipe's)",
+                   "lr": "initial learning rate (default: the recipe's)",
+                   "augment": "pad-crop(-flip) augmentation (default none)"}
     for action in p._actions:  # the budget's defaults, in the options' own help
         if action.dest in budget_help:
             action.help = budget_help[action.dest]

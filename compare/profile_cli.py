@@ -21,7 +21,9 @@ def add_profile_parser(sub, parents: list[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("profile", parents=parents, help="per-layer shapes, params, MACs/FLOPs, activations",
                        description="Per-layer profile of a registered model or a saved .keras file.")
     p.add_argument("model", metavar="NAME|PATH.keras", help="registered model name or a saved .keras model")
-    p.add_argument("--input-shape", metavar="H,W,C", help=f"input shape without batch axis ({SHAPE_FORM})")
+    p.add_argument("--input-shape", metavar="H,W,C", help=f"input shape without batch axis ({SHAPE_FORM}); with a "
+                                                          ".keras file, its architecture is rebuilt at that input "
+                                                          "(a dense layer after a flatten changes size)")
     p.add_argument("--classes", help="number of classes (registered models only)")
     p.add_argument("--width", help="channel width multiplier (registered models only)")
     p.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
@@ -147,6 +149,8 @@ def cmd_profile(args: argparse.Namespace) -> int:
     model, shape = _load(args, overrides)
     df = prof.profile(model, input_shape=shape)
     title = args.model if not args.model.endswith(".keras") else model.name
+    if args.model.endswith(".keras") and shape is not None:  # the saved architecture at another input, not the file
+        title += f" (rebuilt at {shape_text(shape)})"
     sys.stdout.write(render(df, args.format, title))
     from zoo.graph import depth
 

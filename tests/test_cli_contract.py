@@ -71,6 +71,11 @@ def test_compare_help_without_tensorflow(argv, usage):
     if argv[0] in ("run", "depth"):
         text = " ".join(out.split())  # argparse wraps the help lines
         assert "--download let keras.datasets download" in text and "'all' = no cap" in text
+        # run's defaults name its main preset; the depth study has none
+        assert ("main preset" in text) == (argv[0] == "run")
+        if argv[0] == "depth":
+            assert "--input-size INPUT_SIZE square input side for every net (default: the dataset's image size, " \
+                   "28 on mnist5k)" in text
 
 
 def test_reports_help_without_tensorflow():

@@ -74,6 +74,10 @@ def test_profile_a_saved_keras_file(capsys, tmp_path):
     rc, out, _ = _run(capsys, "profile", str(path))
     assert rc == 0
     assert out.splitlines()[-1].startswith("lenet5_1998: 60,000 params")
+    # at another input the saved architecture is rebuilt, and says so: by hand, at 36x36 C5 (a 5x5 conv) gives
+    # 2x2x120, so F6 reads 480 inputs: 60,000 - 10,164 + (480 * 84 + 84) params
+    rc, out, _ = _run(capsys, "profile", str(path), "--input-shape", "36,36,1")
+    assert rc == 0 and out.splitlines()[-1].startswith("lenet5_1998 (rebuilt at 36x36x1): 90,240 params")
     rc, _, err = _run(capsys, "profile", str(path), "--width", "0.5")
     assert rc == 2 and "apply to registered model names" in err
 
