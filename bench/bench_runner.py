@@ -65,6 +65,8 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--batch-size", type=int, default=64)
     args = p.parse_args()
+    if args.epochs < 2:
+        p.error(f"--epochs must be >= 2 (throughput is timed over the epochs after the first), got {args.epochs}")
     print(f"machine: {os.cpu_count()} cpus, {platform.processor() or platform.machine()}, "
           f"python {platform.python_version()}, keras {keras.__version__}")
     for name in args.models.split(","):

@@ -239,8 +239,12 @@ def _points(x: float) -> str:
     return text
 
 
-def _difference(a: float, b: float, n: float, spread: tuple[float, int, float, int] | None = None
-                ) -> tuple[int, str, bool]:
+UNCOUNTED = "image counts unknown"
+RUNNING = "a running mean over the epoch's changing weights, not one model's mistakes"
+
+
+def _difference(a: float, b: float, n: float, spread: tuple[float, int, float, int] | None = None,
+                uncounted: str = UNCOUNTED) -> tuple[int, str, bool]:
     """Whether error ``a`` is significantly above (1) or below (-1) error ``b``, both over ``n``
     images, or neither (0); the intervals as text; whether the seed spread was tested. Over the
     images: the 95% interval of the difference (:func:`compare.stats.newcombe`, conservative for
@@ -248,17 +252,18 @@ def _difference(a: float, b: float, n: float, spread: tuple[float, int, float, i
     seeds_a, sd_b, seeds_b)``: with at least two seeds on each side the difference must also
     stand out of the spread between seeds, the 95% Welch interval of the two means
     (:func:`compare.stats.welch_interval`), on the same side, to be called. Without ``n`` the
-    seeds alone decide, and with neither the raw order does and the text says it is untested."""
+    seeds alone decide, and with neither the raw order does and the text says it is untested
+    (``uncounted`` says why there is no image count)."""
     from .stats import newcombe, welch_interval
 
     over_seeds = welch_interval(a, spread[0], spread[1], b, spread[2], spread[3]) if spread else None
     if math.isnan(n) or n < 1:
         if over_seeds is None:
-            return (1 if a > b else -1 if a < b else 0), " (image counts unknown: not tested)", False
+            return (1 if a > b else -1 if a < b else 0), f" ({uncounted}: not tested)", False
         lo, hi = over_seeds
         return _side(lo, hi), (
             f" (difference {_points(a - b)} points, 95% CI {_points(lo)} to {_points(hi)} over the "
-            f"{spread[1]} and {spread[3]} seeds; image counts unknown)"), True
+            f"{spread[1]} and {spread[3]} seeds; {uncounted})"), True
     n = int(n)
     lo, hi = newcombe(round(a * n), n, round(b * n), n)
     sign = _side(lo, hi)
@@ -277,7 +282,9 @@ def findings(summary: pd.DataFrame, measure: str = "train_err_eval", test: bool 
     depth 20, or the shallowest when 20 is absent), the deepest ResNet vs the deepest plain net,
     and (``test``) the test errors at those depths. A difference is called only when its 95%
     interval over the training images excludes zero and, with several seeds, so does the Welch
-    interval over the seeds (:func:`_difference`)."""
+    interval over the seeds (:func:`_difference`). ``train_err`` (the last epoch's running mean, over
+    weights that change batch by batch) is no count of one model's mistakes: only its seed spread is
+    tested, and with one seed its order is given as untested."""
     import pandas as pd
 
     if summary.empty:
@@ -308,12 +315,17 @@ def findings(summary: pd.DataFrame, measure: str = "train_err_eval", test: bool 
 
     p_deep, p_ref = val(measure, "plain", deep), val(measure, "plain", ref)
     r_deep, r_ref = val(measure, "residual", deep), val(measure, "residual", ref)
-    n_images = summary["n_train"].min() if "n_train" in summary.columns else math.nan
+    # the last epoch's running training error is not a count of one model's mistakes on fixed images:
+    # no binomial interval over the images (only the spread between seeds can test it)
+    running = measure == "train_err"
+    n_images = summary["n_train"].min() if "n_train" in summary.columns and not running else math.nan
+    uncounted = RUNNING if running else UNCOUNTED
     if deep == ref:
         return [f"Only depth {deep}: plain-{deep} {name} {_pct(p_deep)}, resnet-{deep} {_pct(r_deep)}; "
                 "a second depth is needed to see degradation."]
     if not (math.isnan(p_deep) or math.isnan(p_ref)):
-        sign, interval, seeded = _difference(p_deep, p_ref, n_images, spread("plain", deep, "plain", ref))
+        sign, interval, seeded = _difference(p_deep, p_ref, n_images, spread("plain", deep, "plain", ref),
+                                             uncounted)
         shown_by = "these images and seeds" if seeded else "these images"
         verdict = {1: "degradation: the deeper plain net trains worse",
                    -1: "no degradation at this budget: the deeper plain net trains better",
@@ -327,7 +339,7 @@ def findings(summary: pd.DataFrame, measure: str = "train_err_eval", test: bool 
                     "after convergence (a few points in the paper).")
         out.append(f"plain-{deep} {name} {_pct(p_deep)} vs plain-{ref} {_pct(p_ref)}: {verdict}{interval}.{near}")
     if not (math.isnan(r_deep) or math.isnan(p_deep)):
-        sign, interval, _ = _difference(r_deep, p_deep, n_images, spread("residual", deep, "plain", deep))
+        sign, interval, _ = _difference(r_deep, p_deep, n_images, spread("residual", deep, "plain", deep), uncounted)
         rel = {1: "above", -1: "below", 0: "not distinguishable from"}[sign]
         out.append(f"resnet-{deep} {_pct(r_deep)} vs plain-{deep} {_pct(p_deep)}: the residual net is {rel} "
                    f"the plain net of the same depth{interval} (resnet-{ref} {_pct(r_ref)}).")
@@ -336,7 +348,8 @@ def findings(summary: pd.DataFrame, measure: str = "train_err_eval", test: bool 
         if len(col) > 2:
             ordered = col.sort_values(kind="stable")
             best, second = int(ordered.index[0]), int(ordered.index[1])
-            sign, _, _ = _difference(float(col[second]), float(col[best]), n_images, spread(kind, second, kind, best))
+            sign, _, _ = _difference(float(col[second]), float(col[best]), n_images, spread(kind, second, kind, best),
+                                     uncounted)
             alike = "" if sign == 1 else f", not distinguishable from depth {second} ({_pct(float(col[second]))})"
             rest = "" if best == deep or deep not in col.index else f"; {label}-{deep} {_pct(float(col[deep]))}"
             out.append(f"Lowest {label} training error: depth {best} ({_pct(float(col[best]))}){alike}{rest}.")

@@ -7,6 +7,7 @@ store whose trials all failed: the report is still written and lists the reasons
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from typing import Sequence
@@ -32,37 +33,55 @@ def _parser() -> argparse.ArgumentParser:
 EXPORTED = ("report.md", "report.html", "results.csv", "results.json", "results.sqlite")
 """The files ``--export`` copies, with ``figures/*.png|svg`` (not the trained models: they are large)."""
 EXPORT_MARK = "exported_from"
-"""The meta key an exported copy of a store carries (the run directory it came from): an export may
-replace an earlier export's store, never a run's own."""
+"""The meta key of a store that ``--export`` wrote: ``{"from": run directory name, "trials": count}``.
+An export may replace such a copy (unless trials were added to it since), never a run's own store."""
 
 
-def _exported_store(path) -> bool:
-    """Whether the store at ``path`` is a copy that ``--export`` wrote (read-only; False if unreadable)."""
+def _export_mark(path) -> tuple[dict | None, int]:
+    """(the export mark or None, the number of trials) of the results store at ``path``, read-only;
+    ValueError naming the file when it is no readable results store."""
+    import contextlib
+    import json
     import sqlite3
+    from pathlib import Path
 
     try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
-            return conn.execute("SELECT 1 FROM meta WHERE key = ?", (f"json:{EXPORT_MARK}",)).fetchone() is not None
-    except sqlite3.Error:
-        return False
+        with contextlib.closing(sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True)) as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = ?", (f"json:{EXPORT_MARK}",)).fetchone()
+            trials = int(conn.execute("SELECT COUNT(*) FROM trials").fetchone()[0])
+    except sqlite3.Error as exc:
+        raise ValueError(f"--export: {path} is not a readable results store ({exc}); accepted: a directory without "
+                         "one, or an earlier export (remove the file or choose another directory)") from None
+    mark = json.loads(row[0]) if row is not None else None
+    return (mark if isinstance(mark, dict) else None), trials
 
 
 def check_export(run_dir, target) -> None:
-    """Before any work: ``target`` can take the export of ``run_dir`` without losing results. It is
-    not the run directory itself, and a results.sqlite already there is an earlier export's copy
-    (or this run's very file), not another run's own store."""
+    """Before any work: ``target`` (``~`` already expanded) can take the export of ``run_dir``
+    without losing results. It is not the run directory itself (by any name), and a results.sqlite
+    already there is this run's very content or an earlier export's copy with no trial added since,
+    not another run's own store."""
     import filecmp
     from pathlib import Path
 
     check_directory("--export", target)
-    src, dst = Path(run_dir).expanduser().resolve(), Path(target).expanduser().resolve()
-    if src == dst:
+    src, dst = Path(run_dir).expanduser(), Path(target)
+    if dst.exists() and os.path.samefile(src, dst):
         raise ValueError(f"--export {target!r} is the run directory itself, where the report is written anyway; "
                          "accepted: another directory")
     old, new = dst / "results.sqlite", src / "results.sqlite"
-    if old.is_file() and not _exported_store(old) and not (new.is_file() and filecmp.cmp(old, new, shallow=False)):
-        raise ValueError(f"--export {target!r} holds a run's own results store ({old}), which the export would "
-                         "replace; accepted: a new directory or an earlier export")
+    if not old.exists():
+        return
+    if os.path.samefile(old, new):
+        raise ValueError(f"--export {target!r}: its results.sqlite is the run's own file ({new}); accepted: another "
+                         "directory")
+    if filecmp.cmp(old, new, shallow=False):
+        return  # the same content: nothing is lost
+    mark, trials = _export_mark(old)
+    if mark is None or mark.get("trials") != trials:
+        since = "" if mark is None else f" (an export of {mark.get('trials')} trial(s), {trials} now)"
+        raise ValueError(f"--export {target!r} holds a run's own results store ({old}{since}), which the export "
+                         "would replace; accepted: a new directory or an earlier export")
 
 
 def export(run_dir, target) -> tuple[int, int]:
@@ -74,8 +93,8 @@ def export(run_dir, target) -> tuple[int, int]:
 
     from compare.store import Store
 
-    src, dst = Path(run_dir), Path(target)
-    check_export(run_dir, target)
+    src, dst = Path(run_dir).expanduser(), Path(target).expanduser()
+    check_export(run_dir, str(dst))
     (dst / "figures").mkdir(parents=True, exist_ok=True)
     files = 0
     for name in EXPORTED:
@@ -84,7 +103,7 @@ def export(run_dir, target) -> tuple[int, int]:
             files += 1
     if (dst / "results.sqlite").is_file():
         with Store(dst / "results.sqlite") as store:  # the copy says it is one (check_export)
-            store.set_meta(EXPORT_MARK, str(src.expanduser().resolve()))
+            store.set_meta(EXPORT_MARK, {"from": src.resolve().name, "trials": len(store.trials(status=None))})
     # the figures the report shows (not those an earlier report of the run left, e.g. before --no-figures)
     shown = {m for name in ("report.md", "report.html") if (src / name).is_file()
              for m in re.findall(r"figures/([\w.-]+\.(?:png|svg))", (src / name).read_text())}
@@ -104,8 +123,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from compare.store import run_store
 
     run_store(args.run_dir)  # a missing directory or store, or a corrupt one: before any work
-    if args.export:
-        check_export(args.run_dir, args.export)
+    target = os.path.expanduser(args.export) if args.export else None  # `--export=~/x`: the shell leaves ~ alone
+    if target:
+        check_export(args.run_dir, target)
     from reports.render import build_report
 
     rep = build_report(args.run_dir, figures=not args.no_figures, profiles=not args.no_profiles)
@@ -118,9 +138,9 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"interrupted); the reasons are listed in {md}", file=sys.stderr)
         return EXIT_BAD_INPUT
     notes = f", {counted(len(rep.notes), 'note')}" if rep.notes else ""
-    if args.export:
-        files, figures = export(args.run_dir, args.export)
-        notes += f"; exported {files} files and {figures} figure files to {args.export}"
+    if target:
+        files, figures = export(args.run_dir, target)
+        notes += f"; exported {files} files and {figures} figure files to {target}"
     print(f"report: {md}, {html.name}, {len(rep.figures)} figures "
           f"({counted(rep.models, 'model')}, {rep.failed} failed{notes})")
     return 0

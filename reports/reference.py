@@ -115,7 +115,7 @@ COLUMN_UNITS: dict[str, str] = {
     "train_acc": "training accuracy of the last epoch, in training mode (fraction 0-1)",
     "train_s": "training wall time (seconds)",
     "train_img_per_s": "training throughput: training images per second over the epochs after the first (which "
-                       "compiles), each epoch's validation pass included; empty for a one-epoch trial",
+                       "compiles), each epoch's validation pass left out; empty for a one-epoch trial",
     "infer_ms_b1": "inference latency at batch 1 (milliseconds per image)",
     "infer_ms_b32": "inference latency at batch 32 (milliseconds per image)",
     "peak_mem_mb": "peak resident memory of the process during the trial or bench row (MB of 2^20 bytes, as "

@@ -127,7 +127,7 @@ def _comparison(data: ReportData) -> list[Block]:
          "'='. Top-5 error is shown only with more than 10 classes. Budget: epochs, batch size, lr (initial), "
          "optimizer and schedule, augmentation, recipe, input and width are those each row was trained with. "
          "Times: train (s) = wall time of training; train (img/s) = training images per second over the epochs "
-         "after the first (which compiles; none for one epoch), validation pass included; infer = forward-pass "
+         "after the first (which compiles; none for one epoch), validation pass left out; infer = forward-pass "
          "latency in milliseconds per image, at batch 1 and at batch 32.")
     if "n_val" not in data.summary.columns or data.summary["n_val"].isna().any():
         note += (" Rows with '?' validation images were trained before this toolkit kept a validation split: "

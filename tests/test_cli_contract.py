@@ -408,17 +408,22 @@ def test_check_dataset_hint_and_download(tmp_path, monkeypatch):
     with pytest.raises(DatasetUnavailableError) as err:
         check_dataset("MNIST", hint="rerun with --download")
     assert "/ or rerun with --download; " in str(err.value)
-    import urllib.request
-
-    import keras
     import numpy as np
     import PIL.Image
+
+    import compare.data as data
+    import compare.keras_cache as keras_cache
 
     def no_read(*args, **kwargs):
         raise AssertionError("check_dataset read or fetched data")
 
-    for where, name in ((np, "load"), (PIL.Image, "open"), (keras.utils, "get_file"), (urllib.request, "urlopen")):
-        monkeypatch.setattr(where, name, no_read)
+    # every reader the datasets go through (compare.data's own names and what they call), and numpy's
+    for where, names in ((data, ("load_mnist5k", "load_digits8", "load_npz", "load_folder", "make_shapes",
+                                 "load_keras", "fetch_keras", "load_dataset")),
+                         (keras_cache, ("load_keras", "fetch_keras")), (np, ("load", "loadtxt")),
+                         (PIL.Image, ("open",))):
+        for name in names:
+            monkeypatch.setattr(where, name, no_read)
     check_dataset("mnist", download=True)  # allowed: nothing is checked or fetched here
     for name in ("mnist5k", "Digits", "shapes", f"npz:{__file__}", f"folder:{tmp_path}"):
         check_dataset(name)  # embedded, or an existing path: passes without reading anything

@@ -201,13 +201,20 @@ def test_findings_in_numbers_call_only_what_the_interval_supports():
             "(difference -2.9 points, 95% CI -3.7 to -2.2) (resnet-20 2.0%).") in text
     # 400 images: 12 vs 20 errors (-4.9 to +0.8) and 14 vs 12 (-2.1 to +3.1): neither is called
     s = _summary("mnist5k", {20: 0.05, 56: 0.03}, {20: 0.04, 56: 0.035}, n_train=400)
-    text = " ".join(depth.findings(s, "train_err"))
+    text = " ".join(depth.findings(s))
     assert ("3.0% vs plain-20 5.0%: no difference these images can show (difference -2.0 points, 95% CI -4.9 "
             "to +0.8).") in text
     assert "the residual net is not distinguishable from the plain net of the same depth (difference +0.5" in text
+    # the last epoch's running training error is a mean over changing weights, not a count of one
+    # model's mistakes: no interval over the images, its order said to be untested
+    text = " ".join(depth.findings(s, "train_err"))
+    assert ("plain-56 final training error (last epoch, training mode) 3.0% vs plain-20 5.0%: no degradation at this "
+            "budget: the deeper plain net trains better (a running mean over the epoch's changing weights, not one "
+            "model's mistakes: not tested).") in text
+    assert "95% CI" not in text and "One seed" not in text
     # a store without image counts: the order is reported, and said to be untested
     s = _summary("mnist5k", {20: 0.05, 56: 0.03}, {20: 0.04, 56: 0.035}, n_train=math.nan)
-    text = " ".join(depth.findings(s, "train_err"))
+    text = " ".join(depth.findings(s))
     assert "no degradation at this budget: the deeper plain net trains better (image counts unknown: not tested)" in text
 
 
@@ -276,7 +283,11 @@ def test_findings_with_seeds_call_only_what_the_seed_spread_supports_too():
     s = _summary("mnist5k", {20: 0.05, 56: 0.03}, {20: 0.04, 56: 0.035}, n_train=400)
     s["seeds"] = 3  # train_err_std NaN
     assert ("3.0% vs plain-20 5.0%: no difference these images can show (difference -2.0 points, 95% CI -4.9 to "
-            "+0.8).") in " ".join(depth.findings(s, "train_err"))
+            "+0.8).") in " ".join(depth.findings(s))
+    # the running training error with its seed spread: the seeds alone test it
+    s["train_err_std"] = [0.002] * len(s)
+    assert ("3.0% vs plain-20 5.0%: no degradation at this budget: the deeper plain net trains better (difference "
+            "-2.0 points, 95% CI ") in " ".join(depth.findings(s, "train_err"))
 
 
 def test_cifar10_reference_series_is_the_papers():

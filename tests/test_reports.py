@@ -810,33 +810,59 @@ def test_export_copies_the_whole_report(run, tmp_path):
 
     with Store(dest / "results.sqlite") as copy, Store(run["dir"] / "results.sqlite") as orig:
         assert copy.trials(status=None).equals(orig.trials(status=None))  # every trial, as the run has it
-        assert copy.get_meta("exported_from") == str(run["dir"].resolve()) and orig.get_meta("exported_from") is None
+        assert copy.get_meta("exported_from") == {"from": run["dir"].resolve().name, "trials": len(orig.trials(status=None))}
+        assert orig.get_meta("exported_from") is None
     check_report_links(dest)
     code, out, _ = _cli([str(run["dir"]), "--no-figures", "--no-profiles", "--export", str(dest)])
     assert code == 0 and "exported 5 files" in out  # an earlier export is replaced
 
 
-def test_export_never_replaces_a_runs_own_store(run, tmp_path):
-    """Into the run directory itself, or into another run's directory: one error line before any
-    work (the report is not rebuilt), and the other run's store is left as it was."""
+def test_export_never_replaces_a_runs_own_store(run, tmp_path, monkeypatch):
+    """Into the run directory itself (by any name), into another run's directory, into an export to
+    which trials were added since, or over a file that is no results store: one error line before
+    any work (the report is not rebuilt), and what was there is left as it was."""
     import shutil
 
     src, other = tmp_path / "run", tmp_path / "other"
     shutil.copytree(run["dir"], src)
     shutil.copytree(run["dir"], other)
+    (tmp_path / "alias").symlink_to(src)
     from compare.store import Store
 
     with Store(other / "results.sqlite") as store:  # another run: its store differs from src's
         store.set_meta("note", "the other run")
-    before = {p: p.stat().st_mtime_ns for p in (src / "report.md", other / "results.sqlite")}
-    for dest, said in ((src, f"--export {str(src) + '/'!r} is the run directory itself, where the report is written "
-                             "anyway; accepted: another directory"),
-                       (other, f"--export {str(other)!r} holds a run's own results store ({other / 'results.sqlite'}), "
-                               "which the export would replace; accepted: a new directory or an earlier export")):
-        arg = str(dest) + "/" if dest == src else str(dest)
-        code, out, err = _cli([str(src), "--no-profiles", "--export", arg])
+    exported = tmp_path / "exported"
+    assert _cli([str(src), "--no-figures", "--no-profiles", "--export", str(exported)])[0] == 0
+    with Store(exported / "results.sqlite") as store:  # then someone trains into the export
+        store.finish(store.begin(dict(study="main", model="lenet5", dataset="digits", seed=9)), dict(top1_err=0.5))
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "results.sqlite").write_bytes(b"not a database")
+    n = len(Store(src / "results.sqlite").trials(status=None))
+    refused = {
+        str(tmp_path / "alias"): f"--export {str(tmp_path / 'alias')!r} is the run directory itself, where the report "
+                                 "is written anyway; accepted: another directory",
+        str(other): f"--export {str(other)!r} holds a run's own results store ({other / 'results.sqlite'}), which the "
+                    "export would replace; accepted: a new directory or an earlier export",
+        str(exported): f"--export {str(exported)!r} holds a run's own results store ({exported / 'results.sqlite'} "
+                       f"(an export of {n} trial(s), {n + 1} now)), which the export would replace; accepted: a new "
+                       "directory or an earlier export",
+        str(tmp_path / "junk"): f"--export: {tmp_path / 'junk' / 'results.sqlite'} is not a readable results store "
+                                "(file is not a database); accepted: a directory without one, or an earlier export "
+                                "(remove the file or choose another directory)",
+    }
+    before = {p: p.stat().st_mtime_ns for p in (src / "report.md", other / "results.sqlite",
+                                                exported / "results.sqlite")}
+    for dest, said in refused.items():
+        code, out, err = _cli([str(src), "--no-profiles", "--export", dest])
         assert (code, out, err) == (2, "", f"error: {said}\n")
     assert {p: p.stat().st_mtime_ns for p in before} == before
+    # `--export=~/x` (the shell leaves that ~ alone): checked and written at HOME/x, not at ./~/x
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = _cli([str(src), "--no-figures", "--no-profiles", "--export=~/other"])
+    assert code == 2 and not (tmp_path / "~").exists()
+    code, out, _ = _cli([str(src), "--no-figures", "--no-profiles", "--export=~/fresh"])
+    assert code == 0 and out.endswith(f"to {tmp_path / 'fresh'})\n") and (tmp_path / "fresh" / "report.md").is_file()
 
 
 def test_export_leaves_out_figures_the_report_does_not_show(run, tmp_path):

@@ -58,6 +58,7 @@ class Server:
                 conn, _ = self._sock.accept()
             except (socket.timeout, OSError):
                 continue
+            self.headers_read.clear()  # this request's client, not an earlier one
             with conn:
                 conn.settimeout(5)
                 self._answer(conn)
@@ -84,7 +85,6 @@ class Server:
         if kind == "drop":
             # reset once the client has the headers and waits for the rest of the body
             assert self.headers_read.wait(10), "the client never read the response's headers"
-            self.headers_read.clear()
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close = RST
         else:
             conn.shutdown(socket.SHUT_WR)

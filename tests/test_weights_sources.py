@@ -3,8 +3,7 @@ accuracies, and the parameter and MAC counts torchvision publishes for the same 
 
 - torchvision: each ``*_Weights.IMAGENET1K_V1`` enum's metadata (``url``, ``_metrics`` acc@1 /
   acc@5, ``num_params``, ``_ops`` in GMACs to 3 decimals), read in a subprocess that imports
-  torchvision and the zoo's cards only (torchvision cannot be imported after TensorFlow in one
-  process; the cards need neither).
+  torchvision alone (it cannot be imported after TensorFlow in one process).
 - keras.applications: the URLs and md5 hashes in its modules (``WEIGHTS_PATH``,
   ``WEIGHTS_HASHES``, the hashes its VGG builders pass to ``get_file``). Its accuracies are
   published only in its documentation's table, not in its code.

@@ -215,7 +215,6 @@ def test_vgg_b_c_params(name, exact, rounded):
     head = (7 * 7 * 512 + 1) * 4096 + (4096 + 1) * 4096 + (4096 + 1) * 1000
     total = body_only.count_params() + head
     assert total == exact and round(total / 1e6) == rounded
-    assert (exact, rounded) == ((133_047_848, 133) if name == "vgg13" else (133_638_952, 134))
 
 
 @pytest.mark.parametrize("name", ["vgg13_bn", "vgg19_bn"])

@@ -161,8 +161,10 @@ def _load(model: keras.Model, path: str) -> None:
         except KeyError as missing:
             name = missing.args[0]
             ours = [ly.name for ly in model.layers if ly.weights]
-            # the model's layers before this one are in the file (the first missing is raised), none after it
-            no_top = name in ours and not any(n in layers for n in ours[ours.index(name):])
+            # a model with its classifier, whose layers before this one are in the file (the first
+            # missing is raised) and none from it on
+            no_top = (name in ours and ours.index(name) > 0 and "predictions" in ours
+                      and not any(n in layers for n in ours[ours.index(name):]))
             hint = " of the classifier (a no-top file?); build with include_top=False" if no_top else ""
             raise WeightsMismatch(f"{what} does not fit model {model.name!r}: it has no layer {name!r}{hint}") from None
         except WeightsMismatch as exc:

@@ -23,8 +23,8 @@ RULES = """\
   **FLOPs = 2 x MACs.** A convolution costs `kh * kw * (Cin / groups) * Cout * Hout * Wout`, a dense
   layer `in * out`; each leaf layer is counted once. BatchNorm, activations, pooling, add and concat
   work is reported separately as "all ops" (`compare.profile`), never in the MACs column. LeNet-5
-  1998's other weighted layers count their multiplies too: its trainable subsampling (one per output)
-  and its RBF output (84 squared differences per class), itemised on its card.
+  1998's other layers with parameters count their multiplies too: its trainable subsampling (one per
+  output) and its RBF output (84 squared differences per class), itemised on its card.
 - **depth** is the number of weighted layers (conv + dense) on the longest input-to-output path,
   without projection shortcuts or auxiliary heads (`zoo.depth`): LeNet-5 5, AlexNet 8, VGG-16 16,
   GoogLeNet 22, ResNet-50 50, CIFAR ResNet-20 20.
