@@ -216,6 +216,10 @@ def test_own_files_load_by_layer_name_into_a_model_without_its_top(tmp_path, mon
         zoo.resnet32(width=0.25, weights=str(keras_path))
     assert str(err.value) == (f"weights file '{keras_path}' does not fit model 'resnet32': it has no layer "
                               "'conv2_block4_1_conv'")
+    with pytest.raises(ValueError) as err:  # another family's file: named by what it has, not as a no-top file
+        zoo.alexnet(**small, weights=str(keras_path))
+    assert str(err.value) == (f"weights file '{keras_path}' does not fit model 'alexnet': the file has weights the "
+                              "model does not use, first 'conv1_conv' (38 in all)")
     zoo.resnet32(width=0.25).save(tmp_path / "r32.keras")
     with pytest.raises(ValueError, match=r"does not fit model 'resnet20': the file has weights the model does not "
                                          r"use, first 'conv2_block4_1_conv' \(16 in all\)$"):  # stages 2-3's extra blocks
