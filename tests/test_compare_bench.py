@@ -338,7 +338,8 @@ def test_a_report_keeps_each_mode_apart(tmp_path):
             store.fail(trial, failed)
         else:
             store.finish(trial, dict(time_ms=batch * 1000 / img_per_s, img_per_s=img_per_s, latency_ms=1000 / img_per_s,
-                                     peak_mem_mb=800.0, gflops=1.0, pct_peak=0.5, peak_gflops=200.0))
+                                     peak_mem_mb=700.0 + 50 * batch, gflops=1.0, pct_peak=img_per_s / 4000,
+                                     peak_gflops=200.0))
 
     with Store(tmp_path / "results.sqlite") as store:
         row(store, 1, img_per_s=1000.0)
@@ -366,6 +367,11 @@ def test_a_report_keeps_each_mode_apart(tmp_path):
     (line,) = fig.axes[0].get_lines()
     assert list(line.get_xdata()) == [1, 2] and list(line.get_ydata()) == [1000.0, 2000.0]
     assert fig.axes[0].get_title() == "Inference throughput vs batch size"
+    drawn = bench_report._drawn(bench_report.rows(load_trials(tmp_path)))
+    (line,) = bench_report.plot_memory(drawn).axes[0].get_lines()  # each row's own peak memory
+    assert list(line.get_xdata()) == [1, 2] and list(line.get_ydata()) == [750.0, 800.0]
+    bars = bench_report.plot_pct_peak(drawn).axes[0].patches  # one bar per batch size, each row's own share
+    assert [b.get_height() for b in bars] == [0.25, 0.5]
 
 
 def test_accuracy_figures_use_a_measured_evaluation_marked_as_such(tmp_path):
