@@ -86,7 +86,7 @@ def test_bench_rows_resume_and_report(tmp_path):
     t = {(r.model, r.config["batch_size"]): r.metrics for r in trials.itertuples()}
     lenet_outputs = 32 * 32 + 28 * 28 * 6 + 14 * 14 * 6 + 10 * 10 * 16 + 5 * 5 * 16 + 400 + 120 + 84 + 10
     alexnet_outputs = (227 * 227 * 3 + 2 * 55 * 55 * 96 + 27 * 27 * 96 + 2 * 27 * 27 * 256 + 13 * 13 * 256  # to pool2
-                       + 2 * 13 * 13 * 384 + 13 * 13 * 256 + 3 * 6 * 6 * 256 + 3 * 4096 + 1000)  # pool5, flatten, drop6
+                       + 2 * 13 * 13 * 384 + 13 * 13 * 256 + 2 * 6 * 6 * 256 + 4 * 4096 + 1000)  # pool5, flatten; fc6, drop6
     for (model, b), params, outputs in [(("lenet5", 1), 61_706, lenet_outputs), (("lenet5", 2), 61_706, lenet_outputs),
                                         (("alexnet", 1), 60_965_224, alexnet_outputs),
                                         (("alexnet", 2), 60_965_224, alexnet_outputs)]:

@@ -258,7 +258,11 @@ def test_alexnet_towers_and_lrn():
     assert names.index("conv1") < names.index("lrn1") < names.index("pool1") < names.index("conv2")
     assert names.index("conv2") < names.index("lrn2") < names.index("pool2")
     assert not any(t == "LocalResponseNormalization" for _, t in slim("alexnet_owt")["layers"])
-    assert [n for n, t in slim("alexnet")["layers"] if t == "Dropout"] == ["drop6", "drop7"]
+    # dropout on the outputs of fc6 and fc7 (Krizhevsky et al. 2012, section 4.2; Zeiler & Fergus 2013,
+    # section 3); torchvision's alexnet drops their inputs instead
+    head = lambda name: [n for n, t in slim(name)["layers"] if t in ("Dense", "Dropout")]  # noqa: E731
+    assert head("alexnet") == head("zfnet") == ["fc6", "drop6", "fc7", "drop7", "predictions"]
+    assert head("alexnet_owt") == ["drop6", "fc6", "drop7", "fc7", "predictions"]
 
 
 def test_alexnet_width_keeps_groups_even():

@@ -395,6 +395,21 @@ def test_conv1_and_pool_pad_symmetrically_like_torch():
     assert m.get_layer("conv1_conv").padding == m.get_layer("pool1_pool").padding == "valid"
 
 
+def test_googlenet_conv1_and_pools_are_the_reference_models():
+    """GoogLeNet's conv1 7x7/2 pads 3 on each side (bvlc_googlenet, torchvision), and its stride-2
+    max pools round up without padding (Caffe's and torchvision's ceil_mode), at an even map size."""
+    m = zoo.build("googlenet", input_shape=(64, 64, 3), width=1 / 16)
+    x = np.random.default_rng(2).standard_normal((2, 64, 64, 3)).astype("float32")
+    c1, p1 = _outputs(m, ["conv1_7x7", "pool1"], x)
+    conv = m.get_layer("conv1_7x7")
+    peer = F.relu(torch.tensor(_torch_conv(x, conv, 3)) + torch.tensor(np.array(conv.bias))).numpy()
+    assert c1.shape[1:3] == (32, 32)
+    np.testing.assert_allclose(c1, peer, rtol=1e-4, atol=1e-4)
+    pool = F.max_pool2d(torch.tensor(c1.transpose(0, 3, 1, 2)), 3, stride=2, ceil_mode=True)
+    np.testing.assert_allclose(p1, pool.numpy().transpose(0, 2, 3, 1), rtol=1e-6, atol=1e-6)
+    assert p1.shape[1:3] == (16, 16)
+
+
 def test_conv1_sees_the_published_window_impulse():
     """Exact numbers: conv1 with all-ones 7x7 kernels on an all-ones 32x32x1 image. Output (0, 0)
     covers input rows and columns -3..3, of which 0..3 are real: 4 x 4 = 16; output (15, 15) covers

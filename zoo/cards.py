@@ -115,7 +115,8 @@ _add(Card(
     description="LeNet-5 as taught today: conv 6@5x5 - pool - conv 16@5x5 - pool - fc 120 - fc 84 - "
                 "fc classes, tanh, parameter-free pooling.",
     tags=("mnist", "tanh"),
-    sources=_counted(depth="LeCun et al. 1998, section II.B (C1, S2, C3, S4, C5, F6, output)",
+    sources=_counted(depth="LeCun et al. 1998, section II.B: 7 layers with parameters; C1, C3, C5, F6 and the "
+                           "output are the 5 convolution and dense layers this count takes (S2, S4 are not)",
                      top1_err=_MNIST_ERR + ", for the 1998 network"),
     **_LENET_COMMON,
 ))
@@ -123,11 +124,15 @@ _add(Card(
     name="lenet5_1998", variant="1998 paper (partial C3, trainable subsampling, RBF output)", min_size=32,
     params=60_000, non_trainable=840, macs=328_096,
     description="LeNet-5 as published: C3's partial connection table, trainable subsampling, "
-                "1.7159*tanh(2a/3), Euclidean RBF output with fixed codes.",
+                "1.7159*tanh(2a/3), Euclidean RBF output with fixed codes (seeded random +1/-1 codes, not the "
+                "paper's 7x12 bitmaps). Initialisation is Keras' (Glorot uniform, subsampling coefficients 1, "
+                "biases 0), not appendix A's uniform +-2.4/fan-in.",
     tags=("mnist", "tanh", "rbf"),
     sources=_counted(params="LeCun et al. 1998, section II.B: 156+12+1,516+32+48,120+10,164 = 60,000",
                      non_trainable="LeCun et al. 1998, section II.B: 84 x 10 fixed RBF parameters",
-                     depth="LeCun et al. 1998, section II.B", top1_err=_MNIST_ERR,
+                     depth="LeCun et al. 1998, section II.B: 7 layers with parameters; C1, C3, C5, F6 and the "
+                           "output are the 5 convolution and dense layers this count takes (S2, S4 are not)",
+                     top1_err=_MNIST_ERR,
                      macs="counted on the built graph: C1, C3, C5, F6 325,680 + one multiply per S2/S4 output "
                           "(1,576: the trainable subsampling coefficient) + the RBF's 84 x 10 squared differences "
                           "(840)"),
@@ -172,10 +177,12 @@ _add(Card(
     top5_err=16.4, err_dataset="ILSVRC-2012 test, top-5 of the paper's ensemble of 5 CNNs "
                                "(15.3 with 7 CNNs and extra training data)",
     description="The ILSVRC-2012 winner: five convs (11x11/4, 5x5, three 3x3) with ReLU, LRN and "
-                "overlapping max-pools, split over two GPUs as grouped convolutions, then fc 4096-4096.",
+                "overlapping max-pools, split over two GPUs as grouped convolutions, then fc 4096-4096 with "
+                "dropout on their outputs. Input 227x227: the paper says 224, which does not give its 55x55 "
+                "maps ((224 - 11) / 4 + 1 = 54.25); 227 is the usual correction (Caffe's bvlc_alexnet).",
     tags=("imagenet", "lrn", "grouped-conv", "dropout"),
-    sources=_counted(params="Krizhevsky et al. 2012, section 3.5 (60 million); exact count of the layers "
-                            "of section 3.5", depth="Krizhevsky et al. 2012, section 3.5 (eight weighted layers)",
+    sources=_counted(params="Krizhevsky et al. 2012, abstract and section 4 (60 million); exact count of the "
+                            "layers of section 3.5", depth="Krizhevsky et al. 2012, section 3.5 (eight weighted layers)",
                      top5_err="Krizhevsky et al. 2012, table 2"),
 ))
 _add(Card(
@@ -183,7 +190,9 @@ _add(Card(
     paper="Krizhevsky, One weird trick for parallelizing convolutional neural networks", year=2014,
     input_shape=(224, 224, 3), min_size=63, params=61_100_840, non_trainable=0, macs=714_188_480, depth=8,
     description="AlexNet on one GPU as torchvision builds it: 64-192-384-256-256 filters, no LRN, conv1 "
-                "padded by 2 so a 224 input gives 55x55 maps.",
+                "padded by 2 so a 224 input gives 55x55 maps, dropout before fc6 and fc7. The paper's "
+                "footnote gives 384 filters for conv4 (64-192-384-384-256); torchvision's 256 follows "
+                "cuda-convnet2's one-GPU configuration, and its published weights are for that network.",
     tags=("imagenet", "dropout"),
     sources=_counted(params=f"{_TV_NUM_PARAMS} (AlexNet_Weights.IMAGENET1K_V1: 61,100,840)",
                      macs="torchvision AlexNet_Weights GFLOPS 0.71 (rounded); exact count on the graph"),
@@ -298,7 +307,8 @@ for _name, (_depth, _plain, _p, _nt, _macs, _top1, _top5, _err_source) in _IMAGE
         description=(f"{_depth}-layer {_what} for ImageNet: conv 7x7/2 64 - max-pool 3x3/2 - {_kind} blocks "
                      f"{list(_blocks)} at widths 64-128-256-512" + (" (x4 out)" if _kind == "bottleneck" else "")
                      + ("" if _plain else ", projection shortcuts where the shape changes")
-                     + " - global avg-pool - fc. BN after every conv, ReLU after the add."
+                     + " - global avg-pool - fc. BN after every conv, "
+                     + ("ReLU after each block's second BN." if _plain else "ReLU after the add.")
                      + (f" v1.5 (stride on the 3x3): resnet{_depth}_v15." if _kind == "bottleneck" else "")),
         tags=("imagenet", "batchnorm") + (("plain",) if _plain else ("residual",)),
         sources=_counted(

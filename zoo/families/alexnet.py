@@ -33,7 +33,7 @@ LRN_ARGS = dict(k=2.0, n=5, alpha=1e-4, beta=0.75)
 
 def conv_relu(x, filters: int, kernel: int, name: str, strides: int = 1, padding: str = "same",
               groups: int = 1):
-    """Conv2D with fused ReLU and He-normal kernels (``padding="same"`` only for stride 1)."""
+    """Conv2D with fused ReLU and He-uniform kernels (``padding="same"`` only for stride 1)."""
     return layers.Conv2D(filters, kernel, strides=strides, padding=padding, groups=groups,
                          activation="relu", kernel_initializer="he_uniform", name=name)(x)
 
@@ -43,17 +43,22 @@ def max_pool(x, name: str, size: int = 3, strides: int = 2):
     return layers.MaxPooling2D(size, strides=strides, name=name)(x)
 
 
-def dense_head(a: Args, x, units: int = 4096, first: int = 6):
-    """AlexNet's classifier: dropout 0.5 before each of the two hidden fc layers, then the output.
+def dense_head(a: Args, x, units: int = 4096, first: int = 6, torchvision: bool = False):
+    """AlexNet's classifier: two hidden fc layers with dropout 0.5, then the output.
 
-    Names ``flatten, drop6, fc6, drop7, fc7, predictions`` (``first`` numbers the hidden layers).
-    Dropout sits before fc6 and fc7 as in torchvision and the paper's section 4.2; Caffe's ``bvlc_alexnet`` drops
-    the outputs of fc6 and fc7 instead (before fc7 and fc8). Neither adds parameters or MACs.
+    As in Krizhevsky et al. 2012, section 4.2 ("dropout in the first two fully-connected layers"),
+    Zeiler & Fergus 2013, section 3, and Caffe's ``bvlc_alexnet``: the outputs of fc6 and fc7 are
+    dropped (``flatten, fc6, drop6, fc7, drop7, predictions``). ``torchvision``: its order instead,
+    dropout before fc6 and fc7 (``flatten, drop6, fc6, drop7, fc7, predictions``). ``first``
+    numbers the hidden layers. Neither order adds parameters or MACs.
     """
     x = layers.Flatten(name="flatten")(x)
     for i in (first, first + 1):
-        x = layers.Dropout(0.5, name=f"drop{i}")(x)
+        if torchvision:
+            x = layers.Dropout(0.5, name=f"drop{i}")(x)
         x = layers.Dense(a.ch(units), activation="relu", name=f"fc{i}")(x)
+        if not torchvision:
+            x = layers.Dropout(0.5, name=f"drop{i}")(x)
     return a.classifier(x)
 
 
@@ -93,7 +98,7 @@ def _alexnet_owt(a: Args) -> keras.Model:
     x = max_pool(x, "pool5")                                             # -> 6
     if not a.include_top:
         return a.finish(inputs, a.pool(x))
-    return a.finish(inputs, dense_head(a, x))
+    return a.finish(inputs, dense_head(a, x, torchvision=True))
 
 
 # min_size (on the cards): the final pool needs a 3x3 map, so conv5 >= 3 <- pool1 output >= 7 <- conv1

@@ -82,7 +82,12 @@ def _googlenet(a: Args, aux_logits: bool) -> keras.Model:
                          f"{aux_min}x{aux_min} for aux_logits=True (the auxiliary heads' 5x5/3 "
                          f"average pool needs a 5x5 map at inception 4a)")
     inputs, x = a.inputs()
-    x = _conv(x, a.ch(64), 7, "conv1_7x7", strides=2)
+    # pad 3 on every side as the reference Caffe model (bvlc_googlenet) and torchvision do; Keras'
+    # "same" would pad 2 before and 3 after on 224x224 and move every window one pixel. The same
+    # output size at any input: floor((N + 6 - 7) / 2) + 1 = ceil(N / 2). The stride-2 max-pools keep
+    # "same": it pads only after, as Caffe's ceil-mode pooling does (112 -> 56 -> 28 -> 14 -> 7).
+    x = layers.ZeroPadding2D(3, name="conv1_pad")(x)
+    x = layers.Conv2D(a.ch(64), 7, strides=2, padding="valid", activation="relu", name="conv1_7x7")(x)
     x = _maxpool(x, "pool1")
     x = LRN(**_LRN, name="norm1")(x)
     x = _conv(x, a.ch(64), 1, "conv2_3x3_reduce")

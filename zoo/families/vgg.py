@@ -8,7 +8,9 @@ The head is fc 4096 - dropout 0.5 - fc 4096 - dropout 0.5 - fc classes.
 Names follow keras.applications: ``block{s}_conv{i}``, ``block{s}_pool``, ``flatten``, ``fc1``,
 ``fc2``, ``predictions``; plus ``block1_lrn`` (A-LRN), ``block{s}_conv{i}_bn`` /
 ``block{s}_conv{i}_relu`` (BN variants, conv bias kept as in torchvision) and ``fc1_drop``,
-``fc2_drop``. Convolutions use He-normal kernels, dense layers Keras' default.
+``fc2_drop``. Convolutions use He-uniform kernels, dense layers Keras' default. (The paper drew
+net A's weights from N(0, 10^-2) and started the deeper nets from A's trained layers, noting that
+Glorot's initialisation works without that staging; He's lets every depth train from scratch.)
 
 BatchNorm (not in the 2014 paper; torchvision's ``vgg*_bn``): conv -> BN -> ReLU, momentum 0.9,
 epsilon 1e-5 (torchvision's 0.1 / 1e-5). Its gamma and beta are trainable parameters; the moving
