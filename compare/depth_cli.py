@@ -20,8 +20,8 @@ _BUDGET_TEXT = (f"Default budget (any of it can be overridden): width {DEFAULT_B
                 f"instead of 16-32-64), at most {DEFAULT_BUDGET['limit']} images per split (--limit; 'all' = no cap), "
                 f"{DEFAULT_BUDGET['epochs']} epochs, the default recipe (Adam 1e-3, cosine decay, batch 64, no "
                 "augmentation), input 28x28 on mnist5k (grey repeated to RGB). On the embedded mnist5k the default "
-                "study (depths 8-56, 12 trials, 232 steps per net) took 8 minutes on one 2-core machine, 18 "
-                "on a slower, shared one (bench/RESULTS.md).")
+                "study (depths 8-56, 12 trials, 232 steps per net) took 8 minutes on a 2-core Xeon "
+                "(bench/RESULTS.md).")
 
 
 def add_depth_parser(sub, parents: list[argparse.ArgumentParser]) -> None:

@@ -75,7 +75,8 @@ def add_training_options(p: argparse.ArgumentParser, out_default: str | None = N
     p.add_argument("--val-fraction", help="share of the training split held out for validation (curves, "
                                           "schedules), stratified; 0 <= f < 1, default 0.1")
     p.add_argument("--limit", help=f"cap train/test images per split (quick runs; '{ALL}' = no cap, the default)")
-    p.add_argument("--strategy", choices=("mirrored", "multiworker"), help="tf.distribute strategy")
+    p.add_argument("--strategy", choices=("mirrored", "multiworker"),
+                   help="tf.distribute strategy (default: none, one device)")
     p.add_argument("--connect-timeout", help="with --strategy multiworker: seconds to wait for every worker in "
                                              f"TF_CONFIG to connect (default {CONNECT_TIMEOUT_S:g})")
     p.add_argument("--executor", choices=("local", "ray"), default="local",
