@@ -249,6 +249,34 @@ def test_lenet5_1998_is_the_paper_network():
         zoo.lenet5_1998(width=0.5)
 
 
+def test_lenet5_1998_starts_from_the_papers_initialisation():
+    """Appendix A: every weight uniform in +-2.4/F, F the unit's fan-in: C1 25, S2 and S4 4 (the 2x2
+    window), C3's map j 25 x the maps it reads (75, 100 or 150), C5 400, F6 120. Each layer's largest
+    draw lies within its limit and above 90% of it (hundreds of draws per limit, except S2/S4 and the
+    biases, which are checked against the limit alone)."""
+    import keras
+
+    keras.utils.set_random_seed(3)
+    m = zoo.lenet5_1998()
+    for name, fan_in in (("c1", 25), ("c5", 400), ("f6", 120)):
+        kernel, bias = m.get_layer(name).get_weights()
+        limit = 2.4 / fan_in
+        assert limit * 0.9 < np.abs(kernel).max() <= limit and np.abs(bias).max() <= limit, name
+    for name in ("s2", "s4"):
+        assert all(np.abs(w).max() <= 0.6 for w in m.get_layer(name).get_weights()), name
+        assert not np.allclose(m.get_layer(name).get_weights()[0], 1.0)  # not Keras' ones
+    kernel, bias = m.get_layer("c3").get_weights()  # (25, 60): columns are the table's (input, map) pairs
+    column_map = [j for j, row in enumerate(lenet_mod.C3_TABLE) for _ in row]
+    for reads in (3, 4, 6):
+        cols = [c for c, j in enumerate(column_map) if len(lenet_mod.C3_TABLE[j]) == reads]
+        limit = 2.4 / (25 * reads)
+        assert limit * 0.9 < np.abs(kernel[:, cols]).max() <= limit, reads
+    assert all(abs(b) <= 2.4 / (25 * len(row)) for b, row in zip(bias, lenet_mod.C3_TABLE))
+    # the initialisers are part of the saved model: a reloaded model builds the same way
+    clone = keras.models.clone_model(m)
+    assert clone.get_layer("c3").fan_in_limit == 2.4
+
+
 def test_lenet5_partial_c3_reads_only_its_table():
     """Changing S2 map 5 changes exactly the C3 maps whose table row contains 5."""
     import keras

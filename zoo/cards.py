@@ -125,8 +125,7 @@ _add(Card(
     params=60_000, non_trainable=840, macs=328_096,
     description="LeNet-5 as published: C3's partial connection table, trainable subsampling, "
                 "1.7159*tanh(2a/3), Euclidean RBF output with fixed codes (seeded random +1/-1 codes, not the "
-                "paper's 7x12 bitmaps). Initialisation is Keras' (Glorot uniform, subsampling coefficients 1, "
-                "biases 0), not appendix A's uniform +-2.4/fan-in.",
+                "paper's 7x12 bitmaps). Every weight and bias starts uniform in +-2.4/fan-in (appendix A).",
     tags=("mnist", "tanh", "rbf"),
     sources=_counted(params="LeCun et al. 1998, section II.B: 156+12+1,516+32+48,120+10,164 = 60,000",
                      non_trainable="LeCun et al. 1998, section II.B: 84 x 10 fixed RBF parameters",

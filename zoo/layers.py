@@ -122,15 +122,17 @@ class TrainableSubsampling(layers.Layer):
     """LeNet's S-layers: 2x2 sum-pooling, times a trainable coefficient, plus a trainable bias,
     one pair per feature map (2 parameters per map)."""
 
-    def __init__(self, pool_size: int = 2, **kwargs):
+    def __init__(self, pool_size: int = 2, coefficient_initializer="ones", bias_initializer="zeros", **kwargs):
         super().__init__(**kwargs)
         self.pool_size = int(pool_size)
+        self.coefficient_initializer = keras.initializers.get(coefficient_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
         self._pool = layers.AveragePooling2D(self.pool_size, name="pool")
 
     def build(self, input_shape):
         c = input_shape[-1]
-        self.coefficient = self.add_weight(name="coefficient", shape=(c,), initializer="ones")
-        self.bias = self.add_weight(name="bias", shape=(c,), initializer="zeros")
+        self.coefficient = self.add_weight(name="coefficient", shape=(c,), initializer=self.coefficient_initializer)
+        self.bias = self.add_weight(name="bias", shape=(c,), initializer=self.bias_initializer)
 
     def call(self, x):
         # sum of the 2x2 window = average * 4
@@ -148,7 +150,9 @@ class TrainableSubsampling(layers.Layer):
         return _prod(output_shape[1:]) * (self.pool_size ** 2 + 1)  # window sum + bias
 
     def get_config(self):
-        return {**super().get_config(), "pool_size": self.pool_size}
+        return {**super().get_config(), "pool_size": self.pool_size,
+                "coefficient_initializer": keras.initializers.serialize(self.coefficient_initializer),
+                "bias_initializer": keras.initializers.serialize(self.bias_initializer)}
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -162,11 +166,15 @@ class PartialConv2D(layers.Layer):
 
     weighted_layer = True
 
-    def __init__(self, table, kernel_size: int = 5, activation=None, **kwargs):
+    def __init__(self, table, kernel_size: int = 5, activation=None, fan_in_limit: float | None = None, **kwargs):
         super().__init__(**kwargs)
         self.table = tuple(tuple(int(i) for i in t) for t in table)
         self.kernel_size = int(kernel_size)
         self.activation = keras.activations.get(activation)
+        # None: Glorot uniform kernel, zero bias; a number c: every weight and bias of output map j
+        # uniform in +-c / F_j, F_j its fan-in (kernel_size^2 x the maps it reads): LeCun et al. 1998's
+        # appendix A with c = 2.4
+        self.fan_in_limit = None if fan_in_limit is None else float(fan_in_limit)
 
     def build(self, input_shape):
         cin, cout = int(input_shape[-1]), len(self.table)
@@ -180,8 +188,15 @@ class PartialConv2D(layers.Layer):
         self._scatter = scatter
         self._cin, self._cout = cin, cout
         k = self.kernel_size
-        self.kernel = self.add_weight(name="kernel", shape=(k * k, len(pairs)), initializer="glorot_uniform")
-        self.bias = self.add_weight(name="bias", shape=(cout,), initializer="zeros")
+        kernel_init, bias_init = "glorot_uniform", "zeros"
+        if self.fan_in_limit is not None:
+            fan_in = np.array([k * k * len(self.table[j]) for _, j in pairs], dtype="float32")  # per column
+            map_fan_in = np.array([k * k * len(t) for t in self.table], dtype="float32")
+            unit = keras.initializers.RandomUniform(-1.0, 1.0)
+            kernel_init = lambda shape, dtype=None: unit(shape, dtype) * (self.fan_in_limit / fan_in)  # noqa: E731
+            bias_init = lambda shape, dtype=None: unit(shape, dtype) * (self.fan_in_limit / map_fan_in)  # noqa: E731
+        self.kernel = self.add_weight(name="kernel", shape=(k * k, len(pairs)), initializer=kernel_init)
+        self.bias = self.add_weight(name="bias", shape=(cout,), initializer=bias_init)
 
     def call(self, x):
         k = self.kernel_size
@@ -200,7 +215,7 @@ class PartialConv2D(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "table": [list(t) for t in self.table], "kernel_size": self.kernel_size,
-                "activation": keras.activations.serialize(self.activation)}
+                "activation": keras.activations.serialize(self.activation), "fan_in_limit": self.fan_in_limit}
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)

@@ -53,21 +53,39 @@ def lenet5_1998(**kwargs: Unpack[BuildArgs]) -> keras.Model:
     return _lenet5_1998(args("lenet5_1998", kwargs))
 
 
+#: Appendix A: "weights are initialized with random values uniformly distributed between -2.4/F_i
+#: and 2.4/F_i, where F_i is the number of inputs (fan-in) of the unit" (biases included here).
+INIT_LIMIT = 2.4
+
+
+def _fan_in_uniform(fan_in: int) -> keras.initializers.Initializer:
+    return keras.initializers.RandomUniform(-INIT_LIMIT / fan_in, INIT_LIMIT / fan_in)
+
+
 def _lenet5_1998(a: Args) -> keras.Model:
     if a.width != 1.0:
         raise ValueError(f"lenet5_1998: width must be 1.0 (its C3 connection table is fixed), got {a.width!r}")
+    cin = a.input_shape[-1]
+
+    def init(fan_in: int) -> dict:
+        return dict(kernel_initializer=_fan_in_uniform(fan_in), bias_initializer=_fan_in_uniform(fan_in))
+
+    def sub(name: str):  # a subsampling unit's fan-in: its 2x2 window
+        return TrainableSubsampling(name=name, coefficient_initializer=_fan_in_uniform(4),
+                                    bias_initializer=_fan_in_uniform(4))
+
     inputs, x = a.inputs()
-    x = layers.Conv2D(6, 5, activation=scaled_tanh, name="c1")(x)
-    x = TrainableSubsampling(name="s2")(x)
+    x = layers.Conv2D(6, 5, activation=scaled_tanh, name="c1", **init(25 * cin))(x)
+    x = sub("s2")(x)
     x = layers.Activation(scaled_tanh, name="s2_act")(x)
-    x = PartialConv2D(C3_TABLE, 5, activation=scaled_tanh, name="c3")(x)
-    x = TrainableSubsampling(name="s4")(x)
+    x = PartialConv2D(C3_TABLE, 5, activation=scaled_tanh, fan_in_limit=INIT_LIMIT, name="c3")(x)
+    x = sub("s4")(x)
     x = layers.Activation(scaled_tanh, name="s4_act")(x)
-    x = layers.Conv2D(120, 5, activation=scaled_tanh, name="c5")(x)
+    x = layers.Conv2D(120, 5, activation=scaled_tanh, name="c5", **init(25 * 16))(x)
     if not a.include_top:
         return a.finish(inputs, a.pool(x))
     x = layers.Flatten(name="flatten")(x)
-    x = layers.Dense(84, activation=scaled_tanh, name="f6")(x)
+    x = layers.Dense(84, activation=scaled_tanh, name="f6", **init(int(x.shape[-1])))(x)
     x = RBFOutput(a.classes, name="rbf")(x)
     if a.classifier_activation is not None:
         x = layers.Activation(a.classifier_activation, name="predictions")(x)
