@@ -6,6 +6,7 @@ import itertools
 import os
 import subprocess
 import sys
+import tempfile
 
 import numpy as np
 import pytest
@@ -271,10 +272,21 @@ def test_lenet5_1998_starts_from_the_papers_initialisation():
         cols = [c for c, j in enumerate(column_map) if len(lenet_mod.C3_TABLE[j]) == reads]
         limit = 2.4 / (25 * reads)
         assert limit * 0.9 < np.abs(kernel[:, cols]).max() <= limit, reads
-    assert all(abs(b) <= 2.4 / (25 * len(row)) for b, row in zip(bias, lenet_mod.C3_TABLE))
-    # the initialisers are part of the saved model: a reloaded model builds the same way
-    clone = keras.models.clone_model(m)
-    assert clone.get_layer("c3").fan_in_limit == 2.4
+    limits = np.array([2.4 / (25 * len(row)) for row in lenet_mod.C3_TABLE])
+    assert (np.abs(bias) <= limits).all()
+    # the biases are draws of their own, not the kernel's first ones rescaled
+    assert not np.allclose(bias / limits, kernel[0, :16] / (2.4 / (25 * np.array([len(lenet_mod.C3_TABLE[j])
+                                                                                  for j in column_map[:16]]))))
+    # the initialisers are part of the saved model: reloaded, each layer builds with the same limits
+    path = os.path.join(tempfile.mkdtemp(), "l98.keras")
+    m.save(path)
+    again = keras.saving.load_model(path, safe_mode=True)
+    for name, fan_in in (("c1", 25), ("c5", 400), ("f6", 120)):
+        layer = again.get_layer(name)
+        assert (layer.kernel_initializer.maxval, layer.bias_initializer.minval) == (2.4 / fan_in, -2.4 / fan_in)
+    for name in ("s2", "s4"):
+        assert again.get_layer(name).coefficient_initializer.maxval == 0.6
+    assert again.get_layer("c3").fan_in_limit == 2.4
 
 
 def test_lenet5_partial_c3_reads_only_its_table():

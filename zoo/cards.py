@@ -125,7 +125,8 @@ _add(Card(
     params=60_000, non_trainable=840, macs=328_096,
     description="LeNet-5 as published: C3's partial connection table, trainable subsampling, "
                 "1.7159*tanh(2a/3), Euclidean RBF output with fixed codes (seeded random +1/-1 codes, not the "
-                "paper's 7x12 bitmaps). Every weight and bias starts uniform in +-2.4/fan-in (appendix A).",
+                "paper's 7x12 bitmaps). Every weight starts uniform in +-2.4/fan-in (appendix A), and so does "
+                "every bias here (the paper does not say).",
     tags=("mnist", "tanh", "rbf"),
     sources=_counted(params="LeCun et al. 1998, section II.B: 156+12+1,516+32+48,120+10,164 = 60,000",
                      non_trainable="LeCun et al. 1998, section II.B: 84 x 10 fixed RBF parameters",

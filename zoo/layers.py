@@ -192,9 +192,15 @@ class PartialConv2D(layers.Layer):
         if self.fan_in_limit is not None:
             fan_in = np.array([k * k * len(self.table[j]) for _, j in pairs], dtype="float32")  # per column
             map_fan_in = np.array([k * k * len(t) for t in self.table], dtype="float32")
-            unit = keras.initializers.RandomUniform(-1.0, 1.0)
-            kernel_init = lambda shape, dtype=None: unit(shape, dtype) * (self.fan_in_limit / fan_in)  # noqa: E731
-            bias_init = lambda shape, dtype=None: unit(shape, dtype) * (self.fan_in_limit / map_fan_in)  # noqa: E731
+            # two initializers: an unseeded Keras initializer gives the same draws on every call
+            kernel_unit, bias_unit = (keras.initializers.RandomUniform(-1.0, 1.0) for _ in range(2))
+            limit = self.fan_in_limit
+
+            def kernel_init(shape, dtype=None):
+                return kernel_unit(shape, dtype) * (limit / fan_in)
+
+            def bias_init(shape, dtype=None):
+                return bias_unit(shape, dtype) * (limit / map_fan_in)
         self.kernel = self.add_weight(name="kernel", shape=(k * k, len(pairs)), initializer=kernel_init)
         self.bias = self.add_weight(name="bias", shape=(cout,), initializer=bias_init)
 

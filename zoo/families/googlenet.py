@@ -85,7 +85,8 @@ def _googlenet(a: Args, aux_logits: bool) -> keras.Model:
     # pad 3 on every side as the reference Caffe model (bvlc_googlenet) and torchvision do; Keras'
     # "same" would pad 2 before and 3 after on 224x224 and move every window one pixel. The same
     # output size at any input: floor((N + 6 - 7) / 2) + 1 = ceil(N / 2). The stride-2 max-pools keep
-    # "same": it pads only after, as Caffe's ceil-mode pooling does (112 -> 56 -> 28 -> 14 -> 7).
+    # "same": on an even map it pads only after, as Caffe's ceil-mode pooling does (every stage at 224:
+    # 112 -> 56 -> 28 -> 14 -> 7); on an odd one it gives one more row and column than Caffe would.
     x = layers.ZeroPadding2D(3, name="conv1_pad")(x)
     x = layers.Conv2D(a.ch(64), 7, strides=2, padding="valid", activation="relu", name="conv1_7x7")(x)
     x = _maxpool(x, "pool1")
