@@ -188,21 +188,21 @@ class PartialConv2D(layers.Layer):
         self._scatter = scatter
         self._cin, self._cout = cin, cout
         k = self.kernel_size
-        kernel_init, bias_init = "glorot_uniform", "zeros"
-        if self.fan_in_limit is not None:
-            fan_in = np.array([k * k * len(self.table[j]) for _, j in pairs], dtype="float32")  # per column
-            map_fan_in = np.array([k * k * len(t) for t in self.table], dtype="float32")
-            # two initializers: an unseeded Keras initializer gives the same draws on every call
-            kernel_unit, bias_unit = (keras.initializers.RandomUniform(-1.0, 1.0) for _ in range(2))
-            limit = self.fan_in_limit
+        self.kernel = self.add_weight(name="kernel", shape=(k * k, len(pairs)),
+                                      initializer=self._fan_in_uniform([len(self.table[j]) for _, j in pairs])
+                                      or "glorot_uniform")
+        self.bias = self.add_weight(name="bias", shape=(cout,),
+                                    initializer=self._fan_in_uniform([len(t) for t in self.table]) or "zeros")
 
-            def kernel_init(shape, dtype=None):
-                return kernel_unit(shape, dtype) * (limit / fan_in)
-
-            def bias_init(shape, dtype=None):
-                return bias_unit(shape, dtype) * (limit / map_fan_in)
-        self.kernel = self.add_weight(name="kernel", shape=(k * k, len(pairs)), initializer=kernel_init)
-        self.bias = self.add_weight(name="bias", shape=(cout,), initializer=bias_init)
+    def _fan_in_uniform(self, reads: list[int]):
+        """With ``fan_in_limit``: an initializer drawing uniform in +-limit / (kernel_size^2 x reads[c])
+        for column c (a fresh unseeded Keras initializer each time: one gives the same draws on every
+        call); None without."""
+        if self.fan_in_limit is None:
+            return None
+        unit = keras.initializers.RandomUniform(-1.0, 1.0)
+        scale = self.fan_in_limit / (self.kernel_size ** 2 * np.array(reads, dtype="float32"))
+        return lambda shape, dtype=None: unit(shape, dtype) * scale
 
     def call(self, x):
         k = self.kernel_size
