@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,7 +51,7 @@ from compare.keras_cache import (
 
 __all__ = [
     "DATASETS", "AUGMENTATIONS", "Dataset", "DatasetUnavailableError", "load_dataset", "check_dataset", "fetch_dataset",
-    "canonical_name",
+    "canonical_name", "located",
     "make_shapes", "input_shape_for", "prepare", "make_pipeline", "VAL_FRACTION", "VAL_SEED", "check_val_fraction",
     "validation_split",
 ]
@@ -127,6 +128,16 @@ def canonical_name(name: str) -> str:
     ``digits``), or ``folder:PATH`` / ``npz:PATH`` with the prefix in lower case and the path as given."""
     key, path = _parse_name(name)
     return f"{key}:{path}" if path else key
+
+
+def located(name: str, cwd: str) -> str:
+    """``name`` with a relative ``folder:``/``npz:`` path made absolute against ``cwd`` (``~``
+    expanded), for a process that runs elsewhere (a Ray worker started in another directory);
+    other names unchanged. The store keeps the name as given."""
+    key, path = _parse_name(name)
+    if not path:
+        return name
+    return f"{key}:{os.path.join(cwd, os.path.expanduser(path))}"
 
 
 def check_dataset(name: str, *, download: bool = False, hint: str = DOWNLOAD_HINT) -> None:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from .data import located
 from .runner import INTERRUPTED, Eta, RunSummary, model_path, open_run, record_done, record_failure
 
 RAY_MISSING = ("--executor ray needs Ray, which is not installed: pip install -r requirements-test.txt "
@@ -84,7 +85,9 @@ def connect(opts: RayOptions, verbose: bool = False) -> tuple[int, str]:
         where = "Ray cluster this process joined"
     elif opts.address is None:
         workers = opts.workers or max(1, (os.cpu_count() or 1) // opts.cpus_per_trial)
-        ray.init(num_cpus=workers * opts.cpus_per_trial, **common)
+        # "local": a cluster of its own even when one runs on this host (`ray start`) or RAY_ADDRESS
+        # names one; joining is what --address is for
+        ray.init(address="local", num_cpus=workers * opts.cpus_per_trial, **common)
         where = "local Ray cluster"
     else:
         check_reachable(opts.address)
@@ -213,8 +216,11 @@ def run_ray(configs: list[dict], out_dir: str | os.PathLike, opts: RayOptions, *
                     ran = {Store.key(c): now - t for _, c, _, t in running.values()}
                     notify("start", i, n, cfg, eta_s=eta.eta(workers, ran))
                     trial_id = store.begin(cfg)
-                    running[task.remote(cfg, opts.cpus_per_trial, save_models)] = (i, cfg, trial_id,
-                                                                                   time.perf_counter())
+                    # the worker may run in another directory (a cluster started elsewhere): it gets
+                    # the dataset's path as this process sees it
+                    sent = {**cfg, "dataset": located(cfg["dataset"], os.getcwd())}
+                    running[task.remote(sent, opts.cpus_per_trial, save_models)] = (i, cfg, trial_id,
+                                                                                    time.perf_counter())
                 ready, _ = ray.wait(list(running), num_returns=1, timeout=0.5)  # a short wait: Ctrl-C answers
                 for ref in ready:
                     i, cfg, trial_id, t0 = running.pop(ref)

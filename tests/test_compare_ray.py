@@ -283,14 +283,36 @@ def test_ctrl_c_before_the_task_is_submitted_leaves_no_row_running(cluster, ctrl
     assert df["reason"].iloc[0] == "interrupted by the user (Ctrl-C); it runs again on resume"
 
 
-def _driver(out: Path, *extra: str, tag: str | None = None) -> tuple[subprocess.Popen, object]:
+def test_a_relative_dataset_path_reaches_workers_started_elsewhere(cluster, tmp_path, monkeypatch):
+    """The cluster's workers run in the directory it was started from; a trial on `npz:d.npz`,
+    relative to the driver's directory, still finds the file (its stored name stays as given)."""
+    import numpy as np
+
+    from compare.ray_runner import RayOptions, run_ray
+
+    rng = np.random.default_rng(0)
+    data = tmp_path / "data"
+    data.mkdir()
+    np.savez(data / "d.npz", x_train=rng.integers(0, 256, (40, 16, 16, 1), dtype=np.uint8),
+             y_train=np.arange(40) % 2, x_test=rng.integers(0, 256, (20, 16, 16, 1), dtype=np.uint8),
+             y_test=np.arange(20) % 2)
+    monkeypatch.chdir(data)  # the driver's directory; the workers' is this test process's first one
+    configs = plan(["lenet5"], dataset="npz:d.npz", seeds=[0], epochs=1, width=0.25, batch_size=16)
+    summary = run_ray(configs, tmp_path / "out", RayOptions(workers=1), save_models=False)
+    rows = Store(tmp_path / "out" / "results.sqlite").trials(status=None)
+    assert (summary.done, summary.failed) == (1, 0), rows["reason"].tolist()
+    assert rows["dataset"].tolist() == ["npz:d.npz"] and rows["n_test"].tolist() == [20]
+
+
+def _driver(out: Path, *extra: str, tag: str | None = None, env: dict | None = None) -> tuple[subprocess.Popen, object]:
     """``compare run --executor ray`` on the two models as a subprocess, stdout to a log file;
-    ``tag``: the processes it starts carry ``TAG=tag`` (default: the module cluster's tag)."""
+    ``tag``: the processes it starts carry ``TAG=tag`` (default: the module cluster's tag);
+    ``env``: more environment variables."""
     log = open(out.parent / f"{out.name}.log", "w+")
     cmd = [sys.executable, "-m", "compare", "run", "--models", ",".join(MODELS), "--dataset", "digits", "--limit",
            "300", "--epochs", "1", "--batch-size", "16", "--executor", "ray", "--workers", "1", "--quiet",
            "--no-report", "--out", str(out), *extra]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), **({TAG: tag} if tag else {})}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **({TAG: tag} if tag else {}), **(env or {})}
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
     return proc, log
 
@@ -320,11 +342,15 @@ def test_driver_killed_next_run_resumes(cluster, reference, tmp_path):
 
 
 def test_ctrl_c_cancels_the_trial_in_flight_and_keeps_the_done_one(tmp_path):
-    """The default path: the driver starts its own local Ray cluster (--workers 1, no --address);
-    Ctrl-C cancels the task in flight, keeps the done trial, and leaves no Ray process behind."""
+    """The default path: the driver starts its own local Ray cluster (--workers 1, no --address),
+    even with RAY_ADDRESS naming another (here a port where nothing listens: Ray would try to join
+    it); Ctrl-C cancels the task in flight, keeps the done trial, and leaves no Ray process behind."""
     out = tmp_path / "out"
     tag = uuid.uuid4().hex
-    proc, log = _driver(out, tag=tag)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = f"127.0.0.1:{s.getsockname()[1]}"
+    proc, log = _driver(out, tag=tag, env={"RAY_ADDRESS": dead})
     try:
         wait_for(out / "results.sqlite", ["done", "running"], proc)
     except BaseException:
