@@ -81,11 +81,32 @@ def record_failure(store, trial_id: int, exc: BaseException, ctrl_c: bool, summa
         store.fail(trial_id, INTERRUPTED)
         summary.interrupted = True
         return None
-    reason = f"{type(exc).__name__}: {' '.join(str(exc).split()) or 'no message'}"
+    reason = f"{type(exc).__name__}: {' '.join(without_graph_trace(str(exc)).split()) or 'no message'}"
     store.fail(trial_id, reason)
     summary.failed += 1
     summary.failures.append((model, reason))
     return reason
+
+
+_TRACE_START = " defined at (most recent call last):"
+
+
+def without_graph_trace(message: str) -> str:
+    """``message`` without the Python stack TensorFlow puts in a graph error ("Detected at node N
+    defined at (most recent call last):" and its indented ``File`` lines): kept, the cause after it
+    (e.g. "Collective ops is aborted by: Socket closed"), which a stored reason of 500 characters
+    otherwise loses."""
+    out, in_trace = [], False
+    for line in message.splitlines():
+        if line.rstrip().endswith(_TRACE_START):
+            out.append(line.rstrip()[: -len(_TRACE_START)] + ":")
+            in_trace = True
+        elif in_trace and (not line.strip() or line.startswith((" ", "\t"))):
+            continue
+        else:
+            in_trace = False
+            out.append(line)
+    return "\n".join(out)
 
 
 def plan(models: list[str] | None = None, *, preset: str | None = None, seeds: list[int] = (0,),

@@ -528,3 +528,25 @@ def test_time_left_does_not_stop_a_run_that_has_a_bad_trial(tmp_path):
     assert list(eta.left.values())[2:] == [0.0, 0.0]
     eta.finished(good[0], 10.0)
     assert eta.eta() == pytest.approx(10.0, rel=1e-12)  # resnet8 left, as plain8; the bad trials add nothing
+
+
+def test_a_graph_errors_stored_reason_keeps_its_cause_not_the_python_stack():
+    """TensorFlow's graph errors carry "Detected at node N defined at (most recent call last):" and
+    the Python stack before their cause; a stored reason (500 characters) kept the stack and lost the
+    cause (a lost multi-worker peer: "Collective ops is aborted by: Socket closed")."""
+    import re
+
+    import tensorflow as tf
+
+    from compare.runner import without_graph_trace
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None]), tf.TensorSpec([None, None])])
+    def product(a, b):
+        return tf.matmul(a, b)
+
+    with pytest.raises(tf.errors.InvalidArgumentError) as err:
+        product(tf.zeros((2, 3)), tf.zeros((4, 5)))
+    assert "File " in str(err.value)  # TensorFlow's own message holds the stack
+    assert re.fullmatch(r"Graph execution error: Detected at node MatMul: Matrix size-incompatible: In\[0\]: \[2,3\], "
+                        r"In\[1\]: \[4,5\] \[\[\{\{node MatMul\}\}\]\] \[Op:__inference_product_\d+\]",
+                        " ".join(without_graph_trace(str(err.value)).split()))
