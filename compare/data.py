@@ -130,14 +130,15 @@ def canonical_name(name: str) -> str:
     return f"{key}:{path}" if path else key
 
 
-def located(name: str, cwd: str) -> str:
-    """``name`` with a relative ``folder:``/``npz:`` path made absolute against ``cwd`` (``~``
-    expanded), for a process that runs elsewhere (a Ray worker started in another directory);
-    other names unchanged. The store keeps the name as given."""
+def located(name: str, cwd: str | None = None) -> str:
+    """``name`` with its ``folder:``/``npz:`` path absolute and normalised (``~`` expanded, a
+    relative path taken from ``cwd``, default this process's directory): for a process that runs
+    elsewhere (a Ray worker started in another directory), or one key however the path is typed
+    (``val``, ``val/``, ``~/val``); other names unchanged."""
     key, path = _parse_name(name)
     if not path:
         return name
-    return f"{key}:{os.path.join(cwd, os.path.expanduser(path))}"
+    return f"{key}:{os.path.abspath(os.path.join(cwd or os.getcwd(), os.path.expanduser(path)))}"
 
 
 def check_dataset(name: str, *, download: bool = False, hint: str = DOWNLOAD_HINT) -> None:

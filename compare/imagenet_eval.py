@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from .data import located
 from .runner import INTERRUPTED, RunSummary, record_failure
 
 STUDY = "eval"
@@ -111,7 +112,7 @@ def plan_eval(models: list[str], weights: str, dataset: str, *, preprocessing: s
                          "preprocessing")
     prefix, _, path = dataset.partition(":")
     if prefix.lower() == "folder" and path:  # one key per folder however it is typed (relative, ~, a final /)
-        dataset = f"folder:{os.path.abspath(os.path.expanduser(path))}"
+        dataset = located(dataset)
     # a file overwritten with other weights is evaluated again (the hash: about 1 s for VGG's 528 MB)
     stamp = None if named else digest(weights, "sha256")
     configs, seen = [], set()

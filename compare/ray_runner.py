@@ -218,7 +218,7 @@ def run_ray(configs: list[dict], out_dir: str | os.PathLike, opts: RayOptions, *
                     trial_id = store.begin(cfg)
                     # the worker may run in another directory (a cluster started elsewhere): it gets
                     # the dataset's path as this process sees it
-                    sent = {**cfg, "dataset": located(cfg["dataset"], os.getcwd())}
+                    sent = {**cfg, "dataset": located(cfg["dataset"])}
                     running[task.remote(sent, opts.cpus_per_trial, save_models)] = (i, cfg, trial_id,
                                                                                     time.perf_counter())
                 ready, _ = ray.wait(list(running), num_returns=1, timeout=0.5)  # a short wait: Ctrl-C answers
