@@ -148,8 +148,9 @@ def cmd_profile(args: argparse.Namespace) -> int:
 
     model, shape = _load(args, overrides)
     df = prof.profile(model, input_shape=shape)
-    title = args.model if not _is_file_spec(args.model) else model.name
-    if _is_file_spec(args.model) and shape is not None:  # the saved architecture at another input, not the file
+    saved = _is_file_spec(args.model)
+    title = model.name if saved else args.model
+    if saved and shape is not None:  # the saved architecture at another input, not the file
         title += f" (rebuilt at {shape_text(shape)})"
     sys.stdout.write(render(df, args.format, title))
     from zoo.graph import depth
